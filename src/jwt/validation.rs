@@ -1,0 +1,599 @@
+//! What a verified token must also satisfy: time, issuer, audience, subject,
+//! type, required claims, and size.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::error::{echo, Error};
+use super::json::{Object, Value};
+
+/// Registered claims the claims check reads (RFC 7519 §4.1).
+pub(crate) const REGISTERED: &[&str] = &["exp", "nbf", "iat", "iss", "sub", "aud"];
+
+/// The largest NumericDate accepted, in either direction: 9999-12-31T23:59:59Z.
+/// Anything beyond is a mistake or an attack (`1e300`), never a date.
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// The default [`Validation::with_max_token_len`]: 8 KiB, the usual cap on an
+/// HTTP header line.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Which `typ` header a token must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TypeCheck {
+    /// `typ` absent or `JWT`: plain JWTs only, so a token minted for a
+    /// specific use (`at+jwt`, `refresh+jwt`) is not taken for a generic one.
+    JwtOrAbsent,
+    /// `typ` present and equal to this.
+    Exactly(String),
+}
+
+/// The checks [`decode`](crate::decode) applies after the signature.
+///
+/// The default is strict: `exp` is required and checked, `nbf` and `iat` are
+/// checked when present, the leeway is 0 s, the token may be at most 8 KiB, its
+/// `typ` must be absent or `JWT`, and a token with an `aud` is refused unless
+/// an audience is expected (RFC 7519 §4.1.3). Every `with_*` method narrows
+/// what is accepted; only the `dangerous_*` one widens it.
+///
+/// ```
+/// use minijwt::{decode, encode, Error, Hs256Key, Validation};
+/// use serde_json::json;
+///
+/// let key = Hs256Key::new(&[7u8; 32]).unwrap();
+/// let token = encode(&key, &json!({"iss": "minijwt", "aud": ["api"], "exp": 2_000})).unwrap();
+///
+/// let checks = Validation::default().with_issuer("minijwt").with_audience("api").at_time(1_000);
+/// assert!(decode::<serde_json::Value>(&key, &token, &checks).is_ok());
+///
+/// let other_api = Validation::default().with_issuer("minijwt").with_audience("billing").at_time(1_000);
+/// assert_eq!(decode::<serde_json::Value>(&key, &token, &other_api).unwrap_err(), Error::WrongAudience);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    leeway: u64,
+    check_exp: bool,
+    required: Vec<String>,
+    issuers: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    subject: Option<String>,
+    typ: TypeCheck,
+    now: Option<i64>,
+    max_token_len: usize,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            leeway: 0,
+            check_exp: true,
+            required: Vec::new(),
+            issuers: None,
+            audiences: None,
+            subject: None,
+            typ: TypeCheck::JwtOrAbsent,
+            now: None,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+        }
+    }
+}
+
+impl Validation {
+    /// Allows `leeway` seconds of clock difference in the `exp`, `nbf` and
+    /// `iat` checks (default 0).
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let token = encode(&key, &serde_json::json!({"exp": 100})).unwrap();
+    /// let late = Validation::default().at_time(105);
+    /// assert!(decode::<serde_json::Value>(&key, &token, &late).is_err());
+    /// assert!(decode::<serde_json::Value>(&key, &token, &late.with_leeway(10)).is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    /// Requires `iss` to equal `issuer`. Call again to accept several issuers.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let token = encode(&key, &serde_json::json!({"iss": "b", "exp": 100})).unwrap();
+    /// let checks = Validation::default().at_time(0).with_issuer("a");
+    /// assert_eq!(decode::<serde_json::Value>(&key, &token, &checks).unwrap_err(), Error::WrongIssuer("b".into()));
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks.with_issuer("b")).is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuers.get_or_insert_with(Vec::new).push(issuer.into());
+        self
+    }
+
+    /// Requires `aud` (a string or an array of strings in the token) to contain
+    /// `audience`. Call again to accept several audiences; one match suffices.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let token = encode(&key, &serde_json::json!({"aud": "api", "exp": 100})).unwrap();
+    /// let checks = Validation::default().at_time(0);
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks).is_err()); // aud not expected
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks.with_audience("api")).is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.get_or_insert_with(Vec::new).push(audience.into());
+        self
+    }
+
+    /// Requires `sub` to equal `subject`.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let token = encode(&key, &serde_json::json!({"sub": "42", "exp": 100})).unwrap();
+    /// let checks = Validation::default().at_time(0);
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks.clone().with_subject("42")).is_ok());
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks.with_subject("7")).is_err());
+    /// ```
+    #[must_use]
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    /// Requires the header's `typ` to be `typ` (explicit typing, RFC 8725 §3.11).
+    ///
+    /// Compared as media types are: without regard to case, and with an
+    /// omitted `application/` prefix (RFC 7515 §4.1.9), so `at+jwt` matches
+    /// `application/at+JWT`. A token without `typ` is refused.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, encode_with_header, Header, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let claims = serde_json::json!({"exp": 100});
+    /// let access = encode_with_header(&key, &Header::new().with_typ("at+jwt"), &claims).unwrap();
+    /// let checks = Validation::default().at_time(0);
+    /// assert!(decode::<serde_json::Value>(&key, &access, &checks).is_err()); // not a plain JWT
+    /// assert!(decode::<serde_json::Value>(&key, &access, &checks.with_typ("at+jwt")).is_ok());
+    /// ```
+    #[must_use]
+    pub fn with_typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = TypeCheck::Exactly(typ.into());
+        self
+    }
+
+    /// Requires claim `name` to be present (with any value). `exp` is already
+    /// required unless [`dangerous_skip_exp_check`](Self::dangerous_skip_exp_check) is used.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let token = encode(&key, &serde_json::json!({"exp": 100})).unwrap();
+    /// let checks = Validation::default().at_time(0).require("jti");
+    /// assert_eq!(decode::<serde_json::Value>(&key, &token, &checks).unwrap_err(), Error::MissingClaim("jti".into()));
+    /// ```
+    #[must_use]
+    pub fn require(mut self, name: impl Into<String>) -> Self {
+        self.required.push(name.into());
+        self
+    }
+
+    /// Fixes the clock at `unix_seconds` instead of reading the system clock.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let token = encode(&key, &serde_json::json!({"exp": 1_300_819_380})).unwrap();
+    /// assert!(decode::<serde_json::Value>(&key, &token, &Validation::default()).is_err());
+    /// assert!(decode::<serde_json::Value>(&key, &token, &Validation::default().at_time(1_300_000_000)).is_ok());
+    /// ```
+    #[must_use]
+    pub fn at_time(mut self, unix_seconds: i64) -> Self {
+        self.now = Some(unix_seconds);
+        self
+    }
+
+    /// Sets the longest token accepted, in bytes (default
+    /// [`DEFAULT_MAX_TOKEN_LEN`]). Longer tokens are refused before any decoding.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let token = encode(&key, &serde_json::json!({"exp": 100})).unwrap();
+    /// let tiny = Validation::default().with_max_token_len(10);
+    /// assert_eq!(
+    ///     decode::<serde_json::Value>(&key, &token, &tiny).unwrap_err(),
+    ///     Error::TooLong { len: token.len(), max: 10 }
+    /// );
+    /// ```
+    #[must_use]
+    pub fn with_max_token_len(mut self, bytes: usize) -> Self {
+        self.max_token_len = bytes;
+        self
+    }
+
+    /// **Turns off the `exp` check**: an expired token, or one with no `exp`,
+    /// passes. The signature and every other check still apply, and a present
+    /// `exp` must still be a valid NumericDate.
+    ///
+    /// For one job only: proving that an *expired* token is genuine, as an auth
+    /// server does before it refreshes a session (the seed's step 13). Never use
+    /// it to authorize a request.
+    ///
+    /// ```
+    /// # use minijwt::{decode, encode, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    /// let expired = encode(&key, &serde_json::json!({"sub": "1", "exp": 100})).unwrap();
+    /// let checks = Validation::default().at_time(5_000);
+    /// assert!(decode::<serde_json::Value>(&key, &expired, &checks).is_err());
+    /// assert!(decode::<serde_json::Value>(&key, &expired, &checks.dangerous_skip_exp_check()).is_ok());
+    /// ```
+    #[must_use]
+    pub fn dangerous_skip_exp_check(mut self) -> Self {
+        self.check_exp = false;
+        self
+    }
+
+    /// The leeway in seconds.
+    ///
+    /// ```
+    /// assert_eq!(minijwt::Validation::default().leeway(), 0);
+    /// ```
+    pub fn leeway(&self) -> u64 {
+        self.leeway
+    }
+
+    /// The longest token accepted, in bytes.
+    ///
+    /// ```
+    /// assert_eq!(minijwt::Validation::default().max_token_len(), 8192);
+    /// ```
+    pub fn max_token_len(&self) -> usize {
+        self.max_token_len
+    }
+
+    /// The time checks are made at: the fixed time, or the system clock now.
+    ///
+    /// ```
+    /// assert_eq!(minijwt::Validation::default().at_time(7).now(), 7);
+    /// ```
+    pub fn now(&self) -> i64 {
+        self.now.unwrap_or_else(|| {
+            // A clock before 1970 is broken. Reading it as the far future makes
+            // every token expired, rather than every token valid.
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        })
+    }
+
+    /// Checks the header's `typ` against the expected one.
+    pub(crate) fn check_typ(&self, found: Option<&str>) -> Result<(), Error> {
+        let expected = match &self.typ {
+            TypeCheck::JwtOrAbsent => match found {
+                None => return Ok(()),
+                Some(_) => "JWT",
+            },
+            TypeCheck::Exactly(expected) => expected.as_str(),
+        };
+        match found {
+            Some(found) if same_media_type(found, expected) => Ok(()),
+            found => Err(Error::WrongType {
+                expected: expected.to_owned(),
+                found: found.map(echo),
+            }),
+        }
+    }
+
+    /// Checks the claims set, read by the strict JSON pass, at time `now`.
+    ///
+    /// Order: every registered claim well-typed; required claims present;
+    /// `exp`, `nbf`, `iat` against the clock; `iss`, `sub`, `aud`.
+    pub(crate) fn check_claims(&self, claims: &Object<'_>, now: i64) -> Result<(), Error> {
+        let exp = numeric_date(claims, "exp", Rounding::Down)?;
+        let nbf = numeric_date(claims, "nbf", Rounding::Up)?;
+        let iat = numeric_date(claims, "iat", Rounding::Up)?;
+        let iss = string_claim(claims, "iss")?;
+        let sub = string_claim(claims, "sub")?;
+        let aud = audience_claim(claims)?;
+
+        if self.check_exp && exp.is_none() {
+            return Err(Error::MissingClaim("exp".to_owned()));
+        }
+        let also_required = [
+            self.issuers.as_ref().map(|_| "iss"),
+            self.subject.as_ref().map(|_| "sub"),
+            self.audiences.as_ref().map(|_| "aud"),
+        ];
+        let required = self
+            .required
+            .iter()
+            .map(String::as_str)
+            .chain(also_required.into_iter().flatten());
+        for name in required {
+            if !claims.contains(name) {
+                return Err(Error::MissingClaim(name.to_owned()));
+            }
+        }
+
+        // i128: `now` and the leeway are caller-chosen and must not overflow.
+        let (now_wide, leeway) = (i128::from(now), i128::from(self.leeway));
+        if let Some(exp) = exp.filter(|_| self.check_exp) {
+            if i128::from(exp) <= now_wide - leeway {
+                return Err(Error::Expired {
+                    exp,
+                    now,
+                    leeway: self.leeway,
+                });
+            }
+        }
+        if let Some(nbf) = nbf {
+            if i128::from(nbf) > now_wide + leeway {
+                return Err(Error::NotYetValid {
+                    nbf,
+                    now,
+                    leeway: self.leeway,
+                });
+            }
+        }
+        if let Some(iat) = iat {
+            if i128::from(iat) > now_wide + leeway {
+                return Err(Error::IssuedInFuture {
+                    iat,
+                    now,
+                    leeway: self.leeway,
+                });
+            }
+        }
+
+        if let (Some(expected), Some(iss)) = (&self.issuers, iss) {
+            if !expected.iter().any(|e| e == iss) {
+                return Err(Error::WrongIssuer(echo(iss)));
+            }
+        }
+        if let (Some(expected), Some(sub)) = (&self.subject, sub) {
+            if expected != sub {
+                return Err(Error::WrongSubject(echo(sub)));
+            }
+        }
+        match (&self.audiences, aud) {
+            (Some(expected), Some(aud)) if !aud.iter().any(|a| expected.iter().any(|e| e == a)) => {
+                Err(Error::WrongAudience)
+            }
+            // RFC 7519 §4.1.3: a recipient that does not identify itself with
+            // the audience of a token that has one must reject it.
+            (None, Some(_)) => Err(Error::WrongAudience),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Compares two `typ` values as media types (RFC 7515 §4.1.9).
+fn same_media_type(a: &str, b: &str) -> bool {
+    fn strip(t: &str) -> &str {
+        match t.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &t[12..],
+            _ => t,
+        }
+    }
+    strip(a).eq_ignore_ascii_case(strip(b))
+}
+
+/// Which way a fractional NumericDate is rounded: always towards the stricter answer.
+#[derive(Clone, Copy)]
+enum Rounding {
+    /// For `exp`: a token expiring at 10.5 counts as expiring at 10.
+    Down,
+    /// For `nbf` and `iat`: a token valid from 10.5 counts as valid from 11.
+    Up,
+}
+
+/// Reads a NumericDate claim: absent, or a JSON number within ±[`MAX_NUMERIC_DATE`].
+fn numeric_date(claims: &Object<'_>, name: &'static str, rounding: Rounding) -> Result<Option<i64>, Error> {
+    let out_of_range = Error::InvalidClaim {
+        name,
+        reason: "is out of range for a date",
+    };
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Int(seconds)) if seconds.abs() <= MAX_NUMERIC_DATE => Ok(Some(*seconds)),
+        Some(Value::Int(_)) => Err(out_of_range),
+        Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
+            let rounded = match rounding {
+                Rounding::Down => seconds.floor(),
+                Rounding::Up => seconds.ceil(),
+            };
+            // In range by the guard above, so the cast is exact.
+            Ok(Some(rounded as i64))
+        }
+        Some(Value::Float(_)) => Err(out_of_range),
+        Some(_) => Err(Error::InvalidClaim {
+            name,
+            reason: "must be a number of seconds (NumericDate)",
+        }),
+    }
+}
+
+fn string_claim<'c>(claims: &'c Object<'_>, name: &'static str) -> Result<Option<&'c str>, Error> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::InvalidClaim {
+            name,
+            reason: "must be a string",
+        }),
+    }
+}
+
+/// Reads `aud`: a string, or an array of strings (RFC 7519 §4.1.3).
+fn audience_claim<'c>(claims: &'c Object<'_>) -> Result<Option<Vec<&'c str>>, Error> {
+    let invalid = Error::InvalidClaim {
+        name: "aud",
+        reason: "must be a string or an array of strings",
+    };
+    match claims.get("aud") {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(vec![s.as_ref()])),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Value::Str(s) => Ok(s.as_ref()),
+                _ => Err(invalid.clone()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(_) => Err(invalid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::error::Segment;
+    use crate::jwt::json::parse_object;
+
+    fn check(validation: &Validation, json: &str, now: i64) -> Result<(), Error> {
+        let claims = parse_object(json.as_bytes(), Segment::Payload, REGISTERED).unwrap();
+        validation.check_claims(&claims, now)
+    }
+
+    #[test]
+    fn exp_boundary_is_exclusive() {
+        let v = Validation::default();
+        assert!(check(&v, r#"{"exp":100}"#, 99).is_ok());
+        assert_eq!(
+            check(&v, r#"{"exp":100}"#, 100),
+            Err(Error::Expired {
+                exp: 100,
+                now: 100,
+                leeway: 0
+            })
+        );
+        let v = v.with_leeway(5);
+        assert!(check(&v, r#"{"exp":100}"#, 104).is_ok());
+        assert!(check(&v, r#"{"exp":100}"#, 105).is_err());
+    }
+
+    #[test]
+    fn nbf_and_iat_boundaries() {
+        let v = Validation::default();
+        assert!(check(&v, r#"{"exp":1000,"nbf":100}"#, 100).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":1000,"nbf":101}"#, 100),
+            Err(Error::NotYetValid { .. })
+        ));
+        assert!(check(&v, r#"{"exp":1000,"nbf":101}"#, 100).is_err());
+        assert!(check(&v.clone().with_leeway(1), r#"{"exp":1000,"nbf":101}"#, 100).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":1000,"iat":101}"#, 100),
+            Err(Error::IssuedInFuture { .. })
+        ));
+    }
+
+    #[test]
+    fn fractional_dates_round_the_strict_way() {
+        let v = Validation::default();
+        assert!(check(&v, r#"{"exp":100.9}"#, 100).is_err());
+        assert!(matches!(
+            check(&v, r#"{"exp":1000,"nbf":100.1}"#, 100),
+            Err(Error::NotYetValid { nbf: 101, .. })
+        ));
+    }
+
+    #[test]
+    fn numeric_dates_must_be_numbers_in_range() {
+        let v = Validation::default();
+        for json in [
+            r#"{"exp":"4102444800"}"#,
+            r#"{"exp":true}"#,
+            r#"{"exp":null}"#,
+            r#"{"exp":[1]}"#,
+        ] {
+            assert!(
+                matches!(check(&v, json, 0), Err(Error::InvalidClaim { name: "exp", .. })),
+                "{json}"
+            );
+        }
+        for json in [
+            r#"{"exp":1e300}"#,
+            r#"{"exp":-1e300}"#,
+            r#"{"exp":253402300800}"#,
+            r#"{"exp":18446744073709551615}"#,
+        ] {
+            assert!(
+                matches!(
+                    check(&v, json, 0),
+                    Err(Error::InvalidClaim {
+                        reason: "is out of range for a date",
+                        ..
+                    })
+                ),
+                "{json}"
+            );
+        }
+        assert!(check(&v, r#"{"exp":253402300799}"#, 0).is_ok());
+        // Turning the exp check off does not make a malformed exp acceptable.
+        let lax = v.dangerous_skip_exp_check();
+        assert!(check(&lax, r#"{"exp":"soon"}"#, 0).is_err());
+        assert!(check(&lax, r#"{}"#, 0).is_ok());
+    }
+
+    #[test]
+    fn audience_rules() {
+        let v = Validation::default();
+        assert_eq!(check(&v, r#"{"exp":9,"aud":"a"}"#, 0), Err(Error::WrongAudience));
+        let v = v.with_audience("a");
+        assert!(check(&v, r#"{"exp":9,"aud":"a"}"#, 0).is_ok());
+        assert!(check(&v, r#"{"exp":9,"aud":["b","a"]}"#, 0).is_ok());
+        assert_eq!(
+            check(&v, r#"{"exp":9,"aud":["b"]}"#, 0),
+            Err(Error::WrongAudience)
+        );
+        assert_eq!(
+            check(&v, r#"{"exp":9}"#, 0),
+            Err(Error::MissingClaim("aud".into()))
+        );
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"aud":["a",1]}"#, 0),
+            Err(Error::InvalidClaim { name: "aud", .. })
+        ));
+    }
+
+    #[test]
+    fn issuer_and_subject_rules() {
+        let v = Validation::default().with_issuer("me").with_subject("42");
+        assert!(check(&v, r#"{"exp":9,"iss":"me","sub":"42"}"#, 0).is_ok());
+        assert_eq!(
+            check(&v, r#"{"exp":9,"iss":"you","sub":"42"}"#, 0),
+            Err(Error::WrongIssuer("you".into()))
+        );
+        assert_eq!(
+            check(&v, r#"{"exp":9,"iss":"me","sub":"7"}"#, 0),
+            Err(Error::WrongSubject("7".into()))
+        );
+        assert_eq!(
+            check(&v, r#"{"exp":9,"sub":"42"}"#, 0),
+            Err(Error::MissingClaim("iss".into()))
+        );
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"iss":1,"sub":"42"}"#, 0),
+            Err(Error::InvalidClaim { name: "iss", .. })
+        ));
+    }
+
+    #[test]
+    fn typ_rules() {
+        let plain = Validation::default();
+        assert!(plain.check_typ(None).is_ok());
+        assert!(plain.check_typ(Some("JWT")).is_ok());
+        assert!(plain.check_typ(Some("jwt")).is_ok());
+        assert!(plain.check_typ(Some("at+jwt")).is_err());
+        let access = plain.with_typ("at+jwt");
+        assert!(access.check_typ(Some("application/AT+JWT")).is_ok());
+        assert!(access.check_typ(Some("refresh+jwt")).is_err());
+        assert!(access.check_typ(None).is_err());
+    }
+}
