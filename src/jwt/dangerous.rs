@@ -5,7 +5,8 @@
 
 use super::error::{Error, Segment};
 use super::json;
-use super::token::{decode_segment, split};
+use super::token::{decode_segment, split, verify};
+use super::validation::Validation;
 use super::validation::DEFAULT_MAX_TOKEN_LEN;
 
 /// A token taken apart but **not verified**: its signature was not checked,
@@ -116,11 +117,26 @@ pub fn decode_unverified(token: &str) -> Result<UnverifiedToken<'_>, Error> {
 fn parse_segment(text: &str, segment: Segment) -> Result<serde_json::Value, Error> {
     let mut bytes = Vec::new();
     decode_segment(text, segment, &mut bytes)?;
-    // The strict pass refuses duplicates and non-objects; after it, serde_json
-    // cannot silently drop a member.
-    json::parse_object(&bytes, segment, &[])?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::Json {
-        segment,
-        message: e.to_string(),
-    })
+    json::strict_json_object(&bytes, segment)
+}
+
+/// Runs every check of [`decode`](crate::decode) **except the signature**, and
+/// returns the first failure.
+///
+/// For tools that explain a token to a person who does not hold the key. A
+/// token that passes this proves nothing: anyone can write it.
+///
+/// ```
+/// use minijwt::{dangerous::check_without_signature, Error, Validation};
+///
+/// // {"alg":"HS256"}.{"exp":100}.<32 zero bytes>: a forged signature, unnoticed here.
+/// let token = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjEwMH0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+/// assert_eq!(check_without_signature(token, &Validation::default().at_time(50)), Ok(()));
+/// assert!(matches!(
+///     check_without_signature(token, &Validation::default().at_time(150)),
+///     Err(Error::Expired { .. })
+/// ));
+/// ```
+pub fn check_without_signature(token: &str, validation: &Validation) -> Result<(), Error> {
+    verify(None, token, validation).map(drop)
 }

@@ -102,6 +102,25 @@ pub(crate) fn parse_object<'a>(
     parsed.map_err(|e| json_error(segment, &e))
 }
 
+/// Parses `bytes` as the verifier reads a header or payload: one JSON object,
+/// no member name twice at any depth. Tools use it to take claims from a user
+/// without silently dropping a repeated member, as `serde_json` alone would.
+///
+/// ```
+/// use minijwt::{jwt::strict_json_object, Error, Segment};
+///
+/// let claims = strict_json_object(br#"{"sub":"42"}"#, Segment::Payload).unwrap();
+/// assert_eq!(claims["sub"], "42");
+/// assert_eq!(
+///     strict_json_object(br#"{"sub":"42","sub":"0"}"#, Segment::Payload).unwrap_err(),
+///     Error::DuplicateMember { segment: Segment::Payload, name: "sub".into() }
+/// );
+/// ```
+pub fn strict_json_object(bytes: &[u8], segment: Segment) -> Result<serde_json::Value, Error> {
+    parse_object(bytes, segment, &[])?;
+    serde_json::from_slice(bytes).map_err(|e| json_error(segment, &e))
+}
+
 fn json_error(segment: Segment, error: &serde_json::Error) -> Error {
     Error::Json {
         segment,

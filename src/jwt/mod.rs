@@ -26,6 +26,7 @@ mod validation;
 
 pub use error::{Error, Segment};
 pub use header::Header;
+pub use json::strict_json_object;
 pub use key::{Hs256Key, SIGNATURE_LEN};
 pub use token::{decode, encode, encode_with_header};
 pub use validation::{Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE};
