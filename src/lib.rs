@@ -39,6 +39,14 @@
 #![deny(missing_docs)]
 
 pub mod jwt;
+pub mod time;
+
+#[cfg(feature = "server")]
+pub mod auth;
+#[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
+pub mod store;
 
 pub use jwt::{
     base64url, dangerous, decode, encode, encode_with_header, Error, Header, Hs256Key, Segment, Validation,

@@ -33,7 +33,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
 }
 
 /// Creates `path` readable by its owner only; fails if it already exists.
-fn write_new_private_file(path: &str, contents: &[u8]) -> Result<(), CliError> {
+pub fn write_new_private_file(path: &str, contents: &[u8]) -> Result<(), CliError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

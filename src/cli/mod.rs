@@ -5,7 +5,8 @@
 //! Every error is one line on stderr; nothing here panics on user input.
 
 mod keygen;
-mod time;
+#[cfg(feature = "server")]
+mod serve;
 mod token;
 
 use std::ffi::OsString;
@@ -27,6 +28,7 @@ Usage:
   minijwt token verify  [--key-file F] [--typ T] [--issuer I] [--audience A] [--leeway S] TOKEN|-
   minijwt token explain [--key-file F] [--typ T] TOKEN|-
   minijwt keygen        [--out FILE]
+  minijwt serve         [--addr A] [--db FILE] [--key-file F] ...   (see serve --help)
 
 The key is base64url text of at least 32 bytes, read from --key-file or from the
 MINIJWT_SECRET environment variable. `-` reads the token or claims from stdin.
@@ -114,6 +116,8 @@ fn dispatch(args: Vec<OsString>) -> Result<(), CliError> {
             }
         }
         ["keygen", rest @ ..] => keygen::run(rest),
+        #[cfg(feature = "server")]
+        ["serve", rest @ ..] => serve::run(rest),
         [other, ..] => Err(usage(format!("unknown command `{other}` (try `minijwt --help`)"))),
     }
 }
@@ -130,6 +134,16 @@ impl<'a> Parsed<'a> {
     /// Splits `args` into `--name value` (or `--name=value`) options, from the
     /// list `known`, and positional arguments. A lone `-` is positional.
     pub fn new(args: &[&'a str], known: &[&'static str]) -> Result<Self, CliError> {
+        Self::with_flags(args, known, &[])
+    }
+
+    /// Like [`Parsed::new`], also accepting the value-less `flags`
+    /// (`--no-register`); a given flag reads as the value `"true"`.
+    pub fn with_flags(
+        args: &[&'a str],
+        known: &[&'static str],
+        flags: &[&'static str],
+    ) -> Result<Self, CliError> {
         let mut parsed = Parsed {
             options: Vec::new(),
             positional: Vec::new(),
@@ -144,15 +158,23 @@ impl<'a> Parsed<'a> {
                     Some((name, value)) => (name, Some(value)),
                     None => (flag, None),
                 };
-                let name = *known
-                    .iter()
-                    .find(|k| **k == name)
-                    .ok_or_else(|| usage(format!("unknown option --{name}")))?;
-                let value = match inline {
-                    Some(value) => value,
-                    None => iter
-                        .next()
-                        .ok_or_else(|| usage(format!("--{name} needs a value")))?,
+                let (name, value) = if let Some(flag) = flags.iter().find(|f| **f == name) {
+                    if inline.is_some() {
+                        return Err(usage(format!("--{name} takes no value")));
+                    }
+                    (*flag, "true")
+                } else {
+                    let name = *known
+                        .iter()
+                        .find(|k| **k == name)
+                        .ok_or_else(|| usage(format!("unknown option --{name}")))?;
+                    let value = match inline {
+                        Some(value) => value,
+                        None => iter
+                            .next()
+                            .ok_or_else(|| usage(format!("--{name} needs a value")))?,
+                    };
+                    (name, value)
                 };
                 if parsed.get(name).is_some() {
                     return Err(usage(format!("--{name} given twice")));

@@ -7,8 +7,8 @@ use minijwt::jwt::strict_json_object;
 use minijwt::{base64url, Error, Header, Hs256Key, Segment, Validation};
 use serde_json::Value;
 
-use super::time::{relative, utc};
 use super::{load_key, read_input, require_key, usage, CliError, Parsed};
+use minijwt::time::{relative, utc};
 
 pub const HELP: &str = "\
 minijwt token: make, read, check and explain HS256 tokens
@@ -339,7 +339,7 @@ fn time_claims(out: &mut String, claims: &Value, now: i64) {
             let _ = writeln!(out, "  {name}  {value}: not a number of seconds, refused");
             continue;
         };
-        if seconds.abs() > minijwt::MAX_NUMERIC_DATE {
+        if !(-minijwt::MAX_NUMERIC_DATE..=minijwt::MAX_NUMERIC_DATE).contains(&seconds) {
             let _ = writeln!(out, "  {name}  {value}: out of range for a date, refused");
             continue;
         }

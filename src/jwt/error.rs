@@ -208,7 +208,8 @@ impl fmt::Display for Error {
                 write!(f, "malformed token: {segment} segment is not base64url: {error}")
             }
             Error::Json { segment, message } => {
-                write!(f, "malformed token: {segment} is not JSON: {message}")
+                write!(f, "malformed token: {segment} is not JSON: ")?;
+                write_one_line(f, message)
             }
             Error::NotAnObject(segment) => {
                 write!(f, "malformed token: {segment} is JSON but not an object")
@@ -261,9 +262,26 @@ impl fmt::Display for Error {
             Error::WrongAudience => f.write_str("audience does not match the expected one"),
             Error::WrongSubject(sub) => write!(f, "subject {sub:?} is not the expected one"),
             Error::Encode(message) => write!(f, "cannot encode claims: {message}"),
-            Error::Claims(message) => write!(f, "claims do not fit the expected type: {message}"),
+            Error::Claims(message) => {
+                // serde quotes unknown field and variant names raw: they come from the token.
+                f.write_str("claims do not fit the expected type: ")?;
+                write_one_line(f, message)
+            }
         }
     }
+}
+
+/// Writes a parser's message with control characters escaped (`\n` as `\\n`),
+/// so that text it quotes from a token cannot break the message over lines.
+fn write_one_line(f: &mut fmt::Formatter<'_>, message: &str) -> fmt::Result {
+    for c in message.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            fmt::Write::write_char(f, c)?;
+        }
+    }
+    Ok(())
 }
 
 impl std::error::Error for Error {

@@ -399,7 +399,10 @@ fn numeric_date(claims: &Object<'_>, name: &'static str, rounding: Rounding) -> 
     };
     match claims.get(name) {
         None => Ok(None),
-        Some(Value::Int(seconds)) if seconds.abs() <= MAX_NUMERIC_DATE => Ok(Some(*seconds)),
+        // Not `seconds.abs()`: that overflows for i64::MIN (a panic in debug builds).
+        Some(Value::Int(seconds)) if (-MAX_NUMERIC_DATE..=MAX_NUMERIC_DATE).contains(seconds) => {
+            Ok(Some(*seconds))
+        }
         Some(Value::Int(_)) => Err(out_of_range),
         Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
             let rounded = match rounding {

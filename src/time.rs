@@ -1,6 +1,13 @@
 //! Unix seconds as people read them: a UTC date and a relative time.
+//!
+//! Used by the token tools and the server's request log. No time zone data,
+//! no dependency: UTC only.
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+///
+/// ```
+/// assert_eq!(minijwt::time::utc(1_300_819_380), "2011-03-22T18:43:00Z");
+/// ```
 pub fn utc(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let of_day = seconds.rem_euclid(86_400);
@@ -36,6 +43,10 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// A duration in the largest sensible unit: `42 s`, `59 min`, `3 h 5 min`, `14 days`.
+///
+/// ```
+/// assert_eq!(minijwt::time::duration(3540), "59 min");
+/// ```
 pub fn duration(seconds: u64) -> String {
     match seconds {
         0..=59 => format!("{seconds} s"),
@@ -49,6 +60,10 @@ pub fn duration(seconds: u64) -> String {
 }
 
 /// `at` relative to `now`: `in 59 min` or `2 days ago`.
+///
+/// ```
+/// assert_eq!(minijwt::time::relative(0, 172_800), "2 days ago");
+/// ```
 pub fn relative(at: i64, now: i64) -> String {
     let delta = i128::from(at) - i128::from(now);
     let magnitude = u64::try_from(delta.unsigned_abs()).unwrap_or(u64::MAX);

@@ -1,0 +1,579 @@
+//! The auth service: register, log in, authenticate, refresh with rotation,
+//! log out, and the notes resource, over a [`Store`] and a [`Clock`].
+//!
+//! Knows nothing of HTTP. Each method returns a value or an [`AuthError`] that
+//! names what went wrong; the HTTP layer maps those to status codes.
+//!
+//! Two tokens, as in the seed document: a short-lived access token
+//! (`typ: at+jwt`, RFC 9068) sent with every request, and a long-lived refresh
+//! token (`typ: refresh+jwt`) stored, as a SHA-256 hash, in the database. Each
+//! login starts a *family*; each refresh rotates the token within it and keeps
+//! the family's expiry, so two weeks after login the user logs in again.
+//! Presenting a token that was already rotated revokes the whole family
+//! (RFC 9700 §4.14.2): one of the two holders is a thief.
+
+mod password;
+mod throttle;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use crate::store::{Note, User};
+use crate::store::{RefreshRecord, Rotation, Store, StoreError};
+use crate::{Error as JwtError, Header, Hs256Key, Validation};
+pub use password::PasswordHasher;
+pub use throttle::{LoginThrottle, ThrottleLimits};
+
+/// `typ` of access tokens (RFC 9068).
+pub const ACCESS_TYP: &str = "at+jwt";
+/// `typ` of refresh tokens.
+pub const REFRESH_TYP: &str = "refresh+jwt";
+
+/// The source of "now", in Unix seconds. Tests use [`ManualClock`].
+pub trait Clock: Send + Sync {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    fn now(&self) -> i64;
+}
+
+/// The system clock.
+///
+/// ```
+/// use minijwt::auth::{Clock, SystemClock};
+/// assert!(SystemClock.now() > 1_700_000_000);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        Validation::default().now()
+    }
+}
+
+/// A clock that moves only when told to.
+///
+/// ```
+/// use minijwt::auth::{Clock, ManualClock};
+/// let clock = ManualClock::new(100);
+/// clock.advance(5);
+/// assert_eq!(clock.now(), 105);
+/// ```
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock standing at `now`.
+    pub fn new(now: i64) -> Self {
+        ManualClock(AtomicI64::new(now))
+    }
+    /// Moves the clock forward by `seconds`.
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+    /// Sets the clock.
+    pub fn set(&self, now: i64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Settings of the auth service.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// `iss` of every token, checked on the way back in.
+    pub issuer: String,
+    /// Access token lifetime in seconds (default 3600).
+    pub access_ttl: i64,
+    /// Refresh token family lifetime in seconds (default 1,209,600: two weeks).
+    pub refresh_ttl: i64,
+    /// Whether `register` is allowed.
+    pub allow_register: bool,
+    /// Password hashes run at once (each takes 19 MiB).
+    pub max_concurrent_hashes: usize,
+    /// Failed-login limits.
+    pub throttle: ThrottleLimits,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            issuer: "minijwt".to_owned(),
+            access_ttl: 3600,
+            refresh_ttl: 14 * 24 * 3600,
+            allow_register: true,
+            max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            throttle: ThrottleLimits::default(),
+        }
+    }
+}
+
+/// Why an auth operation failed.
+///
+/// ```
+/// use minijwt::auth::AuthError;
+/// assert_eq!(AuthError::ReuseDetected.to_string(), "refresh token reuse detected");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The input is malformed; the text says which field and how.
+    InvalidRequest(String),
+    /// Registration is turned off.
+    RegistrationClosed,
+    /// The username is taken (in any case).
+    UsernameTaken,
+    /// Wrong username or password (deliberately not saying which).
+    InvalidCredentials,
+    /// Too many failed logins; retry after this many seconds.
+    Throttled {
+        /// Seconds until a login may be tried again.
+        retry_after: i64,
+    },
+    /// A refresh token (or the access token sent with it) was refused.
+    InvalidGrant(String),
+    /// A refresh token that was already rotated came back: its family is revoked.
+    ReuseDetected,
+    /// The access token was refused; `expired` tells the client to refresh.
+    InvalidToken {
+        /// Whether the only problem is that it expired.
+        expired: bool,
+        /// What was wrong.
+        description: String,
+    },
+    /// No such resource (or not this user's).
+    NotFound,
+    /// The store failed.
+    Store(StoreError),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::InvalidRequest(why) => f.write_str(why),
+            AuthError::RegistrationClosed => f.write_str("registration is closed"),
+            AuthError::UsernameTaken => f.write_str("username is already taken"),
+            AuthError::InvalidCredentials => f.write_str("wrong username or password"),
+            AuthError::Throttled { retry_after } => {
+                write!(f, "too many failed logins; try again in {retry_after} s")
+            }
+            AuthError::InvalidGrant(why) => f.write_str(why),
+            AuthError::ReuseDetected => f.write_str("refresh token reuse detected"),
+            AuthError::InvalidToken { description, .. } => f.write_str(description),
+            AuthError::NotFound => f.write_str("not found"),
+            AuthError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        AuthError::Store(e)
+    }
+}
+
+/// What login and refresh hand out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPair {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// Seconds until the refresh token (its family) expires.
+    pub refresh_expires_in: i64,
+}
+
+/// Who an access token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user's id.
+    pub user_id: i64,
+    /// The username in the token.
+    pub username: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct AccessClaims {
+    iss: String,
+    sub: String,
+    username: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RefreshClaims {
+    iss: String,
+    sub: String,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
+/// The auth service. Cheap to share behind an `Arc`; every method may run on
+/// many threads at once.
+pub struct Auth {
+    store: Store,
+    key: Hs256Key,
+    config: AuthConfig,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Builds the service. Computes one password hash (the dummy used for
+    /// unknown users), so it takes a few tens of milliseconds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// use minijwt::{store::Store, Hs256Key};
+    ///
+    /// let clock = Arc::new(ManualClock::new(1_800_000_000));
+    /// let auth = Auth::new(Store::open_in_memory().unwrap(), Hs256Key::new(&[7; 32]).unwrap(),
+    ///                      AuthConfig::default(), clock.clone()).unwrap();
+    /// auth.register("alice", "correct horse").unwrap();
+    /// let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// assert_eq!(auth.authenticate(&tokens.access_token).unwrap().username, "alice");
+    ///
+    /// clock.advance(3600); // the access token expires...
+    /// assert!(auth.authenticate(&tokens.access_token).is_err());
+    /// let fresh = auth.refresh(&tokens.refresh_token, Some(&tokens.access_token)).unwrap();
+    /// assert!(auth.authenticate(&fresh.access_token).is_ok()); // ...and is replaced
+    /// ```
+    pub fn new(
+        store: Store,
+        key: Hs256Key,
+        config: AuthConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Auth, String> {
+        let hasher = PasswordHasher::new(config.max_concurrent_hashes)?;
+        let throttle = LoginThrottle::new(config.throttle);
+        Ok(Auth {
+            store,
+            key,
+            config,
+            clock,
+            hasher,
+            throttle,
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Checks that the database answers.
+    pub fn health(&self) -> Result<(), AuthError> {
+        Ok(self.store.ping()?)
+    }
+
+    /// Creates a user. Usernames are 3–32 characters of `A–Z a–z 0–9 _ . -`,
+    /// unique without regard to case; passwords 8–1024 characters.
+    pub fn register(&self, username: &str, password: &str) -> Result<User, AuthError> {
+        if !self.config.allow_register {
+            return Err(AuthError::RegistrationClosed);
+        }
+        check_username(username)?;
+        let length = password.chars().count();
+        if !(8..=1024).contains(&length) {
+            return Err(AuthError::InvalidRequest(format!(
+                "password must be 8 to 1024 characters, got {length}"
+            )));
+        }
+        let hash = self
+            .hasher
+            .hash(password)
+            .map_err(|e| AuthError::Store(StoreError::Internal(e)))?;
+        match self.store.create_user(username, &hash, self.clock.now()) {
+            Err(StoreError::Conflict) => Err(AuthError::UsernameTaken),
+            other => Ok(other?),
+        }
+    }
+
+    /// Checks a username and password and starts a new token family.
+    ///
+    /// An unknown user costs the same password hash as a wrong password. After
+    /// too many failures for one username, or from one address, logins are
+    /// refused for a while, right password or not.
+    pub fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AuthError> {
+        let now = self.clock.now();
+        let user_key = username.to_ascii_lowercase();
+        if let Some(retry_after) = self.throttle.check(&user_key, client, now) {
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let credentials = match check_username(username) {
+            Ok(()) => self.store.credentials(username)?,
+            Err(_) => None,
+        };
+        if !self
+            .hasher
+            .verify(password, credentials.as_ref().map(|c| c.password_hash.as_str()))
+        {
+            self.throttle.failed(&user_key, client, self.clock.now());
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.throttle.succeeded(&user_key);
+        let user = credentials.map(|c| c.user).ok_or(AuthError::InvalidCredentials)?;
+        let expires_at = now + self.config.refresh_ttl;
+        let (refresh_token, jti) = self.mint_refresh(user.id, now, expires_at)?;
+        let record = RefreshRecord {
+            jti,
+            token_hash: token_hash(&refresh_token),
+            user_id: user.id,
+            family: random_id()?,
+            issued_at: now,
+            expires_at,
+        };
+        self.store.insert_refresh(&record)?;
+        self.pair(&user, refresh_token, record.expires_at, now)
+    }
+
+    /// Checks an access token and says whose it is.
+    pub fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
+        let validation = self.access_validation();
+        let claims: AccessClaims =
+            crate::decode(&self.key, access_token, &validation).map_err(|e| AuthError::InvalidToken {
+                expired: matches!(e, JwtError::Expired { .. }),
+                description: e.to_string(),
+            })?;
+        let user_id = claims.sub.parse().map_err(|_| AuthError::InvalidToken {
+            expired: false,
+            description: "token subject is not a user id".to_owned(),
+        })?;
+        Ok(Principal {
+            user_id,
+            username: claims.username,
+        })
+    }
+
+    /// The user an access token speaks for.
+    pub fn me(&self, principal: &Principal) -> Result<User, AuthError> {
+        self.store
+            .user_by_id(principal.user_id)?
+            .ok_or(AuthError::NotFound)
+    }
+
+    /// Trades a refresh token for a new access token and a new refresh token
+    /// (rotation). If `access_token` is given (the seed's step 13), it must be
+    /// genuine (expired is fine) and belong to the same user.
+    pub fn refresh(&self, refresh_token: &str, access_token: Option<&str>) -> Result<TokenPair, AuthError> {
+        let now = self.clock.now();
+        let claims = self.verify_refresh(refresh_token, self.refresh_validation(now))?;
+        if let Some(access_token) = access_token {
+            let validation = self.access_validation().at_time(now).dangerous_skip_exp_check();
+            let access: AccessClaims = crate::decode(&self.key, access_token, &validation)
+                .map_err(|e| AuthError::InvalidGrant(format!("access token is invalid: {e}")))?;
+            if access.sub != claims.sub {
+                return Err(AuthError::InvalidGrant(
+                    "access token belongs to another user".to_owned(),
+                ));
+            }
+        }
+
+        // A rotated token keeps its family's expiry, which is the presented
+        // token's own `exp`: mint the successor before taking the write lock.
+        let user_id: i64 = claims
+            .sub
+            .parse()
+            .map_err(|_| AuthError::InvalidGrant("bad subject".to_owned()))?;
+        let (token, jti) = self.mint_refresh(user_id, now, claims.exp)?;
+        let successor = |old: &RefreshRecord| RefreshRecord {
+            jti,
+            token_hash: token_hash(&token),
+            user_id: old.user_id,
+            family: old.family.clone(),
+            issued_at: now,
+            expires_at: old.expires_at,
+        };
+        match self
+            .store
+            .rotate_refresh(&claims.jti, &token_hash(refresh_token), now, successor)?
+        {
+            Rotation::Rotated(record) => {
+                let user = self
+                    .store
+                    .user_by_id(record.user_id)?
+                    .ok_or(AuthError::NotFound)?;
+                self.pair(&user, token, record.expires_at, now)
+            }
+            Rotation::Reused => Err(AuthError::ReuseDetected),
+            Rotation::Revoked => Err(AuthError::InvalidGrant("refresh token was revoked".to_owned())),
+            Rotation::Expired => Err(AuthError::InvalidGrant("refresh token expired".to_owned())),
+            Rotation::Unknown => Err(AuthError::InvalidGrant("refresh token is not known".to_owned())),
+        }
+    }
+
+    /// Revokes the family of a refresh token. Idempotent: a genuine token that
+    /// is already revoked, expired or unknown is fine.
+    pub fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let claims = self.verify_refresh(
+            refresh_token,
+            self.refresh_validation(now).dangerous_skip_exp_check(),
+        )?;
+        self.store
+            .revoke_family_of(&claims.jti, &token_hash(refresh_token), now)?;
+        Ok(())
+    }
+
+    /// Revokes every refresh token of the user.
+    pub fn logout_all(&self, principal: &Principal) -> Result<(), AuthError> {
+        self.store.revoke_user(principal.user_id, self.clock.now())?;
+        Ok(())
+    }
+
+    /// The user's notes, newest first.
+    pub fn notes(&self, principal: &Principal) -> Result<Vec<Note>, AuthError> {
+        Ok(self.store.notes(principal.user_id)?)
+    }
+
+    /// Adds a note of 1–4096 characters.
+    pub fn create_note(&self, principal: &Principal, text: &str) -> Result<Note, AuthError> {
+        let length = text.chars().count();
+        if !(1..=4096).contains(&length) {
+            return Err(AuthError::InvalidRequest(format!(
+                "text must be 1 to 4096 characters, got {length}"
+            )));
+        }
+        Ok(self
+            .store
+            .create_note(principal.user_id, text, self.clock.now())?)
+    }
+
+    /// One of the user's notes; another user's is [`AuthError::NotFound`].
+    pub fn note(&self, principal: &Principal, id: i64) -> Result<Note, AuthError> {
+        self.store.note(principal.user_id, id)?.ok_or(AuthError::NotFound)
+    }
+
+    /// Deletes one of the user's notes.
+    pub fn delete_note(&self, principal: &Principal, id: i64) -> Result<(), AuthError> {
+        if self.store.delete_note(principal.user_id, id)? {
+            Ok(())
+        } else {
+            Err(AuthError::NotFound)
+        }
+    }
+
+    fn access_validation(&self) -> Validation {
+        Validation::default()
+            .with_typ(ACCESS_TYP)
+            .with_issuer(&self.config.issuer)
+            .require("jti")
+            .require("sub")
+            .at_time(self.clock.now())
+    }
+
+    fn refresh_validation(&self, now: i64) -> Validation {
+        Validation::default()
+            .with_typ(REFRESH_TYP)
+            .with_issuer(&self.config.issuer)
+            .require("jti")
+            .require("sub")
+            .at_time(now)
+    }
+
+    fn verify_refresh(&self, token: &str, validation: Validation) -> Result<RefreshClaims, AuthError> {
+        crate::decode(&self.key, token, &validation).map_err(|e| match e {
+            JwtError::Expired { .. } => AuthError::InvalidGrant("refresh token expired".to_owned()),
+            e => AuthError::InvalidGrant(format!("refresh token is invalid: {e}")),
+        })
+    }
+
+    /// Signs a refresh token; returns it and its `jti`.
+    fn mint_refresh(&self, user_id: i64, now: i64, expires_at: i64) -> Result<(String, String), AuthError> {
+        let jti = random_id()?;
+        let claims = RefreshClaims {
+            iss: self.config.issuer.clone(),
+            sub: user_id.to_string(),
+            iat: now,
+            exp: expires_at,
+            jti: jti.clone(),
+        };
+        let token = crate::encode_with_header(&self.key, &Header::new().with_typ(REFRESH_TYP), &claims)
+            .map_err(|e| AuthError::Store(StoreError::Internal(e.to_string())))?;
+        Ok((token, jti))
+    }
+
+    fn pair(
+        &self,
+        user: &User,
+        refresh_token: String,
+        refresh_exp: i64,
+        now: i64,
+    ) -> Result<TokenPair, AuthError> {
+        let claims = AccessClaims {
+            iss: self.config.issuer.clone(),
+            sub: user.id.to_string(),
+            username: user.username.clone(),
+            iat: now,
+            exp: now + self.config.access_ttl,
+            jti: random_id()?,
+        };
+        let access_token = crate::encode_with_header(&self.key, &Header::new().with_typ(ACCESS_TYP), &claims)
+            .map_err(|e| AuthError::Store(StoreError::Internal(e.to_string())))?;
+        Ok(TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.config.access_ttl,
+            refresh_token,
+            refresh_expires_in: refresh_exp - now,
+        })
+    }
+}
+
+fn check_username(username: &str) -> Result<(), AuthError> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if (3..=32).contains(&username.len()) && username.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(AuthError::InvalidRequest(
+            "username must be 3 to 32 characters of A-Z a-z 0-9 _ . -".to_owned(),
+        ))
+    }
+}
+
+/// 16 random bytes as base64url: a `jti` or a family id.
+fn random_id() -> Result<String, AuthError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AuthError::Store(StoreError::Internal(format!("random source: {e}"))))?;
+    Ok(crate::base64url::encode(&bytes))
+}
+
+/// What the store keeps of a refresh token.
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}

@@ -1,0 +1,169 @@
+//! `minijwt serve`: configuration, key and database set-up, signals.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
+use minijwt::http::server::RunningServer;
+use minijwt::store::Store;
+use minijwt::Hs256Key;
+
+use super::keygen::write_new_private_file;
+use super::{usage, CliError, Parsed, SECRET_ENV};
+
+const HELP: &str = "\
+minijwt serve: the access/refresh token auth server
+
+Options (each also read from the environment variable shown; the option wins):
+  --addr ADDR          listen address                 MINIJWT_ADDR         [127.0.0.1:8080]
+  --db FILE            SQLite database, created        MINIJWT_DB           [minijwt.db]
+  --key-file FILE      HS256 key, created if missing   MINIJWT_KEY_FILE     [minijwt.key]
+                       (MINIJWT_SECRET, base64url text, overrides the file)
+  --access-ttl SECS    access token lifetime           MINIJWT_ACCESS_TTL   [3600]
+  --refresh-ttl SECS   refresh token family lifetime   MINIJWT_REFRESH_TTL  [1209600 = 2 weeks]
+  --issuer ISS         iss of every token              MINIJWT_ISSUER       [minijwt]
+  --workers N          request worker threads          MINIJWT_WORKERS      [16]
+  --failed-logins-per-address N
+                       failed logins per client address per 15 min
+                                                       MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
+  --no-register        turn off POST /auth/register    MINIJWT_NO_REGISTER=1
+
+Stops cleanly on SIGINT or SIGTERM: finishes requests in flight, then exits 0.
+";
+
+/// One setting: the option, else the environment variable.
+fn setting(parsed: &Parsed<'_>, option: &str, env: &str) -> Result<Option<String>, CliError> {
+    if let Some(value) = parsed.get(option) {
+        return Ok(Some(value.to_owned()));
+    }
+    match std::env::var(env) {
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(usage(format!("{env} is not valid UTF-8"))),
+    }
+}
+
+fn number<T: std::str::FromStr>(
+    parsed: &Parsed<'_>,
+    option: &str,
+    env: &str,
+    default: T,
+) -> Result<T, CliError> {
+    match setting(parsed, option, env)? {
+        None => Ok(default),
+        Some(text) => text.trim().parse().map_err(|_| {
+            usage(format!(
+                "--{option} ({env}) must be a positive whole number, not {text:?}"
+            ))
+        }),
+    }
+}
+
+pub fn run(args: &[&str]) -> Result<(), CliError> {
+    let parsed = Parsed::with_flags(
+        args,
+        &[
+            "addr",
+            "db",
+            "key-file",
+            "access-ttl",
+            "refresh-ttl",
+            "issuer",
+            "workers",
+            "failed-logins-per-address",
+        ],
+        &["no-register"],
+    )?;
+    if parsed.help {
+        print!("{HELP}");
+        return Ok(());
+    }
+    parsed.no_positional()?;
+
+    let addr = setting(&parsed, "addr", "MINIJWT_ADDR")?.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let db = setting(&parsed, "db", "MINIJWT_DB")?.unwrap_or_else(|| "minijwt.db".to_owned());
+    let key_file =
+        setting(&parsed, "key-file", "MINIJWT_KEY_FILE")?.unwrap_or_else(|| "minijwt.key".to_owned());
+    let access_ttl: u32 = number(&parsed, "access-ttl", "MINIJWT_ACCESS_TTL", 3600)?;
+    let refresh_ttl: u32 = number(&parsed, "refresh-ttl", "MINIJWT_REFRESH_TTL", 14 * 24 * 3600)?;
+    let workers: usize = number(&parsed, "workers", "MINIJWT_WORKERS", 16)?;
+    let per_address: usize = number(
+        &parsed,
+        "failed-logins-per-address",
+        "MINIJWT_FAILED_LOGINS_PER_ADDRESS",
+        100,
+    )?;
+    let issuer = setting(&parsed, "issuer", "MINIJWT_ISSUER")?.unwrap_or_else(|| "minijwt".to_owned());
+    let no_register = match setting(&parsed, "no-register", "MINIJWT_NO_REGISTER")? {
+        None => false,
+        Some(v) => matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "1" | "true" | "yes" | "on"
+        ),
+    };
+    if access_ttl == 0 || refresh_ttl == 0 || workers == 0 || per_address == 0 {
+        return Err(usage(
+            "TTLs, --workers and --failed-logins-per-address must be at least 1",
+        ));
+    }
+
+    let (key, key_source) = load_or_create_key(&key_file)?;
+    let store = Store::open(&db).map_err(|e| usage(format!("cannot open database {db}: {e}")))?;
+    let config = AuthConfig {
+        issuer,
+        access_ttl: i64::from(access_ttl),
+        refresh_ttl: i64::from(refresh_ttl),
+        allow_register: !no_register,
+        throttle: ThrottleLimits {
+            per_address,
+            ..ThrottleLimits::default()
+        },
+        ..AuthConfig::default()
+    };
+    let auth = Auth::new(store, key, config, Arc::new(SystemClock)).map_err(usage)?;
+    let auth = Arc::new(auth);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone())
+            .map_err(|e| usage(format!("cannot install signal handler: {e}")))?;
+    }
+    let server = RunningServer::start(auth, &addr, workers, true)
+        .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;
+    eprintln!(
+        "minijwt: listening on http://{}, database {db}, key from {key_source}, {workers} workers",
+        server.addr()
+    );
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!("minijwt: stopping: finishing requests in flight");
+    server.shutdown();
+    eprintln!("minijwt: stopped");
+    Ok(())
+}
+
+/// The key from `MINIJWT_SECRET`, else from `path`, which is created with 32
+/// random bytes (mode 0600) when missing. Returns where it came from.
+fn load_or_create_key(path: &str) -> Result<(Hs256Key, String), CliError> {
+    if let Ok(text) = std::env::var(SECRET_ENV) {
+        let key = Hs256Key::from_base64url(&text).map_err(|e| usage(format!("{SECRET_ENV}: {e}")))?;
+        return Ok((key, SECRET_ENV.to_owned()));
+    }
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let key = Hs256Key::from_base64url(&text).map_err(|e| usage(format!("key file {path}: {e}")))?;
+            Ok((key, path.to_owned()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).map_err(|e| usage(format!("the OS random source failed: {e}")))?;
+            let text = minijwt::base64url::encode(&secret);
+            write_new_private_file(path, format!("{text}\n").as_bytes())?;
+            let key = Hs256Key::new(&secret).map_err(|e| usage(e.to_string()))?;
+            Ok((key, format!("{path} (created)")))
+        }
+        Err(e) => Err(usage(format!("cannot read key file {path}: {e}"))),
+    }
+}

@@ -1,0 +1,347 @@
+//! Routes, request parsing and the mapping of auth results to responses.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Request, Response, MAX_AUTHORIZATION};
+use crate::auth::{Auth, AuthError, Note, Principal};
+use crate::store::StoreError;
+use crate::{Error as JwtError, Segment};
+
+/// One path and the methods it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The path, with `{id}` for a numeric segment (OpenAPI style).
+    pub path: &'static str,
+    /// The methods served.
+    pub methods: &'static [&'static str],
+}
+
+/// Every route the server answers; `docs/openapi.yaml` lists the same set.
+pub const ROUTES: &[Route] = &[
+    Route {
+        path: "/auth/register",
+        methods: &["POST"],
+    },
+    Route {
+        path: "/auth/login",
+        methods: &["POST"],
+    },
+    Route {
+        path: "/auth/refresh",
+        methods: &["POST"],
+    },
+    Route {
+        path: "/auth/logout",
+        methods: &["POST"],
+    },
+    Route {
+        path: "/auth/logout-all",
+        methods: &["POST"],
+    },
+    Route {
+        path: "/me",
+        methods: &["GET"],
+    },
+    Route {
+        path: "/notes",
+        methods: &["GET", "POST"],
+    },
+    Route {
+        path: "/notes/{id}",
+        methods: &["GET", "DELETE"],
+    },
+    Route {
+        path: "/healthz",
+        methods: &["GET"],
+    },
+];
+
+/// The realm in `WWW-Authenticate`.
+const REALM: &str = "minijwt";
+
+/// Answers one request.
+///
+/// ```
+/// use std::sync::Arc;
+/// use minijwt::auth::{Auth, AuthConfig, SystemClock};
+/// use minijwt::http::{router, Request};
+/// use minijwt::{store::Store, Hs256Key};
+///
+/// let auth = Auth::new(Store::open_in_memory().unwrap(), Hs256Key::new(&[7; 32]).unwrap(),
+///                      AuthConfig::default(), Arc::new(SystemClock)).unwrap();
+/// assert_eq!(router::handle(&auth, &Request::new("GET", "/healthz")).status, 200);
+/// assert_eq!(router::handle(&auth, &Request::new("GET", "/nope")).status, 404);
+/// assert_eq!(router::handle(&auth, &Request::new("DELETE", "/me")).status, 405);
+/// assert_eq!(router::handle(&auth, &Request::new("GET", "/me")).status, 401);
+/// ```
+pub fn handle(auth: &Auth, request: &Request) -> Response {
+    let path = request.path.split(['?', '#']).next().unwrap_or_default();
+    let Some((route, id)) = find_route(path) else {
+        return Response::error(404, "not_found", "no such path");
+    };
+    if !route.methods.contains(&request.method.as_str()) {
+        return Response::error(
+            405,
+            "method_not_allowed",
+            &format!("{} does not accept {}", route.path, request.method),
+        )
+        .with_header("Allow", &route.methods.join(", "));
+    }
+    match dispatch(auth, request, route.path, id) {
+        Ok(response) => response,
+        Err(failure) => failure,
+    }
+}
+
+/// Finds the route for `path` and, for `/notes/{id}`, the id (`None` when
+/// the segment is not a positive number: that path does not exist).
+fn find_route(path: &str) -> Option<(&'static Route, Option<i64>)> {
+    if let Some(route) = ROUTES.iter().find(|r| r.path == path) {
+        return Some((route, None));
+    }
+    let text = path.strip_prefix("/notes/")?;
+    // Canonical positive numbers only: `/notes/007` and `/notes/+7` do not exist.
+    let id = text
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0 && id.to_string() == text)?;
+    ROUTES
+        .iter()
+        .find(|r| r.path == "/notes/{id}")
+        .map(|r| (r, Some(id)))
+}
+
+/// A failure is already a response; `?` carries it out.
+type Handled = Result<Response, Response>;
+
+fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Handled {
+    match (request.method.as_str(), path) {
+        ("GET", "/healthz") => {
+            auth.health().map_err(auth_failure)?;
+            Ok(Response::json(200, &serde_json::json!({"status": "ok"})))
+        }
+        ("POST", "/auth/register") => {
+            let body = json_body(request)?;
+            let user = auth
+                .register(string_field(&body, "username")?, string_field(&body, "password")?)
+                .map_err(auth_failure)?;
+            Ok(Response::json(
+                201,
+                &serde_json::json!({"id": user.id, "username": user.username}),
+            ))
+        }
+        ("POST", "/auth/login") => {
+            let body = json_body(request)?;
+            let tokens = auth
+                .login(
+                    string_field(&body, "username")?,
+                    string_field(&body, "password")?,
+                    request.client,
+                )
+                .map_err(auth_failure)?;
+            Ok(no_store(Response::json(200, &tokens)))
+        }
+        ("POST", "/auth/refresh") => {
+            let body = json_body(request)?;
+            let access = optional_string_field(&body, "access_token")?;
+            let tokens = auth
+                .refresh(string_field(&body, "refresh_token")?, access)
+                .map_err(auth_failure)?;
+            Ok(no_store(Response::json(200, &tokens)))
+        }
+        ("POST", "/auth/logout") => {
+            let body = json_body(request)?;
+            auth.logout(string_field(&body, "refresh_token")?)
+                .map_err(auth_failure)?;
+            Ok(Response::empty(204))
+        }
+        ("POST", "/auth/logout-all") => {
+            let principal = authenticate(auth, request)?;
+            auth.logout_all(&principal).map_err(auth_failure)?;
+            Ok(Response::empty(204))
+        }
+        ("GET", "/me") => {
+            let principal = authenticate(auth, request)?;
+            let user = auth.me(&principal).map_err(auth_failure)?;
+            Ok(Response::json(
+                200,
+                &serde_json::json!({"id": user.id, "username": user.username, "created_at": user.created_at}),
+            ))
+        }
+        ("GET", "/notes") => {
+            let principal = authenticate(auth, request)?;
+            let notes: Vec<NoteBody> = auth
+                .notes(&principal)
+                .map_err(auth_failure)?
+                .into_iter()
+                .map(NoteBody::from)
+                .collect();
+            Ok(Response::json(200, &serde_json::json!({ "notes": notes })))
+        }
+        ("POST", "/notes") => {
+            let principal = authenticate(auth, request)?;
+            let body = json_body(request)?;
+            let note = auth
+                .create_note(&principal, string_field(&body, "text")?)
+                .map_err(auth_failure)?;
+            Ok(Response::json(201, &NoteBody::from(note)))
+        }
+        ("GET", "/notes/{id}") => {
+            let principal = authenticate(auth, request)?;
+            let note = auth
+                .note(&principal, id.unwrap_or_default())
+                .map_err(auth_failure)?;
+            Ok(Response::json(200, &NoteBody::from(note)))
+        }
+        ("DELETE", "/notes/{id}") => {
+            let principal = authenticate(auth, request)?;
+            auth.delete_note(&principal, id.unwrap_or_default())
+                .map_err(auth_failure)?;
+            Ok(Response::empty(204))
+        }
+        _ => Err(Response::error(404, "not_found", "no such path")),
+    }
+}
+
+#[derive(Serialize)]
+struct NoteBody {
+    id: i64,
+    text: String,
+    created_at: i64,
+}
+
+impl From<Note> for NoteBody {
+    fn from(note: Note) -> Self {
+        NoteBody {
+            id: note.id,
+            text: note.text,
+            created_at: note.created_at,
+        }
+    }
+}
+
+/// Responses that carry tokens must not be cached (RFC 6749 §5.1).
+fn no_store(response: Response) -> Response {
+    response
+        .with_header("Cache-Control", "no-store")
+        .with_header("Pragma", "no-cache")
+}
+
+/// The body as a JSON object; 415 unless it is declared `application/json`.
+fn json_body(request: &Request) -> Result<Value, Response> {
+    let media_type = request
+        .header("Content-Type")
+        .map(|v| v.split(';').next().unwrap_or_default().trim());
+    if !media_type.is_some_and(|m| m.eq_ignore_ascii_case("application/json")) {
+        return Err(Response::error(
+            415,
+            "unsupported_media_type",
+            "the body must be application/json",
+        ));
+    }
+    crate::jwt::strict_json_object(&request.body, Segment::Payload).map_err(|e| {
+        let description = match e {
+            JwtError::Json { message, .. } => format!("the body is not valid JSON: {message}"),
+            JwtError::DuplicateMember { name, .. } => format!("the body has member {name:?} more than once"),
+            _ => "the body must be a JSON object".to_owned(),
+        };
+        Response::error(400, "invalid_request", &description)
+    })
+}
+
+fn string_field<'v>(body: &'v Value, name: &str) -> Result<&'v str, Response> {
+    optional_string_field(body, name)?
+        .ok_or_else(|| Response::error(400, "invalid_request", &format!("field `{name}` is required")))
+}
+
+fn optional_string_field<'v>(body: &'v Value, name: &str) -> Result<Option<&'v str>, Response> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Response::error(
+            400,
+            "invalid_request",
+            &format!("field `{name}` must be a string"),
+        )),
+    }
+}
+
+/// The principal of the request's `Authorization: Bearer` token, or a 401.
+fn authenticate(auth: &Auth, request: &Request) -> Result<Principal, Response> {
+    let Some(header) = request.header("Authorization") else {
+        return Err(unauthorized(None));
+    };
+    if header.len() > MAX_AUTHORIZATION {
+        return Err(unauthorized(Some("the Authorization header is too long")));
+    }
+    let token = match header.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") && !token.trim().is_empty() => {
+            token.trim()
+        }
+        _ => {
+            return Err(unauthorized(Some(
+                "the Authorization header must be `Bearer <token>`",
+            )))
+        }
+    };
+    auth.authenticate(token).map_err(auth_failure)
+}
+
+/// 401 with `WWW-Authenticate` (RFC 6750 §3); `description` when a token was presented.
+fn unauthorized(description: Option<&str>) -> Response {
+    match description {
+        None => Response::error(401, "invalid_token", "an access token is required")
+            .with_header("WWW-Authenticate", &format!("Bearer realm=\"{REALM}\"")),
+        Some(description) => Response::error(401, "invalid_token", description).with_header(
+            "WWW-Authenticate",
+            &format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{}\"",
+                quotable(description)
+            ),
+        ),
+    }
+}
+
+/// Keeps a description safe inside a quoted header parameter.
+fn quotable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || !(' '..='~').contains(&c) {
+                '\''
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Maps an auth failure to its response.
+fn auth_failure(error: AuthError) -> Response {
+    match &error {
+        AuthError::InvalidRequest(why) => Response::error(400, "invalid_request", why),
+        AuthError::RegistrationClosed => Response::error(404, "not_found", "registration is closed"),
+        AuthError::UsernameTaken => Response::error(409, "username_taken", "that username is already taken"),
+        AuthError::InvalidCredentials => {
+            Response::error(401, "invalid_credentials", "wrong username or password")
+        }
+        AuthError::Throttled { retry_after } => Response::error(429, "too_many_requests", &error.to_string())
+            .with_header("Retry-After", &retry_after.to_string()),
+        AuthError::InvalidGrant(why) => Response::error(401, "invalid_grant", why),
+        AuthError::ReuseDetected => Response::error(401, "invalid_grant", "refresh token reuse detected"),
+        AuthError::InvalidToken { expired: true, .. } => {
+            unauthorized(Some("the access token expired; refresh it"))
+        }
+        AuthError::InvalidToken { description, .. } => {
+            unauthorized(Some(&format!("the access token is invalid: {description}")))
+        }
+        AuthError::NotFound => Response::error(404, "not_found", "no such resource"),
+        AuthError::Store(StoreError::Unavailable(why)) => {
+            Response::error(503, "temporarily_unavailable", why).with_header("Retry-After", "1")
+        }
+        AuthError::Store(e) => {
+            eprintln!("minijwt: internal error: {e}");
+            Response::error(500, "server_error", "internal error")
+        }
+    }
+}

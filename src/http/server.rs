@@ -1,0 +1,157 @@
+//! The socket side: `tiny_http` accepts connections and parses HTTP; worker
+//! threads take requests, read bodies within limits, call the router, and
+//! log one line per request.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::{router, Request, Response, MAX_BODY};
+use crate::auth::Auth;
+
+/// How often an idle worker looks at the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A server running on its own threads.
+///
+/// ```
+/// use std::sync::Arc;
+/// use minijwt::auth::{Auth, AuthConfig, SystemClock};
+/// use minijwt::http::server::RunningServer;
+/// use minijwt::{store::Store, Hs256Key};
+///
+/// let auth = Auth::new(Store::open_in_memory().unwrap(), Hs256Key::new(&[7; 32]).unwrap(),
+///                      AuthConfig::default(), Arc::new(SystemClock)).unwrap();
+/// let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 2, false).unwrap();
+/// assert!(server.addr().port() > 0);
+/// server.shutdown();
+/// ```
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    server: Arc<tiny_http::Server>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Binds `addr` and starts `workers` threads; `log` prints one line per
+    /// request on stderr.
+    pub fn start(auth: Arc<Auth>, addr: &str, workers: usize, log: bool) -> std::io::Result<RunningServer> {
+        let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
+        let addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| std::io::Error::other("not an IP address"))?;
+        let server = Arc::new(server);
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..workers.max(1))
+            .map(|i| {
+                let (server, stop, auth) = (server.clone(), stop.clone(), auth.clone());
+                std::thread::Builder::new()
+                    .name(format!("minijwt-worker-{i}"))
+                    .spawn(move || work(&server, &stop, &auth, log))
+            })
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(RunningServer {
+            addr,
+            stop,
+            server,
+            workers,
+        })
+    }
+
+    /// The address it listens on (with the real port when `:0` was asked).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops taking requests, lets each worker finish the one it is serving,
+    /// and waits for them.
+    pub fn shutdown(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.server.unblock();
+        for worker in self.workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn work(server: &tiny_http::Server, stop: &AtomicBool, auth: &Auth, log: bool) {
+    while !stop.load(Ordering::SeqCst) {
+        match server.recv_timeout(POLL) {
+            Ok(Some(request)) => serve(auth, request, log),
+            Ok(None) => {}
+            Err(_) => std::thread::sleep(POLL),
+        }
+    }
+}
+
+fn serve(auth: &Auth, mut raw: tiny_http::Request, log: bool) {
+    let started = Instant::now();
+    let method = raw.method().as_str().to_owned();
+    let path = raw.url().split('?').next().unwrap_or_default().to_owned();
+
+    let response = match read_body(&mut raw) {
+        Err(response) => response,
+        Ok(body) => {
+            let request = Request {
+                method: method.clone(),
+                path: raw.url().to_owned(),
+                headers: raw
+                    .headers()
+                    .iter()
+                    .map(|h| (h.field.to_string(), h.value.to_string()))
+                    .collect(),
+                body,
+                client: raw.remote_addr().map(|a| a.ip()),
+            };
+            // A bug in a handler must cost one request, not the server.
+            catch_unwind(AssertUnwindSafe(|| router::handle(auth, &request)))
+                .unwrap_or_else(|_| Response::error(500, "server_error", "internal error"))
+        }
+    };
+    let status = response.status;
+    let _ = raw.respond(to_tiny(response));
+    if log {
+        // Path without query; never a header or body: they carry tokens and passwords.
+        eprintln!(
+            "{} {method} {} {status} {}us",
+            crate::time::utc(crate::Validation::default().now()),
+            path.escape_debug(),
+            started.elapsed().as_micros()
+        );
+    }
+}
+
+/// Reads the body, at most [`MAX_BODY`] bytes; a larger one is a 413 before
+/// it is read (when announced) or as soon as it passes the limit.
+fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
+    let too_large = || Response::error(413, "payload_too_large", "the body is over 64 KiB");
+    if raw.body_length().is_some_and(|n| n > MAX_BODY) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    match raw.as_reader().take(MAX_BODY as u64 + 1).read_to_end(&mut body) {
+        Ok(_) if body.len() > MAX_BODY => Err(too_large()),
+        Ok(_) => Ok(body),
+        Err(_) => Err(Response::error(
+            400,
+            "invalid_request",
+            "the body could not be read",
+        )),
+    }
+}
+
+fn to_tiny(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
+    for (name, value) in &response.headers {
+        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            out.add_header(header);
+        }
+    }
+    out
+}

@@ -1,0 +1,593 @@
+//! SQLite persistence: users, refresh tokens (as hashes) and notes.
+//!
+//! The only module that runs SQL. Every method takes a connection from a small
+//! pool, so any number of worker threads may call it at once: SQLite in WAL
+//! mode lets readers run beside the one writer, and `busy_timeout` makes a
+//! second writer wait instead of failing.
+//!
+//! Times are Unix seconds, decided by the caller (the auth layer owns the clock).
+
+mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+
+/// How long a writer waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections kept open for reuse; more may be opened under load.
+const MAX_IDLE_CONNECTIONS: usize = 16;
+
+/// Why a store operation failed.
+///
+/// ```
+/// use minijwt::store::StoreError;
+/// let e = StoreError::Unavailable("database is full".into());
+/// assert_eq!(e.to_string(), "storage unavailable: database is full");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A uniqueness rule was broken (a username already taken).
+    Conflict,
+    /// The database cannot take the operation now: full, read-only, locked
+    /// for too long, or its file is unreachable. Worth retrying later.
+    Unavailable(String),
+    /// Anything else: a bug or a damaged database.
+    Internal(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Conflict => f.write_str("uniqueness conflict"),
+            StoreError::Unavailable(why) => write!(f, "storage unavailable: {why}"),
+            StoreError::Internal(why) => write!(f, "storage error: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        match error.sqlite_error_code() {
+            Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
+            Some(ErrorCode::DiskFull) => StoreError::Unavailable("database is full".into()),
+            Some(ErrorCode::ReadOnly) => StoreError::Unavailable("database is read-only".into()),
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                StoreError::Unavailable("database is busy".into())
+            }
+            Some(ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::PermissionDenied) => {
+                StoreError::Unavailable(format!("database I/O failed: {error}"))
+            }
+            _ => StoreError::Internal(error.to_string()),
+        }
+    }
+}
+
+/// A user as the rest of the program sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Row id; the `sub` of the user's tokens.
+    pub id: i64,
+    /// The name as registered (compared without regard to case).
+    pub username: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A user with the PHC string of their password hash, for logging in.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// The user.
+    pub user: User,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// One refresh token as stored: never the token, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// The token's `jti`.
+    pub jti: String,
+    /// SHA-256 of the token's text.
+    pub token_hash: [u8; 32],
+    /// Whose token it is.
+    pub user_id: i64,
+    /// One family per login; rotation keeps it.
+    pub family: String,
+    /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds; a rotated token inherits its family's.
+    pub expires_at: i64,
+}
+
+/// What happened to a refresh token presented for rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current; it is now rotated and `0` was stored in its place.
+    Rotated(RefreshRecord),
+    /// No stored token has this `jti` and hash.
+    Unknown,
+    /// The token (or its family) was revoked.
+    Revoked,
+    /// The token had already been rotated: its whole family is now revoked.
+    Reused,
+    /// The family's lifetime is over.
+    Expired,
+}
+
+/// A note: the per-user resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// Row id.
+    pub id: i64,
+    /// The text.
+    pub text: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Where the data lives: a file, or memory (tests, fuzzing).
+#[derive(Debug, Clone)]
+enum Location {
+    File(PathBuf),
+    /// A shared-cache in-memory database; `keeper` holds it alive.
+    Memory(String),
+}
+
+/// The database, shareable between threads.
+///
+/// ```
+/// use minijwt::store::Store;
+///
+/// let store = Store::open_in_memory().unwrap();
+/// let alice = store.create_user("alice", "$argon2id$...", 1_000).unwrap();
+/// assert_eq!(store.user_by_id(alice.id).unwrap().unwrap().username, "alice");
+/// assert!(store.create_user("ALICE", "x", 1_001).is_err()); // case-insensitive
+/// ```
+pub struct Store {
+    location: Location,
+    idle: Mutex<Vec<Connection>>,
+    /// For an in-memory store: one connection always open, so the data lives.
+    _keeper: Option<Mutex<Connection>>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema
+    /// up to date.
+    ///
+    /// ```no_run
+    /// let store = minijwt::store::Store::open("minijwt.db").unwrap();
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let store = Store {
+            location: Location::File(path.as_ref().to_owned()),
+            idle: Mutex::new(Vec::new()),
+            _keeper: None,
+        };
+        let mut conn = store.connect()?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        schema::migrate(&mut conn)?;
+        store.release(conn);
+        Ok(store)
+    }
+
+    /// A fresh private in-memory database, for tests and fuzzing.
+    ///
+    /// ```
+    /// let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert!(store.ping().is_ok());
+    /// ```
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let mut name = [0u8; 12];
+        getrandom::fill(&mut name).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let uri = format!(
+            "file:minijwt-{}?mode=memory&cache=shared",
+            crate::base64url::encode(&name)
+        );
+        let mut keeper = open_connection(&uri, true)?;
+        schema::migrate(&mut keeper)?;
+        Ok(Store {
+            location: Location::Memory(uri),
+            idle: Mutex::new(Vec::new()),
+            _keeper: Some(Mutex::new(keeper)),
+        })
+    }
+
+    fn connect(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(conn);
+        }
+        match &self.location {
+            Location::File(path) => open_connection(path.to_str().unwrap_or_default(), false),
+            Location::Memory(uri) => open_connection(uri, true),
+        }
+    }
+
+    fn release(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_CONNECTIONS {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a pooled connection. A connection whose work panicked is
+    /// dropped rather than returned to the pool.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.connect()?;
+        let result = f(&mut conn);
+        self.release(conn);
+        result
+    }
+
+    /// Checks the database answers.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert!(store.ping().is_ok());
+    /// ```
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| Ok(c.query_row("SELECT count(*) FROM users", [], |_| Ok(()))?))
+    }
+
+    /// Adds a user; [`StoreError::Conflict`] if the name is taken in any case.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// let user = store.create_user("bob", "hash", 5).unwrap();
+    /// assert_eq!((user.username.as_str(), user.created_at), ("bob", 5));
+    /// ```
+    pub fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<User, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![username, password_hash, now],
+            )?;
+            Ok(User {
+                id: c.last_insert_rowid(),
+                username: username.to_owned(),
+                created_at: now,
+            })
+        })
+    }
+
+    /// The user named `username` (in any case) and their password hash.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// store.create_user("Carol", "hash", 5).unwrap();
+    /// assert_eq!(store.credentials("carol").unwrap().unwrap().user.username, "Carol");
+    /// assert!(store.credentials("dave").unwrap().is_none());
+    /// ```
+    pub fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT id, username, created_at, password_hash FROM users WHERE username = ?1",
+                [username],
+                |row| {
+                    Ok(Credentials {
+                        user: User {
+                            id: row.get(0)?,
+                            username: row.get(1)?,
+                            created_at: row.get(2)?,
+                        },
+                        password_hash: row.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    /// The user with row id `id`.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert!(store.user_by_id(42).unwrap().is_none());
+    /// ```
+    pub fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT id, username, created_at FROM users WHERE id = ?1",
+                [id],
+                |row| {
+                    Ok(User {
+                        id: row.get(0)?,
+                        username: row.get(1)?,
+                        created_at: row.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    /// Stores a new refresh token (a login).
+    ///
+    /// ```
+    /// # use minijwt::store::{RefreshRecord, Store};
+    /// # let store = Store::open_in_memory().unwrap();
+    /// let user = store.create_user("erin", "hash", 0).unwrap();
+    /// let record = RefreshRecord {
+    ///     jti: "j1".into(), token_hash: [1; 32], user_id: user.id,
+    ///     family: "f1".into(), issued_at: 0, expires_at: 100,
+    /// };
+    /// store.insert_refresh(&record).unwrap();
+    /// ```
+    pub fn insert_refresh(&self, record: &RefreshRecord) -> Result<(), StoreError> {
+        self.with(|c| {
+            insert_refresh(c, record)?;
+            Ok(())
+        })
+    }
+
+    /// Rotates the refresh token `jti` whose text hashes to `token_hash`, in one
+    /// transaction: if it is current and unexpired at `now`, marks it rotated
+    /// and stores the record `next` builds from it (same user and family, the
+    /// family's expiry). If it was already rotated, this is reuse: the whole
+    /// family is revoked. Of many concurrent calls with one token, exactly one
+    /// gets [`Rotation::Rotated`].
+    ///
+    /// ```
+    /// # use minijwt::store::{RefreshRecord, Rotation, Store};
+    /// # let store = Store::open_in_memory().unwrap();
+    /// # let user = store.create_user("erin", "hash", 0).unwrap();
+    /// let first = RefreshRecord {
+    ///     jti: "j1".into(), token_hash: [1; 32], user_id: user.id,
+    ///     family: "f1".into(), issued_at: 0, expires_at: 100,
+    /// };
+    /// store.insert_refresh(&first).unwrap();
+    /// let next = |old: &RefreshRecord| RefreshRecord { jti: "j2".into(), token_hash: [2; 32], issued_at: 10, ..old.clone() };
+    /// assert!(matches!(store.rotate_refresh("j1", &[1; 32], 10, next).unwrap(), Rotation::Rotated(_)));
+    /// assert_eq!(store.rotate_refresh("j1", &[1; 32], 11, next).unwrap(), Rotation::Reused);
+    /// assert_eq!(store.rotate_refresh("j2", &[2; 32], 12, next).unwrap(), Rotation::Revoked);
+    /// ```
+    pub fn rotate_refresh(
+        &self,
+        jti: &str,
+        token_hash: &[u8; 32],
+        now: i64,
+        next: impl FnOnce(&RefreshRecord) -> RefreshRecord,
+    ) -> Result<Rotation, StoreError> {
+        self.with(|c| {
+            // IMMEDIATE takes the write lock first, so two rotations of one
+            // token cannot both read it as current.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let row = tx
+                .query_row(
+                    "SELECT jti, token_hash, user_id, family, issued_at, expires_at,
+                            rotated_at IS NOT NULL, revoked_at IS NOT NULL
+                     FROM refresh_tokens WHERE jti = ?1",
+                    [jti],
+                    |row| {
+                        let hash: Vec<u8> = row.get(1)?;
+                        Ok((
+                            RefreshRecord {
+                                jti: row.get(0)?,
+                                token_hash: hash.try_into().unwrap_or([0; 32]),
+                                user_id: row.get(2)?,
+                                family: row.get(3)?,
+                                issued_at: row.get(4)?,
+                                expires_at: row.get(5)?,
+                            },
+                            row.get::<_, bool>(6)?,
+                            row.get::<_, bool>(7)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let outcome = match row {
+                Some((record, _, _)) if !constant_time_eq(&record.token_hash, token_hash) => {
+                    Rotation::Unknown
+                }
+                None => Rotation::Unknown,
+                Some((_, _, true)) => Rotation::Revoked,
+                Some((record, true, false)) => {
+                    revoke_family(&tx, &record.family, now)?;
+                    Rotation::Reused
+                }
+                Some((record, false, false)) if record.expires_at <= now => Rotation::Expired,
+                Some((record, false, false)) => {
+                    tx.execute(
+                        "UPDATE refresh_tokens SET rotated_at = ?1 WHERE jti = ?2",
+                        params![now, jti],
+                    )?;
+                    let new = next(&record);
+                    insert_refresh(&tx, &new)?;
+                    Rotation::Rotated(new)
+                }
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+    }
+
+    /// Revokes the family of refresh token `jti` (logout). Returns whether the
+    /// token was known.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert!(!store.revoke_family_of("nope", &[0; 32], 5).unwrap());
+    /// ```
+    pub fn revoke_family_of(&self, jti: &str, token_hash: &[u8; 32], now: i64) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let family: Option<(String, Vec<u8>)> = c
+                .query_row(
+                    "SELECT family, token_hash FROM refresh_tokens WHERE jti = ?1",
+                    [jti],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .optional()?;
+            match family {
+                Some((family, hash)) if constant_time_eq(&hash, token_hash) => {
+                    revoke_family(c, &family, now)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+    }
+
+    /// Revokes every refresh token of `user_id` (logout everywhere).
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert_eq!(store.revoke_user(1, 5).unwrap(), 0);
+    /// ```
+    pub fn revoke_user(&self, user_id: i64, now: i64) -> Result<usize, StoreError> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE refresh_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
+                params![now, user_id],
+            )?)
+        })
+    }
+
+    /// Adds a note for `user_id`.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// # let user = store.create_user("fay", "hash", 0).unwrap();
+    /// let note = store.create_note(user.id, "hello", 7).unwrap();
+    /// assert_eq!(store.note(user.id, note.id).unwrap(), Some(note));
+    /// ```
+    pub fn create_note(&self, user_id: i64, text: &str, now: i64) -> Result<Note, StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO notes (user_id, text, created_at) VALUES (?1, ?2, ?3)",
+                params![user_id, text, now],
+            )?;
+            Ok(Note {
+                id: c.last_insert_rowid(),
+                text: text.to_owned(),
+                created_at: now,
+            })
+        })
+    }
+
+    /// The notes of `user_id`, newest first.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// # let user = store.create_user("gus", "hash", 0).unwrap();
+    /// store.create_note(user.id, "old", 1).unwrap();
+    /// store.create_note(user.id, "new", 2).unwrap();
+    /// let texts: Vec<_> = store.notes(user.id).unwrap().into_iter().map(|n| n.text).collect();
+    /// assert_eq!(texts, ["new", "old"]);
+    /// ```
+    pub fn notes(&self, user_id: i64) -> Result<Vec<Note>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT id, text, created_at FROM notes WHERE user_id = ?1 ORDER BY created_at DESC, id DESC",
+            )?;
+            let notes = statement
+                .query_map([user_id], |row| {
+                    Ok(Note {
+                        id: row.get(0)?,
+                        text: row.get(1)?,
+                        created_at: row.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(notes)
+        })
+    }
+
+    /// Note `id` if it belongs to `user_id`.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// # let a = store.create_user("hal", "hash", 0).unwrap();
+    /// # let b = store.create_user("ivy", "hash", 0).unwrap();
+    /// let note = store.create_note(a.id, "mine", 1).unwrap();
+    /// assert_eq!(store.note(b.id, note.id).unwrap(), None); // not yours: as if absent
+    /// ```
+    pub fn note(&self, user_id: i64, id: i64) -> Result<Option<Note>, StoreError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT id, text, created_at FROM notes WHERE id = ?1 AND user_id = ?2",
+                [id, user_id],
+                |row| {
+                    Ok(Note {
+                        id: row.get(0)?,
+                        text: row.get(1)?,
+                        created_at: row.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+    }
+
+    /// Deletes note `id` of `user_id`; returns whether it existed.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// # let a = store.create_user("jo", "hash", 0).unwrap();
+    /// let note = store.create_note(a.id, "bye", 1).unwrap();
+    /// assert!(store.delete_note(a.id, note.id).unwrap());
+    /// assert!(!store.delete_note(a.id, note.id).unwrap());
+    /// ```
+    pub fn delete_note(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
+        self.with(|c| Ok(c.execute("DELETE FROM notes WHERE id = ?1 AND user_id = ?2", [id, user_id])? == 1))
+    }
+}
+
+fn open_connection(location: &str, uri: bool) -> Result<Connection, StoreError> {
+    let mut flags =
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if uri {
+        flags |= OpenFlags::SQLITE_OPEN_URI;
+    }
+    let conn = Connection::open_with_flags(location, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // In WAL mode NORMAL survives a crash of this process (kill -9): a commit
+    // is in the WAL file before the call returns. Only power loss can undo the
+    // last commits.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+fn insert_refresh(c: &Connection, r: &RefreshRecord) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO refresh_tokens (jti, token_hash, user_id, family, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            r.jti,
+            &r.token_hash[..],
+            r.user_id,
+            r.family,
+            r.issued_at,
+            r.expires_at
+        ],
+    )?;
+    Ok(())
+}
+
+fn revoke_family(c: &Connection, family: &str, now: i64) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE refresh_tokens SET revoked_at = ?1 WHERE family = ?2 AND revoked_at IS NULL",
+        params![now, family],
+    )?;
+    Ok(())
+}
+
+/// Compares two hashes without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
