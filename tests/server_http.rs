@@ -1,0 +1,704 @@
+//! The real server over loopback: the seed's flow (steps 1–14), rotation,
+//! reuse detection, concurrency, bad input, restarts, and hostile bursts.
+//!
+//! Each test starts its own server on 127.0.0.1:0 with an injectable clock and
+//! stops it at the end. Requests are written by hand over TCP so that tests
+//! control every byte (keep-alive, lying Content-Length, bad headers).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use minijwt::auth::{Auth, AuthConfig, Clock, ManualClock};
+use minijwt::http::server::RunningServer;
+use minijwt::store::Store;
+use minijwt::Hs256Key;
+use serde_json::{json, Value};
+
+const T0: i64 = 1_800_000_000;
+const PASSWORD: &str = "correct horse battery";
+
+/// A clock the test moves, which can also be told to panic (to prove a
+/// panicking handler costs one request, not the server).
+#[derive(Default)]
+struct TestClock {
+    time: ManualClock,
+    panic: AtomicBool,
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> i64 {
+        if self.panic.load(Ordering::SeqCst) {
+            panic!("injected fault: clock exploded");
+        }
+        self.time.now()
+    }
+}
+
+struct TestServer {
+    server: Option<RunningServer>,
+    addr: SocketAddr,
+    clock: Arc<TestClock>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+        }
+    }
+}
+
+fn key() -> Hs256Key {
+    Hs256Key::new(b"server-test-key-0123456789abcdefgh").unwrap()
+}
+
+fn start_with(store: Store, config: AuthConfig, clock: Arc<TestClock>) -> TestServer {
+    let auth = Auth::new(store, key(), config, clock.clone()).unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 8, false).unwrap();
+    TestServer {
+        addr: server.addr(),
+        server: Some(server),
+        clock,
+    }
+}
+
+fn start(config: AuthConfig) -> TestServer {
+    let clock = Arc::new(TestClock::default());
+    clock.time.set(T0);
+    start_with(Store::open_in_memory().unwrap(), config, clock)
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+    fn text(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field} in {}", self.body))
+            .to_owned()
+    }
+}
+
+/// Reads one response from a buffered connection.
+fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':').unwrap();
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body).unwrap()
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Sends raw bytes on a new connection and reads one response.
+fn raw(addr: SocketAddr, bytes: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(bytes).unwrap();
+    read_reply(&mut BufReader::new(stream)).unwrap()
+}
+
+fn call(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    if let Some(token) = bearer {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.map(Value::to_string).unwrap_or_default();
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    raw(addr, request.as_bytes())
+}
+
+fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
+    call(addr, "POST", path, None, Some(&body))
+}
+
+fn register(addr: SocketAddr, username: &str) -> Reply {
+    post(
+        addr,
+        "/auth/register",
+        json!({"username": username, "password": PASSWORD}),
+    )
+}
+
+fn login(addr: SocketAddr, username: &str) -> Reply {
+    post(
+        addr,
+        "/auth/login",
+        json!({"username": username, "password": PASSWORD}),
+    )
+}
+
+fn user(addr: SocketAddr, username: &str) -> Reply {
+    assert_eq!(register(addr, username).status, 201);
+    let reply = login(addr, username);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply
+}
+
+fn refresh(addr: SocketAddr, refresh_token: &str, access_token: Option<&str>) -> Reply {
+    let mut body = json!({"refresh_token": refresh_token});
+    if let Some(access) = access_token {
+        body["access_token"] = json!(access);
+    }
+    post(addr, "/auth/refresh", body)
+}
+
+#[test]
+fn seed_flow_steps_1_to_14() {
+    let s = start(AuthConfig {
+        access_ttl: 1,
+        ..AuthConfig::default()
+    });
+    // 1-4: log in; the server checks the credentials and issues two tokens.
+    assert_eq!(register(s.addr, "alice").status, 201);
+    let tokens = login(s.addr, "alice");
+    assert_eq!(tokens.status, 200);
+    assert_eq!(tokens.body["token_type"], "Bearer");
+    assert_eq!(tokens.body["expires_in"], 1);
+    assert_eq!(tokens.body["refresh_expires_in"], 14 * 24 * 3600);
+    assert_eq!(tokens.header("Cache-Control"), Some("no-store"));
+    let (access, refresh_token) = (tokens.text("access_token"), tokens.text("refresh_token"));
+
+    // 5-7: requests carry the access token; the server verifies it and answers.
+    let me = call(s.addr, "GET", "/me", Some(&access), None);
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["username"], "alice");
+    assert_eq!(me.body["created_at"], T0);
+
+    // 8-11: the access token expires; the server says so, distinctly.
+    s.clock.time.advance(1);
+    let expired = call(s.addr, "GET", "/me", Some(&access), None);
+    assert_eq!(expired.status, 401);
+    let challenge = expired.header("WWW-Authenticate").unwrap();
+    assert!(
+        challenge.starts_with("Bearer realm=\"minijwt\", error=\"invalid_token\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("expired"), "{challenge}");
+
+    // 12-13: refresh token together with the (expired but genuine) access token.
+    let renewed = refresh(s.addr, &refresh_token, Some(&access));
+    assert_eq!(renewed.status, 200, "{renewed:?}");
+    assert_eq!(renewed.header("Cache-Control"), Some("no-store"));
+    assert_ne!(renewed.text("refresh_token"), refresh_token, "rotated");
+
+    // 14: carry on with the new access token.
+    assert_eq!(
+        call(s.addr, "GET", "/me", Some(&renewed.text("access_token")), None).status,
+        200
+    );
+}
+
+#[test]
+fn tampered_or_foreign_access_token_blocks_refresh() {
+    let s = start(AuthConfig::default());
+    let alice = user(s.addr, "alice");
+    let bob = user(s.addr, "bob");
+    // Bob's access token with Alice's refresh token: 401.
+    let mixed = refresh(
+        s.addr,
+        &alice.text("refresh_token"),
+        Some(&bob.text("access_token")),
+    );
+    assert_eq!((mixed.status, mixed.error()), (401, "invalid_grant"));
+    // A forged access token (signed with another key): 401.
+    let forged = minijwt::encode_with_header(
+        &Hs256Key::new(&[1; 32]).unwrap(),
+        &minijwt::Header::new().with_typ("at+jwt"),
+        &json!({"iss": "minijwt", "sub": "1", "username": "alice", "iat": T0, "exp": T0 + 60, "jti": "x"}),
+    )
+    .unwrap();
+    let reply = refresh(s.addr, &alice.text("refresh_token"), Some(&forged));
+    assert_eq!(reply.status, 401);
+    // Alice's own pair still works: the failed attempts did not rotate it.
+    assert_eq!(
+        refresh(
+            s.addr,
+            &alice.text("refresh_token"),
+            Some(&alice.text("access_token"))
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn token_types_are_never_confused() {
+    let s = start(AuthConfig::default());
+    let alice = user(s.addr, "alice");
+    // A refresh token is not an access token...
+    let reply = call(s.addr, "GET", "/me", Some(&alice.text("refresh_token")), None);
+    assert_eq!(reply.status, 401);
+    assert!(
+        reply.header("WWW-Authenticate").unwrap().contains("token type"),
+        "{reply:?}"
+    );
+    // ...and an access token is not a refresh token.
+    let reply = refresh(s.addr, &alice.text("access_token"), None);
+    assert_eq!((reply.status, reply.error()), (401, "invalid_grant"));
+}
+
+#[test]
+fn rotation_keeps_the_family_expiry_two_weeks_after_login() {
+    let s = start(AuthConfig::default());
+    let mut tokens = user(s.addr, "alice");
+    let two_weeks = 14 * 24 * 3600;
+    for day in 1..14 {
+        s.clock.time.set(T0 + day * 24 * 3600);
+        tokens = refresh(s.addr, &tokens.text("refresh_token"), None);
+        assert_eq!(tokens.status, 200, "day {day}");
+        assert_eq!(
+            tokens.body["refresh_expires_in"],
+            two_weeks - day * 24 * 3600,
+            "day {day}"
+        );
+    }
+    s.clock.time.set(T0 + two_weeks);
+    let late = refresh(s.addr, &tokens.text("refresh_token"), None);
+    assert_eq!((late.status, late.error()), (401, "invalid_grant"));
+    assert!(late.text("error_description").contains("expired"), "{late:?}");
+    // A new login starts a new two weeks.
+    assert_eq!(login(s.addr, "alice").body["refresh_expires_in"], two_weeks);
+}
+
+#[test]
+fn reuse_of_a_rotated_token_revokes_the_family() {
+    let s = start(AuthConfig::default());
+    let first = user(s.addr, "alice");
+    let other_login = login(s.addr, "alice");
+    let second = refresh(s.addr, &first.text("refresh_token"), None);
+    assert_eq!(second.status, 200);
+
+    let replay = refresh(s.addr, &first.text("refresh_token"), None);
+    assert_eq!((replay.status, replay.error()), (401, "invalid_grant"));
+    assert_eq!(replay.text("error_description"), "refresh token reuse detected");
+    // The thief's and the owner's current token are both dead now...
+    let after = refresh(s.addr, &second.text("refresh_token"), None);
+    assert_eq!(after.status, 401);
+    // ...but another login's family is untouched.
+    assert_eq!(
+        refresh(s.addr, &other_login.text("refresh_token"), None).status,
+        200
+    );
+}
+
+#[test]
+fn sixteen_concurrent_refreshes_exactly_one_succeeds() {
+    let s = start(AuthConfig::default());
+    let token = user(s.addr, "alice").text("refresh_token");
+    let barrier = Arc::new(Barrier::new(16));
+    let statuses: Vec<u16> = (0..16)
+        .map(|_| {
+            let (barrier, token, addr) = (barrier.clone(), token.clone(), s.addr);
+            std::thread::spawn(move || {
+                barrier.wait();
+                refresh(addr, &token, None).status
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|&s| s == 200 || s == 401), "{statuses:?}");
+}
+
+#[test]
+fn logout_and_logout_all() {
+    let s = start(AuthConfig::default());
+    let a = user(s.addr, "alice");
+    let b = login(s.addr, "alice");
+    let c = login(s.addr, "alice");
+
+    let out = post(
+        s.addr,
+        "/auth/logout",
+        json!({"refresh_token": a.text("refresh_token")}),
+    );
+    assert_eq!(out.status, 204);
+    // Idempotent.
+    assert_eq!(
+        post(
+            s.addr,
+            "/auth/logout",
+            json!({"refresh_token": a.text("refresh_token")})
+        )
+        .status,
+        204
+    );
+    assert_eq!(refresh(s.addr, &a.text("refresh_token"), None).status, 401);
+    assert_eq!(refresh(s.addr, &b.text("refresh_token"), None).status, 200);
+
+    let all = call(
+        s.addr,
+        "POST",
+        "/auth/logout-all",
+        Some(&c.text("access_token")),
+        None,
+    );
+    assert_eq!(all.status, 204);
+    assert_eq!(refresh(s.addr, &c.text("refresh_token"), None).status, 401);
+    // A forged token cannot log anyone out.
+    assert_eq!(
+        post(s.addr, "/auth/logout", json!({"refresh_token": "a.b.c"})).status,
+        401
+    );
+}
+
+#[test]
+fn notes_are_private() {
+    let s = start(AuthConfig::default());
+    let alice = user(s.addr, "alice").text("access_token");
+    let bob = user(s.addr, "bob").text("access_token");
+
+    let first = call(
+        s.addr,
+        "POST",
+        "/notes",
+        Some(&alice),
+        Some(&json!({"text": "first"})),
+    );
+    assert_eq!(first.status, 201);
+    s.clock.time.advance(1);
+    let second = call(
+        s.addr,
+        "POST",
+        "/notes",
+        Some(&alice),
+        Some(&json!({"text": "second"})),
+    );
+    let list = call(s.addr, "GET", "/notes", Some(&alice), None);
+    let texts: Vec<&str> = list.body["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["second", "first"]);
+
+    let id = first.body["id"].as_i64().unwrap();
+    let path = format!("/notes/{id}");
+    assert_eq!(
+        call(s.addr, "GET", &path, Some(&alice), None).body["text"],
+        "first"
+    );
+    // Bob sees nothing of Alice's: 404, never 403.
+    assert_eq!(call(s.addr, "GET", &path, Some(&bob), None).status, 404);
+    assert_eq!(call(s.addr, "DELETE", &path, Some(&bob), None).status, 404);
+    assert_eq!(
+        call(s.addr, "GET", "/notes", Some(&bob), None).body["notes"],
+        json!([])
+    );
+
+    assert_eq!(call(s.addr, "DELETE", &path, Some(&alice), None).status, 204);
+    assert_eq!(call(s.addr, "GET", &path, Some(&alice), None).status, 404);
+    let second_id = second.body["id"].as_i64().unwrap();
+    assert_eq!(
+        call(s.addr, "GET", &format!("/notes/{second_id}"), Some(&alice), None).status,
+        200
+    );
+}
+
+#[test]
+fn registration_rules() {
+    let s = start(AuthConfig::default());
+    assert_eq!(register(s.addr, "alice").status, 201);
+    let taken = register(s.addr, "ALICE");
+    assert_eq!((taken.status, taken.error()), (409, "username_taken"));
+    for bad in ["al", "a".repeat(33).as_str(), "al ice", "álice"] {
+        let reply = register(s.addr, bad);
+        assert_eq!((reply.status, reply.error()), (400, "invalid_request"), "{bad}");
+        assert!(reply.text("error_description").contains("username"));
+    }
+    let short = post(
+        s.addr,
+        "/auth/register",
+        json!({"username": "bob", "password": "short"}),
+    );
+    assert_eq!(short.status, 400);
+    assert!(short.text("error_description").contains("password"));
+
+    let closed = start(AuthConfig {
+        allow_register: false,
+        ..AuthConfig::default()
+    });
+    assert_eq!(register(closed.addr, "carol").status, 404);
+}
+
+#[test]
+fn wrong_username_and_wrong_password_look_the_same() {
+    let s = start(AuthConfig::default());
+    user(s.addr, "alice");
+    let wrong_password = post(
+        s.addr,
+        "/auth/login",
+        json!({"username": "alice", "password": "nope nope"}),
+    );
+    let no_user = post(
+        s.addr,
+        "/auth/login",
+        json!({"username": "mallory", "password": "nope nope"}),
+    );
+    assert_eq!(wrong_password.status, 401);
+    assert_eq!(wrong_password.body, no_user.body);
+    assert_eq!(wrong_password.error(), "invalid_credentials");
+}
+
+#[test]
+fn failed_logins_are_throttled_per_username() {
+    let s = start(AuthConfig::default());
+    user(s.addr, "alice");
+    for _ in 0..5 {
+        let reply = post(
+            s.addr,
+            "/auth/login",
+            json!({"username": "alice", "password": "wrong guess"}),
+        );
+        assert_eq!(reply.status, 401);
+    }
+    // Right password or not, the sixth is refused until the window passes.
+    let blocked = login(s.addr, "alice");
+    assert_eq!(blocked.status, 429);
+    assert_eq!(blocked.header("Retry-After"), Some("900"));
+    s.clock.time.advance(15 * 60);
+    assert_eq!(login(s.addr, "alice").status, 200);
+}
+
+#[test]
+fn failed_logins_are_throttled_per_address() {
+    let mut config = AuthConfig::default();
+    config.throttle.per_address = 3;
+    let s = start(config);
+    user(s.addr, "alice");
+    for name in ["x1y", "x2y", "x3y"] {
+        assert_eq!(
+            post(
+                s.addr,
+                "/auth/login",
+                json!({"username": name, "password": "whatever1"})
+            )
+            .status,
+            401
+        );
+    }
+    assert_eq!(login(s.addr, "alice").status, 429);
+}
+
+#[test]
+fn bad_input_gets_precise_errors() {
+    let s = start(AuthConfig::default());
+    let access = user(s.addr, "alice").text("access_token");
+    let a = s.addr;
+
+    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope");
+    assert_eq!((reply.status, reply.error()), (400, "invalid_request"));
+    assert!(reply.text("error_description").contains("not valid JSON"));
+
+    let reply = post(a, "/auth/login", json!({"username": 5, "password": "x"}));
+    assert_eq!(reply.status, 400);
+    assert!(reply
+        .text("error_description")
+        .contains("`username` must be a string"));
+    let reply = post(a, "/auth/login", json!({"password": "x"}));
+    assert!(reply.text("error_description").contains("`username` is required"));
+    let reply = post(a, "/auth/login", json!([1]));
+    assert_eq!(reply.status, 400);
+
+    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    assert_eq!(reply.status, 415);
+
+    let reply = call(a, "PUT", "/notes", Some(&access), None);
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.header("Allow"), Some("GET, POST"));
+    assert_eq!(call(a, "GET", "/nope", None, None).status, 404);
+    assert_eq!(call(a, "GET", "/notes/abc", Some(&access), None).status, 404);
+    assert_eq!(call(a, "GET", "/notes/007", Some(&access), None).status, 404);
+
+    // Authorization problems are 401 with a challenge.
+    let reply = call(a, "GET", "/me", None, None);
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.header("WWW-Authenticate"), Some("Bearer realm=\"minijwt\""));
+    let reply = raw(
+        a,
+        format!("GET /me HTTP/1.1\r\nAuthorization: Basic {access}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(reply.status, 401);
+    assert!(reply
+        .header("WWW-Authenticate")
+        .unwrap()
+        .contains("error=\"invalid_token\""));
+    let long = "a".repeat(9000);
+    let reply = raw(
+        a,
+        format!("GET /me HTTP/1.1\r\nAuthorization: Bearer {long}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(reply.status, 401);
+
+    // Bodies over 64 KiB: announced, or discovered while reading a chunked body.
+    let reply = raw(a, b"POST /notes HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 70000\r\nConnection: close\r\n\r\n");
+    assert_eq!(reply.status, 413);
+    let chunk = "x".repeat(70_000);
+    let chunked = format!(
+        "POST /notes HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len()
+    );
+    assert_eq!(raw(a, chunked.as_bytes()).status, 413);
+    // Every error body has the same shape.
+    assert!(reply.body["error_description"].is_string());
+}
+
+#[test]
+fn huge_announced_body_is_413_and_server_survives() {
+    let s = start(AuthConfig::default());
+    let reply = raw(
+        s.addr,
+        b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100000000000\r\n\r\n{}",
+    );
+    assert_eq!(reply.status, 413);
+    assert_eq!(call(s.addr, "GET", "/healthz", None, None).status, 200);
+}
+
+#[test]
+fn a_panicking_handler_costs_one_request() {
+    let s = start(AuthConfig::default());
+    let access = user(s.addr, "alice").text("access_token");
+    s.clock.panic.store(true, Ordering::SeqCst);
+    let reply = call(s.addr, "GET", "/me", Some(&access), None);
+    assert_eq!((reply.status, reply.error()), (500, "server_error"));
+    s.clock.panic.store(false, Ordering::SeqCst);
+    assert_eq!(call(s.addr, "GET", "/me", Some(&access), None).status, 200);
+}
+
+#[test]
+fn healthz_answers() {
+    let s = start(AuthConfig::default());
+    let reply = call(s.addr, "GET", "/healthz", None, None);
+    assert_eq!((reply.status, reply.body.clone()), (200, json!({"status": "ok"})));
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("minijwt-{}-{name}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+#[test]
+fn restart_keeps_tokens_and_revocations() {
+    let path = temp_db("restart");
+    let clock = Arc::new(TestClock::default());
+    clock.time.set(T0);
+    let s = start_with(Store::open(&path).unwrap(), AuthConfig::default(), clock.clone());
+    let kept = user(s.addr, "alice");
+    let revoked = login(s.addr, "alice");
+    assert_eq!(
+        post(
+            s.addr,
+            "/auth/logout",
+            json!({"refresh_token": revoked.text("refresh_token")})
+        )
+        .status,
+        204
+    );
+    drop(s);
+
+    let s = start_with(Store::open(&path).unwrap(), AuthConfig::default(), clock);
+    assert_eq!(refresh(s.addr, &kept.text("refresh_token"), None).status, 200);
+    assert_eq!(refresh(s.addr, &revoked.text("refresh_token"), None).status, 401);
+    assert_eq!(
+        call(s.addr, "GET", "/me", Some(&kept.text("access_token")), None).status,
+        200
+    );
+}
+
+/// N keep-alive clients connect at once, each sends one request, and every
+/// one must be answered within 2 s (see vendor/tiny_http/PATCHES.md).
+fn burst(n: usize) {
+    let s = start(AuthConfig::default());
+    let barrier = Arc::new(Barrier::new(n));
+    let threads: Vec<_> = (0..n)
+        .map(|_| {
+            let (barrier, addr) = (barrier.clone(), s.addr);
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(addr).unwrap();
+                stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                barrier.wait();
+                let started = Instant::now();
+                stream
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+                    .unwrap();
+                let reply = read_reply(&mut BufReader::new(&stream));
+                let elapsed = started.elapsed();
+                // Keep the connection open (keep-alive) until everyone is done.
+                barrier.wait();
+                (reply.map(|r| r.status).ok(), elapsed)
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let slow: Vec<_> = results
+        .iter()
+        .filter(|(status, elapsed)| *status != Some(200) || *elapsed > Duration::from_secs(2))
+        .collect();
+    assert!(
+        slow.is_empty(),
+        "{} of {n} clients were not answered in 2 s: {:?}",
+        slow.len(),
+        &slow[..slow.len().min(5)]
+    );
+}
+
+#[test]
+fn burst_of_keep_alive_clients_all_get_answers() {
+    burst(64);
+    burst(256);
+}
