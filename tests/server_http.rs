@@ -5,7 +5,7 @@
 //! stops it at the end. Requests are written by hand over TCP so that tests
 //! control every byte (keep-alive, lying Content-Length, bad headers).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

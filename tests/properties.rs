@@ -1,0 +1,297 @@
+//! Property tests: round-trips, tamper resistance, no panics, and strict
+//! base64url checked against the `base64` crate. Case counts are kept small
+//! enough for the file to run in a few seconds in a debug build.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use minijwt::{base64url, dangerous, decode, encode, Error, Hs256Key, Validation, MAX_NUMERIC_DATE};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree as _;
+use serde_json::{Map, Number, Value};
+
+const NOW: i64 = 1_800_000_000;
+const SECRET: &[u8; 32] = b"property-tests-secret-0123456789";
+const REGISTERED: [&str; 6] = ["exp", "nbf", "iat", "iss", "sub", "aud"];
+
+fn key() -> Hs256Key {
+    Hs256Key::new(SECRET).unwrap()
+}
+
+fn at_now() -> Validation {
+    Validation::default().at_time(NOW)
+}
+
+/// Signs `header.payload` built from raw bytes.
+fn forge(header: &[u8], payload: &[u8]) -> String {
+    let input = format!("{}.{}", base64url::encode(header), base64url::encode(payload));
+    format!("{input}.{}", base64url::encode(&key().sign(input.as_bytes())))
+}
+
+/// JSON leaves: null, booleans, integers, finite floats, and strings from `text`.
+fn json_leaf(text: impl Strategy<Value = String> + 'static) -> BoxedStrategy<Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter_map("finite", Number::from_f64)
+            .prop_map(Value::Number),
+        text.prop_map(Value::String),
+    ]
+    .boxed()
+}
+
+/// Any JSON value: finite numbers, any strings (control characters and all),
+/// nested arrays and objects with unique member names.
+fn json_value() -> impl Strategy<Value = Value> {
+    json_leaf(any::<String>()).prop_recursive(4, 32, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(any::<String>(), inner, 0..5)
+                .prop_map(|members| Value::Object(members.into_iter().collect())),
+        ]
+    })
+}
+
+/// A claims object: `members` (none named like a registered claim, so their
+/// types cannot trip the claims checks) plus a valid `exp`, and sometimes a
+/// valid `iss`, `sub`, `nbf` and `iat`.
+fn claims_with(
+    names: impl Strategy<Value = String> + 'static,
+    values: impl Strategy<Value = Value> + 'static,
+    members: std::ops::Range<usize>,
+) -> impl Strategy<Value = Value> {
+    (
+        prop::collection::btree_map(
+            names.prop_filter("not registered", |k| !REGISTERED.contains(&k.as_str())),
+            values,
+            members,
+        ),
+        NOW + 1..=MAX_NUMERIC_DATE,
+        prop::option::of(any::<String>()),
+        prop::option::of(any::<String>()),
+        prop::option::of(-MAX_NUMERIC_DATE..=NOW),
+    )
+        .prop_map(|(members, exp, iss, sub, past)| {
+            let mut object: Map<String, Value> = members.into_iter().collect();
+            object.insert("exp".into(), exp.into());
+            if let Some(iss) = iss {
+                object.insert("iss".into(), iss.into());
+            }
+            if let Some(sub) = sub {
+                object.insert("sub".into(), sub.into());
+            }
+            if let Some(past) = past {
+                object.insert("nbf".into(), past.into());
+                object.insert("iat".into(), past.into());
+            }
+            Value::Object(object)
+        })
+}
+
+/// Claims of any shape and size.
+fn claims_object() -> impl Strategy<Value = Value> {
+    claims_with(any::<String>(), json_value(), 0..8)
+}
+
+/// Small claims, for the tests that walk every position of a token.
+fn small_claims() -> impl Strategy<Value = Value> {
+    claims_with("[a-z]{1,6}", json_leaf("\\PC{0,8}"), 0..4)
+}
+
+/// Large claims can exceed the default 8 KiB limit; the size rule is tested elsewhere.
+fn at_now_any_size() -> Validation {
+    at_now().with_max_token_len(usize::MAX)
+}
+
+/// Replacements for the per-byte test: base64url letters, the separator, and
+/// characters that are not base64url at all.
+const REPLACEMENTS: [char; 16] = [
+    'A', 'B', 'Q', 'g', 'z', '0', '9', '-', '_', '.', '=', '+', '/', ' ', '\n', 'é',
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn encode_then_decode_round_trips_any_claims(claims in claims_object()) {
+        let token = encode(&key(), &claims).unwrap();
+        let back: Value = decode(&key(), &token, &at_now_any_size()).unwrap();
+        prop_assert_eq!(&back, &claims);
+        if token.len() <= minijwt::DEFAULT_MAX_TOKEN_LEN {
+            let unverified = dangerous::decode_unverified(&token).unwrap();
+            prop_assert_eq!(unverified.claims(), &claims);
+        }
+    }
+
+    #[test]
+    fn decode_never_panics_on_arbitrary_text(text in any::<String>()) {
+        prop_assert!(decode::<Value>(&key(), &text, &at_now()).is_err());
+        let _ = dangerous::decode_unverified(&text);
+    }
+
+    #[test]
+    fn decode_never_panics_on_base64url_and_dots(text in "[A-Za-z0-9_.-]{0,200}") {
+        prop_assert!(decode::<Value>(&key(), &text, &at_now()).is_err());
+        let _ = dangerous::decode_unverified(&text);
+    }
+
+    /// Signed tokens reach the claims step, where a panic would hurt most.
+    #[test]
+    fn decode_never_panics_on_signed_arbitrary_payloads(payload in any::<Vec<u8>>()) {
+        let token = forge(br#"{"alg":"HS256"}"#, &payload);
+        if let Ok(claims) = decode::<Value>(&key(), &token, &at_now()) {
+            prop_assert!(claims.is_object());
+        }
+    }
+
+    /// The registered time claims, with any integer at all: never a panic, and
+    /// accepted exactly when all three are in range and allow `NOW`.
+    #[test]
+    fn time_claims_follow_the_rules_for_any_integer(
+        exp in date_like(),
+        nbf in date_like(),
+        iat in date_like(),
+    ) {
+        let payload = format!(r#"{{"exp":{exp},"nbf":{nbf},"iat":{iat}}}"#);
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        let result = decode::<Value>(&key(), &token, &at_now());
+        let in_range = |t: i64| (-MAX_NUMERIC_DATE..=MAX_NUMERIC_DATE).contains(&t);
+        let valid = [exp, nbf, iat].into_iter().all(in_range) && exp > NOW && nbf <= NOW && iat <= NOW;
+        prop_assert_eq!(result.is_ok(), valid, "{} -> {:?}", payload, result);
+        if !([exp, nbf, iat].into_iter().all(in_range)) {
+            let is_invalid_claim = matches!(result, Err(Error::InvalidClaim { .. }));
+            prop_assert!(is_invalid_claim, "{} -> {:?}", payload, result);
+        }
+    }
+}
+
+/// Integers that matter for dates: the extremes, the range limits, and
+/// anything near the clock.
+fn date_like() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(i64::MIN),
+        Just(i64::MAX),
+        Just(-MAX_NUMERIC_DATE - 1),
+        Just(-MAX_NUMERIC_DATE),
+        Just(MAX_NUMERIC_DATE),
+        Just(MAX_NUMERIC_DATE + 1),
+        Just(NOW),
+        Just(NOW + 1),
+        NOW - 10..NOW + 10,
+        any::<i64>(),
+    ]
+}
+
+proptest! {
+    // Each case walks every position of a token itself.
+    #![proptest_config(ProptestConfig::with_cases(4))]
+
+    #[test]
+    fn every_single_character_change_is_rejected(claims in small_claims()) {
+        let token = encode(&key(), &claims).unwrap();
+        prop_assert!(decode::<Value>(&key(), &token, &at_now()).is_ok());
+        let mut changed = 0;
+        for (position, original) in token.char_indices() {
+            for replacement in REPLACEMENTS.into_iter().filter(|&c| c != original) {
+                let mut tampered = String::with_capacity(token.len() + 1);
+                tampered.push_str(&token[..position]);
+                tampered.push(replacement);
+                tampered.push_str(&token[position + original.len_utf8()..]);
+                let result = decode::<Value>(&key(), &tampered, &at_now());
+                prop_assert!(result.is_err(), "{:?} at {} accepted: {}", replacement, position, tampered);
+                changed += 1;
+            }
+        }
+        prop_assert!(changed >= token.len() * (REPLACEMENTS.len() - 1));
+    }
+
+    #[test]
+    fn every_truncation_is_rejected(claims in small_claims()) {
+        let token = encode(&key(), &claims).unwrap();
+        prop_assert!(decode::<Value>(&key(), &token, &at_now()).is_ok());
+        for end in (0..token.len()).filter(|&end| token.is_char_boundary(end)) {
+            let result = decode::<Value>(&key(), &token[..end], &at_now());
+            prop_assert!(result.is_err(), "prefix of {} accepted", end);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn base64url_round_trips_and_matches_the_base64_crate(bytes in any::<Vec<u8>>()) {
+        let text = base64url::encode(&bytes);
+        prop_assert_eq!(&text, &URL_SAFE_NO_PAD.encode(&bytes));
+        prop_assert_eq!(text.len(), base64url::encoded_len(bytes.len()));
+        prop_assert_eq!(base64url::decoded_len(text.len()), Some(bytes.len()));
+        prop_assert_eq!(base64url::decode(&text).unwrap(), bytes);
+    }
+
+    #[test]
+    fn base64url_accepts_exactly_the_canonical_strings(text in base64ish()) {
+        check_against_base64_crate(&text)?;
+    }
+
+    #[test]
+    fn base64url_accepts_exactly_the_canonical_strings_of_any_text(text in any::<String>()) {
+        check_against_base64_crate(&text)?;
+    }
+}
+
+/// Short strings over the alphabet and its usual impostors (padding, the
+/// standard alphabet, whitespace): many of them valid, many not.
+fn base64ish() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[A-Za-z0-9_-]{0,16}",
+        "[A-Za-z0-9_=+/ -]{0,16}",
+        // Whole groups, then a partial one: often non-zero trailing bits.
+        "([A-Za-z0-9_-]{4}){0,3}[A-Za-z0-9_-]{2,3}",
+    ]
+}
+
+/// Our decode succeeds exactly when the `base64` crate's strict unpadded
+/// URL-safe engine decodes the text and re-encoding gives the same text; and
+/// then both give the same bytes.
+fn check_against_base64_crate(text: &str) -> Result<(), TestCaseError> {
+    let ours = base64url::decode(text);
+    let canonical = URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+        .filter(|bytes| URL_SAFE_NO_PAD.encode(bytes) == text);
+    match (ours, canonical) {
+        (Ok(ours), Some(theirs)) => prop_assert_eq!(ours, theirs),
+        (Err(_), None) => {}
+        (ours, theirs) => prop_assert!(false, "{:?}: ours {:?}, base64 crate {:?}", text, ours, theirs),
+    }
+    Ok(())
+}
+
+/// The property tests above would pass vacuously if their strategies never
+/// produced valid inputs; these fixed checks pin a few down.
+#[test]
+fn strategies_reach_both_outcomes() {
+    for (text, valid) in [
+        ("", true),
+        ("Zg", true),
+        ("Zh", false),
+        ("Zm8=", false),
+        ("A", false),
+    ] {
+        assert_eq!(base64url::decode(text).is_ok(), valid, "{text:?}");
+        check_against_base64_crate(text).unwrap();
+    }
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut valid, mut invalid) = (0, 0);
+    for _ in 0..500 {
+        let text = base64ish().new_tree(&mut runner).unwrap().current();
+        if base64url::decode(&text).is_ok() {
+            valid += 1;
+        } else {
+            invalid += 1;
+        }
+    }
+    assert!(valid > 50 && invalid > 50, "valid {valid}, invalid {invalid}");
+}
