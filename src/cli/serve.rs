@@ -108,6 +108,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         ));
     }
 
+    return_large_buffers_to_the_os();
     let (key, key_source) = load_or_create_key(&key_file)?;
     let store = Store::open(&db).map_err(|e| usage(format!("cannot open database {db}: {e}")))?;
     let config = AuthConfig {
@@ -167,3 +168,28 @@ fn load_or_create_key(path: &str) -> Result<(Hs256Key, String), CliError> {
         Err(e) => Err(usage(format!("cannot read key file {path}: {e}"))),
     }
 }
+
+/// Makes freed Argon2 buffers go back to the operating system.
+///
+/// glibc serves large allocations with mmap, but after the first large free it
+/// raises that threshold, and from then on each worker thread's arena keeps
+/// its 19 MiB Argon2 buffer resident: measured here, one login took the server
+/// from 5 MB to 44 MB resident, and 16 workers could pin 300 MB. A fixed
+/// threshold turns the adjustment off (same machine: 5 MB after logins,
+/// 12 MB under a `GET /me` load).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_buffers_to_the_os() {
+    extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    /// From glibc's malloc.h.
+    const M_MMAP_THRESHOLD: i32 = -3;
+    // SAFETY: mallopt only sets a tuning parameter of glibc's allocator, with
+    // a value in its documented range, before any worker thread exists.
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_large_buffers_to_the_os() {}

@@ -2,10 +2,11 @@
 //! threads take requests, read bodies within limits, call the router, and
 //! log one line per request.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -35,6 +36,7 @@ pub struct RunningServer {
     stop: Arc<AtomicBool>,
     server: Arc<tiny_http::Server>,
     workers: Vec<JoinHandle<()>>,
+    logger: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -48,12 +50,19 @@ impl RunningServer {
             .ok_or_else(|| std::io::Error::other("not an IP address"))?;
         let server = Arc::new(server);
         let stop = Arc::new(AtomicBool::new(false));
+        let (log, logger) = match log {
+            true => {
+                let (sender, thread) = start_logger()?;
+                (Some(sender), Some(thread))
+            }
+            false => (None, None),
+        };
         let workers = (0..workers.max(1))
             .map(|i| {
-                let (server, stop, auth) = (server.clone(), stop.clone(), auth.clone());
+                let (server, stop, auth, log) = (server.clone(), stop.clone(), auth.clone(), log.clone());
                 std::thread::Builder::new()
                     .name(format!("minijwt-worker-{i}"))
-                    .spawn(move || work(&server, &stop, &auth, log))
+                    .spawn(move || work(&server, &stop, &auth, log.as_ref()))
             })
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(RunningServer {
@@ -61,6 +70,7 @@ impl RunningServer {
             stop,
             server,
             workers,
+            logger,
         })
     }
 
@@ -77,10 +87,35 @@ impl RunningServer {
         for worker in self.workers {
             let _ = worker.join();
         }
+        // The workers held the last senders: the logger drains and ends.
+        if let Some(logger) = self.logger {
+            let _ = logger.join();
+        }
     }
 }
 
-fn work(server: &tiny_http::Server, stop: &AtomicBool, auth: &Auth, log: bool) {
+/// Log lines go through a channel to one thread that writes them in batches:
+/// a worker pays for formatting a line, not for a write to stderr.
+fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
+    let (sender, lines) = channel::<String>();
+    let thread = std::thread::Builder::new()
+        .name("minijwt-log".to_owned())
+        .spawn(move || {
+            let mut out = std::io::BufWriter::new(std::io::stderr());
+            while let Ok(line) = lines.recv() {
+                let _ = writeln!(out, "{line}");
+                // Write whatever else is already waiting, then flush: lines reach
+                // stderr within one batch of being produced.
+                while let Ok(line) = lines.try_recv() {
+                    let _ = writeln!(out, "{line}");
+                }
+                let _ = out.flush();
+            }
+        })?;
+    Ok((sender, thread))
+}
+
+fn work(server: &tiny_http::Server, stop: &AtomicBool, auth: &Auth, log: Option<&Sender<String>>) {
     while !stop.load(Ordering::SeqCst) {
         match server.recv_timeout(POLL) {
             Ok(Some(request)) => serve(auth, request, log),
@@ -90,7 +125,7 @@ fn work(server: &tiny_http::Server, stop: &AtomicBool, auth: &Auth, log: bool) {
     }
 }
 
-fn serve(auth: &Auth, mut raw: tiny_http::Request, log: bool) {
+fn serve(auth: &Auth, mut raw: tiny_http::Request, log: Option<&Sender<String>>) {
     let started = Instant::now();
     let method = raw.method().as_str().to_owned();
     let path = raw.url().split('?').next().unwrap_or_default().to_owned();
@@ -116,14 +151,14 @@ fn serve(auth: &Auth, mut raw: tiny_http::Request, log: bool) {
     };
     let status = response.status;
     let _ = raw.respond(to_tiny(response));
-    if log {
+    if let Some(log) = log {
         // Path without query; never a header or body: they carry tokens and passwords.
-        eprintln!(
+        let _ = log.send(format!(
             "{} {method} {} {status} {}us",
             crate::time::utc(crate::Validation::default().now()),
             path.escape_debug(),
             started.elapsed().as_micros()
-        );
+        ));
     }
 }
 

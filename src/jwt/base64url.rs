@@ -200,7 +200,7 @@ pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
 
 /// Decodes canonical unpadded base64url, appending the bytes to `out`.
 ///
-/// On error `out` may hold a partial result; callers discard it.
+/// On error `out` is left as it was.
 ///
 /// ```
 /// let mut out = Vec::new();
@@ -208,49 +208,62 @@ pub fn decode(text: &str) -> Result<Vec<u8>, DecodeError> {
 /// assert_eq!(out, b"hi");
 /// ```
 pub fn decode_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    // Looks up one character; the index is only used for the error message.
-    let sextet = |index: usize| -> Result<u32, DecodeError> {
-        let byte = text[index];
-        match DECODE_TABLE[byte as usize] {
-            INVALID => Err(DecodeError::InvalidByte { index, byte }),
-            value => Ok(u32::from(value)),
-        }
+    let Some(len) = decoded_len(text.len()) else {
+        return Err(explain(text));
+    };
+    let start = out.len();
+    out.resize(start + len, 0);
+    let bytes = &mut out[start..];
+
+    // Every table value is ORed into `seen`: an INVALID (0xFF) anywhere sets
+    // its top bit, which no 6-bit value has. One test at the end replaces a
+    // branch per character; `explain` then finds out what was wrong.
+    let mut seen = 0u8;
+    let (groups, tail) = text.split_at(text.len() / 4 * 4);
+    let (whole, last) = bytes.split_at_mut(groups.len() / 4 * 3);
+    for (quad, triple) in groups.chunks_exact(4).zip(whole.chunks_exact_mut(3)) {
+        let [a, b, c, d] = [quad[0], quad[1], quad[2], quad[3]].map(|x| DECODE_TABLE[x as usize]);
+        seen |= a | b | c | d;
+        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        triple.copy_from_slice(&n.to_be_bytes()[1..]);
+    }
+    // A final group of 2 or 3 characters carries 1 or 2 bytes; the bits
+    // left over in its last character must be zero (RFC 4648 §3.5).
+    let mut n = 0u32;
+    for (i, &x) in tail.iter().enumerate() {
+        let value = DECODE_TABLE[x as usize];
+        seen |= value;
+        n |= u32::from(value) << (18 - 6 * i);
+    }
+    last.copy_from_slice(&n.to_be_bytes()[1..1 + last.len()]);
+    let unused_bits_set = match tail.len() {
+        2 => n & 0x00_FFFF != 0,
+        3 => n & 0x00_00FF != 0,
+        _ => false,
     };
 
-    let full = text.len() / 4 * 4;
-    out.reserve(full / 4 * 3 + 2);
-    let mut i = 0;
-    while i < full {
-        let n = sextet(i)? << 18 | sextet(i + 1)? << 12 | sextet(i + 2)? << 6 | sextet(i + 3)?;
-        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
-        i += 4;
-    }
-    match text.len() - full {
-        // One character carries 6 bits: not even a byte. A bad character
-        // there is the more useful thing to report.
-        1 => {
-            sextet(i)?;
-            return Err(DecodeError::InvalidLength { len: text.len() });
-        }
-        // Two characters carry 12 bits: one byte, and 4 bits that must be zero.
-        2 => {
-            let n = sextet(i)? << 18 | sextet(i + 1)? << 12;
-            if n & 0x00_FFFF != 0 {
-                return Err(DecodeError::NonZeroTrailingBits);
-            }
-            out.push((n >> 16) as u8);
-        }
-        // Three characters carry 18 bits: two bytes, and 2 bits that must be zero.
-        3 => {
-            let n = sextet(i)? << 18 | sextet(i + 1)? << 12 | sextet(i + 2)? << 6;
-            if n & 0x00_00FF != 0 {
-                return Err(DecodeError::NonZeroTrailingBits);
-            }
-            out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8]);
-        }
-        _ => {}
+    if seen & 0x80 != 0 || unused_bits_set {
+        out.truncate(start);
+        return Err(explain(text));
     }
     Ok(())
+}
+
+/// Says why `text` is not canonical base64url, in the order a reader would
+/// meet the faults: the first byte outside the alphabet, then a length of 1
+/// modulo 4, then non-zero unused bits.
+fn explain(text: &[u8]) -> DecodeError {
+    match text
+        .iter()
+        .position(|&byte| DECODE_TABLE[byte as usize] == INVALID)
+    {
+        Some(index) => DecodeError::InvalidByte {
+            index,
+            byte: text[index],
+        },
+        None if text.len() % 4 == 1 => DecodeError::InvalidLength { len: text.len() },
+        None => DecodeError::NonZeroTrailingBits,
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@
 //!
 //! The caller's claims type is deserialized afterwards, from the same bytes, by
 //! serde_json: this pass only decides whether those bytes are acceptable.
+//! [`decode`](crate::decode) first tries `onepass`, which makes the same checks
+//! while deserializing the claims type; this pass then only runs when that one
+//! cannot vouch, and gives the exact error.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -37,6 +40,11 @@ pub(crate) enum Value<'a> {
 }
 
 impl Value<'_> {
+    /// A JSON integer read as `u64`: an `Int` if it fits `i64`, else a `Float`.
+    pub(crate) fn from_u64(v: u64) -> Self {
+        i64::try_from(v).map_or(Value::Float(v as f64), Value::Int)
+    }
+
     /// The JSON type's name, for error messages.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
@@ -59,14 +67,19 @@ pub(crate) struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
+    /// An object from its member names and kept values (see `onepass`).
+    pub(crate) fn new(names: Vec<Cow<'a, str>>, kept: Vec<(&'static str, Value<'a>)>) -> Self {
+        Object { names, kept }
+    }
+
     /// The value of member `name`, if it was asked for and is present.
     pub(crate) fn get(&self, name: &str) -> Option<&Value<'a>> {
-        self.kept.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.kept.iter().find(|(n, _)| same(n, name)).map(|(_, v)| v)
     }
 
     /// Whether the object has a member `name` (asked for or not).
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
+        self.names.iter().any(|n| same(n, name))
     }
 }
 
@@ -128,18 +141,38 @@ fn json_error(segment: Segment, error: &serde_json::Error) -> Error {
     }
 }
 
+/// `a == b` for the short names of JSON members, compared inline: most
+/// claim names are three bytes long, and a call to `memcmp` for each pair
+/// costs more than the comparison.
+#[inline]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+}
+
 /// Where a duplicate member name found deep inside the parse is left for
 /// [`parse_object`] to report.
 type DuplicateSlot = RefCell<Option<String>>;
 
 /// Checks one object's member names for repeats once all are read.
 fn check_unique(names: &[Cow<'_, str>], duplicate: &DuplicateSlot) -> Result<(), String> {
-    let repeated = if names.len() <= 16 {
+    match first_repeat(names) {
+        Some(name) => {
+            let name = echo(name);
+            *duplicate.borrow_mut() = Some(name.clone());
+            Err(name)
+        }
+        None => Ok(()),
+    }
+}
+
+/// A member name that occurs more than once in `names`, if any.
+pub(crate) fn first_repeat<'n>(names: &'n [Cow<'_, str>]) -> Option<&'n str> {
+    if names.len() <= 16 {
         // Small objects, i.e. nearly every real token: a pairwise scan beats sorting.
         names
             .iter()
             .enumerate()
-            .find(|(i, name)| names[..*i].contains(name))
+            .find(|(i, name)| names[..*i].iter().any(|earlier| same(earlier, name)))
             .map(|(_, name)| name.as_ref())
     } else {
         let mut sorted: Vec<&str> = names.iter().map(Cow::as_ref).collect();
@@ -148,14 +181,6 @@ fn check_unique(names: &[Cow<'_, str>], duplicate: &DuplicateSlot) -> Result<(),
             .windows(2)
             .find(|pair| pair[0] == pair[1])
             .map(|pair| pair[0])
-    };
-    match repeated {
-        Some(name) => {
-            let name = echo(name);
-            *duplicate.borrow_mut() = Some(name.clone());
-            Err(name)
-        }
-        None => Ok(()),
     }
 }
 
@@ -206,10 +231,11 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut names = Vec::new();
-        let mut kept = Vec::new();
+        // One allocation each for a typical claims set.
+        let mut names = Vec::with_capacity(8);
+        let mut kept = Vec::with_capacity(self.keep.len());
         while let Some(name) = map.next_key_seed(NameSeed)? {
-            let wanted = self.keep.iter().find(|k| **k == name);
+            let wanted = self.keep.iter().find(|k| same(k, &name));
             let value = map.next_value_seed(AnyValue {
                 keep: wanted.is_some(),
                 duplicate: self.duplicate,
@@ -256,7 +282,7 @@ impl<'de> Visitor<'de> for AnyValue<'_> {
         Ok(Value::Int(v))
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+        Ok(Value::from_u64(v))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
         Ok(Value::Float(v))

@@ -10,6 +10,8 @@
 //! 5. `validation`: the claims checks and their options.
 //! 6. `token`: [`encode`] and [`decode`], which put the above in order.
 //! 7. [`dangerous`]: reading a token without verifying it, for tools.
+//! 8. `onepass`: an optimization of `decode`, last because nothing depends on
+//!    it: the checks of `json` made while the claims type is deserialized.
 //!
 //! This module does no I/O. It reads the system clock in one place,
 //! [`Validation::now`], and only when no time was fixed with
@@ -21,6 +23,7 @@ mod error;
 mod header;
 mod json;
 mod key;
+mod onepass;
 mod token;
 mod validation;
 

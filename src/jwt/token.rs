@@ -8,6 +8,7 @@ use super::error::{Error, Segment};
 use super::header::{self, Header, DEFAULT_HEADER_B64};
 use super::json;
 use super::key::{Hs256Key, SIGNATURE_LEN};
+use super::onepass;
 use super::validation::{Validation, REGISTERED};
 
 /// Signs `claims` with header `{"alg":"HS256","typ":"JWT"}`.
@@ -99,7 +100,15 @@ pub fn encode_with_header<T: Serialize + ?Sized>(
 /// );
 /// ```
 pub fn decode<T: DeserializeOwned>(key: &Hs256Key, token: &str, validation: &Validation) -> Result<T, Error> {
-    let payload = verify(Some(key), token, validation)?;
+    let payload = check_up_to_payload(Some(key), token, validation)?;
+    // Steps 5 to 7 in one reading of the payload, when that reading vouches
+    // for the result (see `onepass`); otherwise one step after the other,
+    // which gives the exact error.
+    if let Some((claims, object)) = onepass::deserialize::<T>(&payload, REGISTERED) {
+        validation.check_claims(&object, validation.now())?;
+        return Ok(claims);
+    }
+    check_payload(&payload, validation)?;
     serde_json::from_slice(&payload).map_err(|e| Error::Claims(super::error::echo(&e.to_string())))
 }
 
@@ -108,13 +117,36 @@ pub fn decode<T: DeserializeOwned>(key: &Hs256Key, token: &str, validation: &Val
 /// Without a key (only for [`dangerous::check_without_signature`](super::dangerous::check_without_signature))
 /// the two signature steps are skipped and everything else runs.
 pub(crate) fn verify(key: Option<&Hs256Key>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
+    let payload = check_up_to_payload(key, token, validation)?;
+    check_payload(&payload, validation)?;
+    Ok(payload)
+}
+
+/// Steps 1 to 4 of [`decode`]; returns the payload's bytes, decoded from base64url.
+fn check_up_to_payload(
+    key: Option<&Hs256Key>,
+    token: &str,
+    validation: &Validation,
+) -> Result<Vec<u8>, Error> {
     let segments = split(token, validation.max_token_len())?;
     segments.require_non_empty(&[Segment::Header, Segment::Payload, Segment::Signature])?;
 
-    let mut bytes = Vec::new();
-    decode_segment(segments.header, Segment::Header, &mut bytes)?;
-    let typ = header::check_received(&bytes)?;
-    validation.check_typ(typ.as_deref())?;
+    // One buffer for the three segments in turn, large enough for any of them.
+    let longest = segments
+        .header
+        .len()
+        .max(segments.payload.len())
+        .max(segments.signature.len());
+    let mut bytes = Vec::with_capacity(longest);
+    if segments.header == DEFAULT_HEADER_B64 {
+        // The header `encode` writes, byte for byte: it is known to pass
+        // `check_received` with `typ` "JWT", so it need not be decoded again.
+        validation.check_typ(Some("JWT"))?;
+    } else {
+        decode_segment(segments.header, Segment::Header, &mut bytes)?;
+        let typ = header::check_received(&bytes)?;
+        validation.check_typ(typ.as_deref())?;
+    }
 
     bytes.clear();
     decode_segment(segments.signature, Segment::Signature, &mut bytes)?;
@@ -129,10 +161,13 @@ pub(crate) fn verify(key: Option<&Hs256Key>, token: &str, validation: &Validatio
 
     bytes.clear();
     decode_segment(segments.payload, Segment::Payload, &mut bytes)?;
-    let claims = json::parse_object(&bytes, Segment::Payload, REGISTERED)?;
-    validation.check_claims(&claims, validation.now())?;
-    drop(claims);
     Ok(bytes)
+}
+
+/// Steps 5 and 6 of [`decode`]: the strict pass over the payload, then the claims checks.
+fn check_payload(payload: &[u8], validation: &Validation) -> Result<(), Error> {
+    let claims = json::parse_object(payload, Segment::Payload, REGISTERED)?;
+    validation.check_claims(&claims, validation.now())
 }
 
 /// The three parts of a compact token, as received.

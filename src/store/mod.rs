@@ -241,7 +241,7 @@ impl Store {
     /// assert!(store.ping().is_ok());
     /// ```
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.with(|c| Ok(c.query_row("SELECT count(*) FROM users", [], |_| Ok(()))?))
+        self.with(|c| Ok(query_row(c, "SELECT count(*) FROM users", [], |_| Ok(()))?))
     }
 
     /// Adds a user; [`StoreError::Conflict`] if the name is taken in any case.
@@ -253,7 +253,8 @@ impl Store {
     /// ```
     pub fn create_user(&self, username: &str, password_hash: &str, now: i64) -> Result<User, StoreError> {
         self.with(|c| {
-            c.execute(
+            execute(
+                c,
                 "INSERT INTO users (username, password_hash, created_at) VALUES (?1, ?2, ?3)",
                 params![username, password_hash, now],
             )?;
@@ -275,7 +276,8 @@ impl Store {
     /// ```
     pub fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
         self.with(|c| {
-            Ok(c.query_row(
+            Ok(query_row(
+                c,
                 "SELECT id, username, created_at, password_hash FROM users WHERE username = ?1",
                 [username],
                 |row| {
@@ -301,7 +303,8 @@ impl Store {
     /// ```
     pub fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
         self.with(|c| {
-            Ok(c.query_row(
+            Ok(query_row(
+                c,
                 "SELECT id, username, created_at FROM users WHERE id = ?1",
                 [id],
                 |row| {
@@ -367,29 +370,29 @@ impl Store {
             // IMMEDIATE takes the write lock first, so two rotations of one
             // token cannot both read it as current.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row = tx
-                .query_row(
-                    "SELECT jti, token_hash, user_id, family, issued_at, expires_at,
+            let row = query_row(
+                &tx,
+                "SELECT jti, token_hash, user_id, family, issued_at, expires_at,
                             rotated_at IS NOT NULL, revoked_at IS NOT NULL
                      FROM refresh_tokens WHERE jti = ?1",
-                    [jti],
-                    |row| {
-                        let hash: Vec<u8> = row.get(1)?;
-                        Ok((
-                            RefreshRecord {
-                                jti: row.get(0)?,
-                                token_hash: hash.try_into().unwrap_or([0; 32]),
-                                user_id: row.get(2)?,
-                                family: row.get(3)?,
-                                issued_at: row.get(4)?,
-                                expires_at: row.get(5)?,
-                            },
-                            row.get::<_, bool>(6)?,
-                            row.get::<_, bool>(7)?,
-                        ))
-                    },
-                )
-                .optional()?;
+                [jti],
+                |row| {
+                    let hash: Vec<u8> = row.get(1)?;
+                    Ok((
+                        RefreshRecord {
+                            jti: row.get(0)?,
+                            token_hash: hash.try_into().unwrap_or([0; 32]),
+                            user_id: row.get(2)?,
+                            family: row.get(3)?,
+                            issued_at: row.get(4)?,
+                            expires_at: row.get(5)?,
+                        },
+                        row.get::<_, bool>(6)?,
+                        row.get::<_, bool>(7)?,
+                    ))
+                },
+            )
+            .optional()?;
             let outcome = match row {
                 Some((record, _, _)) if !constant_time_eq(&record.token_hash, token_hash) => {
                     Rotation::Unknown
@@ -402,7 +405,8 @@ impl Store {
                 }
                 Some((record, false, false)) if record.expires_at <= now => Rotation::Expired,
                 Some((record, false, false)) => {
-                    tx.execute(
+                    execute(
+                        &tx,
                         "UPDATE refresh_tokens SET rotated_at = ?1 WHERE jti = ?2",
                         params![now, jti],
                     )?;
@@ -450,7 +454,8 @@ impl Store {
     /// ```
     pub fn revoke_user(&self, user_id: i64, now: i64) -> Result<usize, StoreError> {
         self.with(|c| {
-            Ok(c.execute(
+            Ok(execute(
+                c,
                 "UPDATE refresh_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL",
                 params![now, user_id],
             )?)
@@ -467,7 +472,8 @@ impl Store {
     /// ```
     pub fn create_note(&self, user_id: i64, text: &str, now: i64) -> Result<Note, StoreError> {
         self.with(|c| {
-            c.execute(
+            execute(
+                c,
                 "INSERT INTO notes (user_id, text, created_at) VALUES (?1, ?2, ?3)",
                 params![user_id, text, now],
             )?;
@@ -518,7 +524,8 @@ impl Store {
     /// ```
     pub fn note(&self, user_id: i64, id: i64) -> Result<Option<Note>, StoreError> {
         self.with(|c| {
-            Ok(c.query_row(
+            Ok(query_row(
+                c,
                 "SELECT id, text, created_at FROM notes WHERE id = ?1 AND user_id = ?2",
                 [id, user_id],
                 |row| {
@@ -543,8 +550,30 @@ impl Store {
     /// assert!(!store.delete_note(a.id, note.id).unwrap());
     /// ```
     pub fn delete_note(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
-        self.with(|c| Ok(c.execute("DELETE FROM notes WHERE id = ?1 AND user_id = ?2", [id, user_id])? == 1))
+        self.with(|c| {
+            Ok(execute(
+                c,
+                "DELETE FROM notes WHERE id = ?1 AND user_id = ?2",
+                [id, user_id],
+            )? == 1)
+        })
     }
+}
+
+/// `query_row` through the connection's statement cache: parsing the SQL on
+/// every call would cost more than running it.
+fn query_row<T, P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    c.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// `execute` through the statement cache.
+fn execute<P: rusqlite::Params>(c: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute(params)
 }
 
 fn open_connection(location: &str, uri: bool) -> Result<Connection, StoreError> {
@@ -564,7 +593,8 @@ fn open_connection(location: &str, uri: bool) -> Result<Connection, StoreError> 
 }
 
 fn insert_refresh(c: &Connection, r: &RefreshRecord) -> Result<(), StoreError> {
-    c.execute(
+    execute(
+        c,
         "INSERT INTO refresh_tokens (jti, token_hash, user_id, family, issued_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
@@ -580,7 +610,8 @@ fn insert_refresh(c: &Connection, r: &RefreshRecord) -> Result<(), StoreError> {
 }
 
 fn revoke_family(c: &Connection, family: &str, now: i64) -> Result<(), StoreError> {
-    c.execute(
+    execute(
+        c,
         "UPDATE refresh_tokens SET revoked_at = ?1 WHERE family = ?2 AND revoked_at IS NULL",
         params![now, family],
     )?;
