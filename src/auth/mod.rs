@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 pub use crate::store::{Note, User};
 use crate::store::{RefreshRecord, Rotation, Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, Validation};
-pub use password::PasswordHasher;
+pub use password::{Busy, PasswordHasher};
 pub use throttle::{LoginThrottle, ThrottleLimits};
 
 /// `typ` of access tokens (RFC 9068).
@@ -152,6 +152,8 @@ pub enum AuthError {
     },
     /// No such resource (or not this user's).
     NotFound,
+    /// Too many password hashes running and queued: retry shortly.
+    Busy,
     /// The store failed.
     Store(StoreError),
 }
@@ -170,12 +172,19 @@ impl fmt::Display for AuthError {
             AuthError::ReuseDetected => f.write_str("refresh token reuse detected"),
             AuthError::InvalidToken { description, .. } => f.write_str(description),
             AuthError::NotFound => f.write_str("not found"),
+            AuthError::Busy => f.write_str("too many logins in progress; retry shortly"),
             AuthError::Store(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl std::error::Error for AuthError {}
+
+impl From<Busy> for AuthError {
+    fn from(_: Busy) -> Self {
+        AuthError::Busy
+    }
+}
 
 impl From<StoreError> for AuthError {
     fn from(e: StoreError) -> Self {
@@ -310,7 +319,7 @@ impl Auth {
         }
         let hash = self
             .hasher
-            .hash(password)
+            .hash(password)?
             .map_err(|e| AuthError::Store(StoreError::Internal(e)))?;
         match self.store.create_user(username, &hash, self.clock.now()) {
             Err(StoreError::Conflict) => Err(AuthError::UsernameTaken),
@@ -340,7 +349,7 @@ impl Auth {
         };
         if !self
             .hasher
-            .verify(password, credentials.as_ref().map(|c| c.password_hash.as_str()))
+            .verify(password, credentials.as_ref().map(|c| c.password_hash.as_str()))?
         {
             self.throttle.failed(&user_key, client, self.clock.now());
             return Err(AuthError::InvalidCredentials);

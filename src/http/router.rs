@@ -336,6 +336,8 @@ fn auth_failure(error: AuthError) -> Response {
             unauthorized(Some(&format!("the access token is invalid: {description}")))
         }
         AuthError::NotFound => Response::error(404, "not_found", "no such resource"),
+        AuthError::Busy => Response::error(503, "temporarily_unavailable", &error.to_string())
+            .with_header("Retry-After", "1"),
         AuthError::Store(StoreError::Unavailable(why)) => {
             Response::error(503, "temporarily_unavailable", why).with_header("Retry-After", "1")
         }

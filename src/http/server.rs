@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use super::{router, Request, Response, MAX_BODY};
 use crate::auth::Auth;
 
+/// How long the logger lets lines accumulate after writing a batch.
+const LOG_BATCH_PAUSE: Duration = Duration::from_millis(20);
+
 /// How often an idle worker looks at the stop flag.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -110,6 +113,9 @@ fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
                     let _ = writeln!(out, "{line}");
                 }
                 let _ = out.flush();
+                // Under load, let lines pile up for a moment: a worker's send
+                // to a sleeping logger wakes nobody, and one write carries many.
+                std::thread::sleep(LOG_BATCH_PAUSE);
             }
         })?;
     Ok((sender, thread))

@@ -42,6 +42,26 @@ const DECODE_TABLE: [u8; 256] = {
     table
 };
 
+/// [`DECODE_TABLE`] with each value already shifted into its place in a group
+/// of four characters (table `k` for the `k`-th), and `u32::MAX` for a byte
+/// outside the alphabet: a group decodes with four loads and three ORs.
+const SHIFTED: [[u32; 256]; 4] = {
+    let mut tables = [[u32::MAX; 256]; 4];
+    let mut byte = 0;
+    while byte < 256 {
+        let value = DECODE_TABLE[byte];
+        if value != INVALID {
+            let mut k = 0;
+            while k < 4 {
+                tables[k][byte] = (value as u32) << (18 - 6 * k);
+                k += 1;
+            }
+        }
+        byte += 1;
+    }
+    tables
+};
+
 /// Why a string is not canonical unpadded base64url.
 ///
 /// ```
@@ -215,34 +235,35 @@ pub fn decode_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
     out.resize(start + len, 0);
     let bytes = &mut out[start..];
 
-    // Every table value is ORed into `seen`: an INVALID (0xFF) anywhere sets
-    // its top bit, which no 6-bit value has. One test at the end replaces a
-    // branch per character; `explain` then finds out what was wrong.
-    let mut seen = 0u8;
+    // Valid characters only ever set the low 24 bits of a group; an invalid
+    // one sets all 32. ORing every group into `seen` replaces a branch per
+    // character with one test at the end; `explain` then says what was wrong.
+    let mut seen = 0u32;
     let (groups, tail) = text.split_at(text.len() / 4 * 4);
     let (whole, last) = bytes.split_at_mut(groups.len() / 4 * 3);
     for (quad, triple) in groups.chunks_exact(4).zip(whole.chunks_exact_mut(3)) {
-        let [a, b, c, d] = [quad[0], quad[1], quad[2], quad[3]].map(|x| DECODE_TABLE[x as usize]);
-        seen |= a | b | c | d;
-        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
+        let n = SHIFTED[0][quad[0] as usize]
+            | SHIFTED[1][quad[1] as usize]
+            | SHIFTED[2][quad[2] as usize]
+            | SHIFTED[3][quad[3] as usize];
+        seen |= n;
         triple.copy_from_slice(&n.to_be_bytes()[1..]);
     }
     // A final group of 2 or 3 characters carries 1 or 2 bytes; the bits
     // left over in its last character must be zero (RFC 4648 §3.5).
-    let mut n = 0u32;
-    for (i, &x) in tail.iter().enumerate() {
-        let value = DECODE_TABLE[x as usize];
-        seen |= value;
-        n |= u32::from(value) << (18 - 6 * i);
-    }
+    let n = tail
+        .iter()
+        .zip(&SHIFTED)
+        .fold(0, |n, (&c, table)| n | table[c as usize]);
+    seen |= n;
     last.copy_from_slice(&n.to_be_bytes()[1..1 + last.len()]);
-    let unused_bits_set = match tail.len() {
-        2 => n & 0x00_FFFF != 0,
-        3 => n & 0x00_00FF != 0,
-        _ => false,
+    let unused_bits = match tail.len() {
+        2 => n & 0x00_FFFF,
+        3 => n & 0x00_00FF,
+        _ => 0,
     };
 
-    if seen & 0x80 != 0 || unused_bits_set {
+    if seen >> 24 != 0 || unused_bits != 0 {
         out.truncate(start);
         return Err(explain(text));
     }

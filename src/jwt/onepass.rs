@@ -15,8 +15,8 @@
 //! It only ever *vouches*. [`deserialize`] returns `Some` when it watched
 //! everything the strict pass checks and found it all well. On any doubt (an
 //! error from `T`, a repeated name, a top level that is not an object, a value
-//! it could not watch: bytes, an enum, a 128-bit integer, serde_json's raw
-//! values) it returns `None`, and the caller runs the two passes, which decide
+//! it could not watch: bytes, a 128-bit integer, an enum as a registered
+//! claim, serde_json's raw values) it returns `None`, and the caller runs the two passes, which decide
 //! and give the exact error. So it can only make `decode` faster: never laxer,
 //! and never different.
 
@@ -24,7 +24,9 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
 use serde::Deserialize;
 
 use super::json::{first_repeat, same, Object, Value};
@@ -45,7 +47,7 @@ pub(crate) fn deserialize<'de, T: Deserialize<'de>>(
     let ctx = Ctx {
         watch: &watch,
         top: true,
-        slot: None,
+        keep: Keep::No,
     };
     let value = T::deserialize(ctx.wrap(&mut de)).ok()?;
     de.end().ok()?;
@@ -68,12 +70,23 @@ struct Watch<'de> {
 }
 
 /// Where a wrapper stands: at the top level or below it, and where the value
-/// being read goes if it must be kept.
+/// being read goes if it is kept.
 #[derive(Clone, Copy)]
 struct Ctx<'s, 'de> {
     watch: &'s Watch<'de>,
     top: bool,
-    slot: Option<&'s RefCell<Option<Value<'de>>>>,
+    keep: Keep<'s, 'de>,
+}
+
+/// Where the value being read goes.
+#[derive(Clone, Copy)]
+enum Keep<'s, 'de> {
+    /// Nowhere: it is only checked.
+    No,
+    /// Into [`Watch::kept`], as the top-level member of that name.
+    Member(&'static str),
+    /// Into the items of a kept array.
+    Item(&'s RefCell<Vec<Value<'de>>>),
 }
 
 impl<'s, 'de> Ctx<'s, 'de> {
@@ -81,15 +94,22 @@ impl<'s, 'de> Ctx<'s, 'de> {
         self.watch.doubt.set(true);
     }
 
-    /// Records `value` if the value being read is kept. A scalar at the top
-    /// level means the payload is no object.
+    /// Records a value if it is kept. Every visit records its value here
+    /// (or doubts), exactly once.
+    fn keep(&self, value: impl FnOnce() -> Value<'de>) {
+        match self.keep {
+            Keep::No => {}
+            Keep::Member(name) => self.watch.kept.borrow_mut().push((name, value())),
+            Keep::Item(items) => items.borrow_mut().push(value()),
+        }
+    }
+
+    /// Records a scalar: at the top level, it means the payload is no object.
     fn capture(&self, value: impl FnOnce() -> Value<'de>) {
         if self.top {
             self.doubt();
         }
-        if let Some(slot) = self.slot {
-            *slot.borrow_mut() = Some(value());
-        }
+        self.keep(value);
     }
 
     /// `inner` (a deserializer or a visitor), watched in this context.
@@ -99,10 +119,15 @@ impl<'s, 'de> Ctx<'s, 'de> {
 
     /// The context of a value inside this one: below the top, not kept.
     fn below(self) -> Self {
+        self.kept_as(Keep::No)
+    }
+
+    /// The context of a value inside this one, kept as `keep`.
+    fn kept_as(self, keep: Keep<'s, 'de>) -> Self {
         Ctx {
             watch: self.watch,
             top: false,
-            slot: None,
+            keep,
         }
     }
 }
@@ -248,32 +273,26 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Watched<'_, 'de, V> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        if self.ctx.top {
-            self.ctx.doubt();
-        }
-        let Some(slot) = self.ctx.slot else {
+        if let Keep::No = self.ctx.keep {
+            if self.ctx.top {
+                self.ctx.doubt();
+            }
             let below = self.ctx.below();
             return self.inner.visit_seq(WatchedSeq {
                 inner: seq,
                 ctx: below,
-                items: None,
             });
-        };
+        }
         // A kept array keeps its items, as the strict pass does.
         let items = RefCell::new(Vec::new());
-        let value = self.inner.visit_seq(WatchedSeq {
-            inner: seq,
-            ctx: self.ctx.below(),
-            items: Some(&items),
-        })?;
-        *slot.borrow_mut() = Some(Value::Array(items.into_inner()));
+        let ctx = self.ctx.kept_as(Keep::Item(&items));
+        let value = self.inner.visit_seq(WatchedSeq { inner: seq, ctx })?;
+        self.ctx.keep(|| Value::Array(items.into_inner()));
         Ok(value)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        if let Some(slot) = self.ctx.slot {
-            *slot.borrow_mut() = Some(Value::Object);
-        }
+        self.ctx.keep(|| Value::Object);
         self.inner.visit_map(WatchedMap {
             inner: map,
             ctx: self.ctx,
@@ -299,9 +318,62 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Watched<'_, 'de, V> {
         self.ctx.doubt();
         self.inner.visit_borrowed_bytes(v)
     }
+
+    /// serde_json reads an enum from `"Variant"` or `{"Variant": value}`
+    /// only, so there is no second member name to repeat; the value inside is
+    /// watched. An enum as the whole payload, or as a kept claim, is a doubt.
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
-        self.ctx.doubt();
-        self.inner.visit_enum(data)
+        if self.ctx.top || !matches!(self.ctx.keep, Keep::No) {
+            self.ctx.doubt();
+        }
+        self.inner.visit_enum(WatchedEnum {
+            inner: data,
+            ctx: self.ctx.below(),
+        })
+    }
+}
+
+/// An `EnumAccess`, then its `VariantAccess`, whose content is watched.
+struct WatchedEnum<'s, 'de, A> {
+    inner: A,
+    ctx: Ctx<'s, 'de>,
+}
+
+impl<'s, 'de, A: EnumAccess<'de>> EnumAccess<'de> for WatchedEnum<'s, 'de, A> {
+    type Error = A::Error;
+    type Variant = WatchedEnum<'s, 'de, A::Variant>;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), A::Error> {
+        let (variant, access) = self.inner.variant_seed(seed)?;
+        let access = WatchedEnum {
+            inner: access,
+            ctx: self.ctx,
+        };
+        Ok((variant, access))
+    }
+}
+
+impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for WatchedEnum<'_, 'de, A> {
+    type Error = A::Error;
+
+    fn unit_variant(self) -> Result<(), A::Error> {
+        self.inner.unit_variant()
+    }
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, A::Error> {
+        self.inner.newtype_variant_seed(ValueSeed {
+            inner: seed,
+            ctx: self.ctx,
+        })
+    }
+    fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
+        self.inner.tuple_variant(len, self.ctx.wrap(visitor))
+    }
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, A::Error> {
+        self.inner.struct_variant(fields, self.ctx.wrap(visitor))
     }
 }
 
@@ -339,29 +411,15 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WatchedMap<'_, 'de, A> {
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, A::Error> {
-        let kept = match (self.ctx.top, self.names.last()) {
-            (true, Some(name)) => self.ctx.watch.keep.iter().find(|k| same(k, name)).copied(),
-            _ => None,
+        let keep = match (self.ctx.top, self.names.last()) {
+            (true, Some(name)) => match self.ctx.watch.keep.iter().find(|k| same(k, name)) {
+                Some(kept) => Keep::Member(kept),
+                None => Keep::No,
+            },
+            _ => Keep::No,
         };
-        let Some(kept) = kept else {
-            let below = self.ctx.below();
-            return self.inner.next_value_seed(ValueSeed {
-                inner: seed,
-                ctx: below,
-            });
-        };
-        let slot = RefCell::new(None);
-        let ctx = Ctx {
-            watch: self.ctx.watch,
-            top: false,
-            slot: Some(&slot),
-        };
-        let value = self.inner.next_value_seed(ValueSeed { inner: seed, ctx })?;
-        match slot.into_inner() {
-            Some(captured) => self.ctx.watch.kept.borrow_mut().push((kept, captured)),
-            None => self.ctx.doubt(),
-        }
-        Ok(value)
+        let ctx = self.ctx.kept_as(keep);
+        self.inner.next_value_seed(ValueSeed { inner: seed, ctx })
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -369,37 +427,20 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WatchedMap<'_, 'de, A> {
     }
 }
 
-/// A `SeqAccess` that watches each element, and keeps them for a kept array.
+/// A `SeqAccess` that watches each element.
 struct WatchedSeq<'s, 'de, A> {
     inner: A,
     ctx: Ctx<'s, 'de>,
-    items: Option<&'s RefCell<Vec<Value<'de>>>>,
 }
 
 impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for WatchedSeq<'_, 'de, A> {
     type Error = A::Error;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error> {
-        let Some(items) = self.items else {
-            return self.inner.next_element_seed(ValueSeed {
-                inner: seed,
-                ctx: self.ctx,
-            });
-        };
-        let slot = RefCell::new(None);
-        let ctx = Ctx {
-            watch: self.ctx.watch,
-            top: false,
-            slot: Some(&slot),
-        };
-        let element = self.inner.next_element_seed(ValueSeed { inner: seed, ctx })?;
-        if element.is_some() {
-            match slot.into_inner() {
-                Some(item) => items.borrow_mut().push(item),
-                None => self.ctx.doubt(),
-            }
-        }
-        Ok(element)
+        self.inner.next_element_seed(ValueSeed {
+            inner: seed,
+            ctx: self.ctx,
+        })
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -562,6 +603,20 @@ mod tests {
     }
 
     #[derive(Deserialize, Debug, PartialEq)]
+    enum Role {
+        Reader,
+        Admin(u32),
+        Custom { name: String, extra: Json },
+        Pair(i32, Json),
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct WithEnum {
+        exp: i64,
+        roles: Vec<Role>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
     struct Flattened {
         sub: String,
         #[serde(flatten)]
@@ -644,11 +699,28 @@ mod tests {
     }
 
     #[test]
+    fn watches_inside_enums() {
+        let json = r#"{"exp":1,"roles":["Reader",{"Admin":3},{"Custom":{"name":"x","extra":{"a":1}}},{"Pair":[1,{}]}]}"#;
+        assert!(agrees::<WithEnum>(json));
+        let repeated = r#"{"exp":1,"roles":[{"Custom":{"name":"x","extra":{"a":1,"a":2}}}]}"#;
+        assert!(deserialize::<WithEnum>(repeated.as_bytes(), REGISTERED).is_none());
+        let repeated = r#"{"exp":1,"roles":[{"Pair":[1,{"b":1,"b":1}]}]}"#;
+        assert!(deserialize::<WithEnum>(repeated.as_bytes(), REGISTERED).is_none());
+    }
+
+    #[test]
     fn doubts_what_it_cannot_watch() {
         // Integer keys are not shown as text.
         assert!(deserialize::<HashMap<u32, i64>>(br#"{"1":2}"#, REGISTERED).is_none());
         // An error from `T` is left to the two passes to explain.
         assert!(deserialize::<Claims>(br#"{"sub":1,"exp":10}"#, REGISTERED).is_none());
+    }
+
+    #[test]
+    fn deep_nesting_is_serde_jsons_limit_not_a_stack_overflow() {
+        let nested = |depth: usize| format!(r#"{{"exp":1,"x":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+        assert!(agrees::<Json>(&nested(100)));
+        assert!(deserialize::<Json>(nested(10_000).as_bytes(), REGISTERED).is_none());
     }
 
     /// `IgnoredAny` that compares equal, for `agrees`.
