@@ -119,14 +119,12 @@ fn table() -> Vec<(&'static str, Want)> {
     vec![
         ("control_valid", Want::Accept(control_claims.clone())),
         ("control_valid_no_typ", Want::Accept(control_claims)),
-        // `alg: none` with an empty signature: decode first requires three
-        // non-empty segments, so the empty signature is what is reported; the
-        // same header with any signature gets UnsupportedAlgorithm (next rows,
-        // and `alg_none_*` rows of tests/rejection_table.rs).
-        ("alg_none_empty_sig", Want::Error(Error::EmptySegment(Signature))),
-        ("alg_None_empty_sig", Want::Error(Error::EmptySegment(Signature))),
-        ("alg_NONE_empty_sig", Want::Error(Error::EmptySegment(Signature))),
-        ("alg_nOnE_empty_sig", Want::Error(Error::EmptySegment(Signature))),
+        // `alg: none` with an empty signature: the header is checked before
+        // the signature segment, so the algorithm is what is reported.
+        ("alg_none_empty_sig", unsupported("\"none\"")),
+        ("alg_None_empty_sig", unsupported("\"None\"")),
+        ("alg_NONE_empty_sig", unsupported("\"NONE\"")),
+        ("alg_nOnE_empty_sig", unsupported("\"nOnE\"")),
         // The echoed alg is quoted (Debug form) inside the error.
         ("alg_none_with_sig", unsupported("\"none\"")),
         ("alg_None_with_sig", unsupported("\"None\"")),

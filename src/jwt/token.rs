@@ -71,10 +71,10 @@ pub fn encode_with_header<T: Serialize + ?Sized>(
 /// read before the signature is proven:
 ///
 /// 1. length at most [`Validation::max_token_len`];
-/// 2. exactly three non-empty segments;
+/// 2. exactly three segments, the header and payload non-empty;
 /// 3. header: canonical base64url, a JSON object without duplicate members,
 ///    `alg` exactly `"HS256"`, no `crit`, the expected `typ`;
-/// 4. signature: canonical base64url of exactly 32 bytes, equal in constant
+/// 4. signature: non-empty, canonical base64url of exactly 32 bytes, equal in constant
 ///    time to HMAC-SHA256 over the received `header.payload` bytes;
 /// 5. payload: canonical base64url, a JSON object without duplicate members,
 ///    registered claims of the right types;
@@ -129,7 +129,9 @@ fn check_up_to_payload(
     validation: &Validation,
 ) -> Result<Vec<u8>, Error> {
     let segments = split(token, validation.max_token_len())?;
-    segments.require_non_empty(&[Segment::Header, Segment::Payload, Segment::Signature])?;
+    // The signature's emptiness is checked after the header, so that an
+    // unsigned `alg: none` token is reported for its algorithm.
+    segments.require_non_empty(&[Segment::Header, Segment::Payload])?;
 
     // One buffer for the three segments in turn, large enough for any of them.
     let longest = segments
@@ -148,6 +150,7 @@ fn check_up_to_payload(
         validation.check_typ(typ.as_deref())?;
     }
 
+    segments.require_non_empty(&[Segment::Signature])?;
     bytes.clear();
     decode_segment(segments.signature, Segment::Signature, &mut bytes)?;
     if let Some(key) = key {
