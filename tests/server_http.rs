@@ -5,7 +5,7 @@
 //! stops it at the end. Requests are written by hand over TCP so that tests
 //! control every byte (keep-alive, lying Content-Length, bad headers).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,6 +70,24 @@ fn start(config: AuthConfig) -> TestServer {
     let clock = Arc::new(TestClock::default());
     clock.time.set(T0);
     start_with(Store::open_in_memory().unwrap(), config, clock)
+}
+
+fn start_with_workers(workers: usize) -> TestServer {
+    let clock = Arc::new(TestClock::default());
+    clock.time.set(T0);
+    let auth = Auth::new(
+        Store::open_in_memory().unwrap(),
+        key(),
+        AuthConfig::default(),
+        clock.clone(),
+    )
+    .unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", workers, false).unwrap();
+    TestServer {
+        addr: server.addr(),
+        server: Some(server),
+        clock,
+    }
 }
 
 #[derive(Debug)]
@@ -513,6 +531,39 @@ fn failed_logins_are_throttled_per_username() {
 }
 
 #[test]
+fn concurrent_guesses_cannot_overshoot_the_limit() {
+    let s = start(AuthConfig::default());
+    user(s.addr, "alice");
+    let barrier = Arc::new(Barrier::new(30));
+    let statuses: Vec<u16> = (0..30)
+        .map(|_| {
+            let (barrier, addr) = (barrier.clone(), s.addr);
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(
+                    addr,
+                    "/auth/login",
+                    json!({"username": "alice", "password": "wrong guess"}),
+                )
+                .status
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let checked = statuses.iter().filter(|&&s| s == 401).count();
+    assert!(
+        checked <= 5,
+        "{checked} passwords were checked, the limit is 5: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [401, 429, 503].contains(s)),
+        "{statuses:?}"
+    );
+}
+
+#[test]
 fn failed_logins_are_throttled_per_address() {
     let mut config = AuthConfig::default();
     config.throttle.per_address = 3;
@@ -604,6 +655,93 @@ fn huge_announced_body_is_413_and_server_survives() {
     );
     assert_eq!(reply.status, 413);
     assert_eq!(call(s.addr, "GET", "/healthz", None, None).status, 200);
+}
+
+/// Sends `head` and then `body` from another thread (ignoring write errors:
+/// the server may close first), and returns every byte the server sent.
+fn send_and_collect(addr: SocketAddr, head: String, body: Vec<u8>) -> String {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+        let _ = writer.write_all(&body);
+    });
+    let mut received = Vec::new();
+    let _ = (&stream).read_to_end(&mut received);
+    let _ = sender.join();
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+#[test]
+fn no_request_can_be_smuggled_in_an_unread_body() {
+    let s = start(AuthConfig::default());
+    let smuggled = b"GET /healthz?smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+    // Announced length: past what is drained, the connection must close.
+    let mut body = vec![b' '; 1024 * 1024 + 100];
+    body.extend_from_slice(smuggled);
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len() + 4096
+    );
+    let answer = send_and_collect(s.addr, head, body);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1").count(),
+        1,
+        "a second response came back: {answer}"
+    );
+
+    // Chunked: the rest of the chunked body is never read as a request either.
+    let chunk = vec![b'x'; 70_000];
+    let mut body = format!("{:x}\r\n", chunk.len()).into_bytes();
+    body.extend_from_slice(&chunk);
+    body.extend_from_slice(b"\r\n0\r\n\r\n");
+    body.extend_from_slice(smuggled);
+    let head = "POST /notes HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        .to_owned();
+    let answer = send_and_collect(s.addr, head, body);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1").count(),
+        1,
+        "a second response came back: {answer}"
+    );
+}
+
+#[test]
+fn a_stalled_body_times_out_and_frees_the_worker() {
+    let s = start_with_workers(1);
+    let mut stalled = TcpStream::connect(s.addr).unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stalled
+        .write_all(b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n{\"user")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // The only worker is stuck on that body; this request waits for it...
+    let started = Instant::now();
+    let mut waiting = TcpStream::connect(s.addr).unwrap();
+    waiting.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    waiting
+        .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut BufReader::new(waiting)).unwrap().status, 200);
+    // ...but only until the socket timeout (10 s) frees it.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let reply = read_reply(&mut BufReader::new(stalled)).unwrap();
+    assert_eq!((reply.status, reply.error()), (408, "request_timeout"));
 }
 
 #[test]

@@ -156,6 +156,8 @@ pub enum AuthError {
     Busy,
     /// The store failed.
     Store(StoreError),
+    /// Something that should not fail did (the OS random source, hashing).
+    Internal(String),
 }
 
 impl fmt::Display for AuthError {
@@ -174,6 +176,7 @@ impl fmt::Display for AuthError {
             AuthError::NotFound => f.write_str("not found"),
             AuthError::Busy => f.write_str("too many logins in progress; retry shortly"),
             AuthError::Store(e) => write!(f, "{e}"),
+            AuthError::Internal(why) => write!(f, "internal error: {why}"),
         }
     }
 }
@@ -317,10 +320,7 @@ impl Auth {
                 "password must be 8 to 1024 characters, got {length}"
             )));
         }
-        let hash = self
-            .hasher
-            .hash(password)?
-            .map_err(|e| AuthError::Store(StoreError::Internal(e)))?;
+        let hash = self.hasher.hash(password)?.map_err(AuthError::Internal)?;
         match self.store.create_user(username, &hash, self.clock.now()) {
             Err(StoreError::Conflict) => Err(AuthError::UsernameTaken),
             other => Ok(other?),
@@ -339,23 +339,24 @@ impl Auth {
         client: Option<IpAddr>,
     ) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
-        let user_key = username.to_ascii_lowercase();
-        if let Some(retry_after) = self.throttle.check(&user_key, client, now) {
-            return Err(AuthError::Throttled { retry_after });
+        // Only well-formed names are tracked per user (at most 32 bytes each);
+        // anything else can only count against the client's address.
+        let user_key = check_username(username)
+            .ok()
+            .map(|()| username.to_ascii_lowercase());
+        // The attempt is counted as a failure *before* the slow hash, so that
+        // logins already in flight cannot all slip under the limit.
+        self.throttle
+            .begin(user_key.as_deref(), client, now)
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        let checked = self.check_password(user_key.is_some(), username, password);
+        match &checked {
+            Ok(Some(_)) => self.throttle.succeeded(user_key.as_deref(), client),
+            Ok(None) => {} // a failure, already counted
+            Err(_) => self.throttle.abandoned(user_key.as_deref(), client),
         }
-        let credentials = match check_username(username) {
-            Ok(()) => self.store.credentials(username)?,
-            Err(_) => None,
-        };
-        if !self
-            .hasher
-            .verify(password, credentials.as_ref().map(|c| c.password_hash.as_str()))?
-        {
-            self.throttle.failed(&user_key, client, self.clock.now());
-            return Err(AuthError::InvalidCredentials);
-        }
-        self.throttle.succeeded(&user_key);
-        let user = credentials.map(|c| c.user).ok_or(AuthError::InvalidCredentials)?;
+        let credentials = checked?;
+        let user = credentials.ok_or(AuthError::InvalidCredentials)?;
         let expires_at = now + self.config.refresh_ttl;
         let (refresh_token, jti) = self.mint_refresh(user.id, now, expires_at)?;
         let record = RefreshRecord {
@@ -368,6 +369,25 @@ impl Auth {
         };
         self.store.insert_refresh(&record)?;
         self.pair(&user, refresh_token, record.expires_at, now)
+    }
+
+    /// The user whose password this is, or `None`; an unknown or malformed
+    /// username costs the same hash as a wrong password.
+    fn check_password(
+        &self,
+        well_formed: bool,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<User>, AuthError> {
+        let credentials = if well_formed {
+            self.store.credentials(username)?
+        } else {
+            None
+        };
+        let matched = self
+            .hasher
+            .verify(password, credentials.as_ref().map(|c| c.password_hash.as_str()))?;
+        Ok(credentials.filter(|_| matched).map(|c| c.user))
     }
 
     /// Checks an access token and says whose it is.
@@ -532,7 +552,7 @@ impl Auth {
             jti: jti.clone(),
         };
         let token = crate::encode_with_header(&self.key, &Header::new().with_typ(REFRESH_TYP), &claims)
-            .map_err(|e| AuthError::Store(StoreError::Internal(e.to_string())))?;
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok((token, jti))
     }
 
@@ -552,7 +572,7 @@ impl Auth {
             jti: random_id()?,
         };
         let access_token = crate::encode_with_header(&self.key, &Header::new().with_typ(ACCESS_TYP), &claims)
-            .map_err(|e| AuthError::Store(StoreError::Internal(e.to_string())))?;
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
         Ok(TokenPair {
             access_token,
             token_type: "Bearer",
@@ -577,8 +597,7 @@ fn check_username(username: &str) -> Result<(), AuthError> {
 /// 16 random bytes as base64url: a `jti` or a family id.
 fn random_id() -> Result<String, AuthError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| AuthError::Store(StoreError::Internal(format!("random source: {e}"))))?;
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Internal(format!("random source: {e}")))?;
     Ok(crate::base64url::encode(&bytes))
 }
 

@@ -57,34 +57,83 @@ impl LoginThrottle {
         }
     }
 
-    /// `Some(seconds to wait)` when a login for `user_key` from `address` must
-    /// be refused at `now`.
-    pub fn check(&self, user_key: &str, address: Option<IpAddr>, now: i64) -> Option<i64> {
+    /// Starts a login attempt at `now`: `Err(seconds to wait)` if the username
+    /// or the address is over its limit; otherwise the attempt is counted as a
+    /// failure until [`succeeded`](Self::succeeded) or
+    /// [`abandoned`](Self::abandoned) says otherwise. Counting first means
+    /// concurrent attempts cannot all pass the check before any is recorded.
+    pub fn begin(&self, user_key: Option<&str>, address: Option<IpAddr>, now: i64) -> Result<(), i64> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let window = self.limits.window;
-        let user_wait = blocked(state.users.get_mut(user_key), self.limits.per_user, now, window);
-        let address_wait =
-            address.and_then(|a| blocked(state.addresses.get_mut(&a), self.limits.per_address, now, window));
-        user_wait.max(address_wait)
-    }
-
-    /// Records a failed login.
-    pub fn failed(&self, user_key: &str, address: Option<IpAddr>, now: i64) {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let window = self.limits.window;
-        record(&mut state.users, user_key.to_owned(), now, window);
-        if let Some(address) = address {
-            record(&mut state.addresses, address, now, window);
+        let limits = self.limits;
+        let address = address.map(address_key);
+        let user_wait =
+            user_key.and_then(|k| blocked(state.users.get_mut(k), limits.per_user, now, limits.window));
+        let address_wait = address.and_then(|a| {
+            blocked(
+                state.addresses.get_mut(&a),
+                limits.per_address,
+                now,
+                limits.window,
+            )
+        });
+        if let Some(wait) = user_wait.max(address_wait) {
+            return Err(wait);
         }
+        if let Some(user_key) = user_key {
+            record(
+                &mut state.users,
+                user_key.to_owned(),
+                now,
+                limits.window,
+                limits.per_user,
+            );
+        }
+        if let Some(address) = address {
+            record(
+                &mut state.addresses,
+                address,
+                now,
+                limits.window,
+                limits.per_address,
+            );
+        }
+        Ok(())
     }
 
-    /// Forgets the failures of `user_key` after a successful login.
-    pub fn succeeded(&self, user_key: &str) {
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .users
-            .remove(user_key);
+    /// The attempt succeeded: the username's failures are forgotten, and the
+    /// address's count loses this attempt.
+    pub fn succeeded(&self, user_key: Option<&str>, address: Option<IpAddr>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(user_key) = user_key {
+            state.users.remove(user_key);
+        }
+        uncount(&mut state.addresses, address.map(address_key));
+    }
+
+    /// The attempt ended without an answer (the hasher was busy, the store
+    /// failed): it counts for neither.
+    pub fn abandoned(&self, user_key: Option<&str>, address: Option<IpAddr>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        uncount(&mut state.users, user_key.map(str::to_owned));
+        uncount(&mut state.addresses, address.map(address_key));
+    }
+}
+
+/// IPv6 clients usually hold a whole /64: count them per /64, not per address.
+fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !0xFFFF_FFFF_FFFF_FFFF).into()),
+        },
+        v4 => v4,
+    }
+}
+
+/// Removes the most recent attempt of `key`.
+fn uncount<K: Hash + Eq>(map: &mut HashMap<K, VecDeque<i64>>, key: Option<K>) {
+    if let Some(failures) = key.and_then(|k| map.get_mut(&k)) {
+        failures.pop_back();
     }
 }
 
@@ -102,20 +151,20 @@ fn blocked(failures: Option<&mut VecDeque<i64>>, limit: usize, now: i64, window:
     }
 }
 
-fn record<K: Hash + Eq>(map: &mut HashMap<K, VecDeque<i64>>, key: K, now: i64, window: i64) {
-    if map.len() >= MAX_TRACKED {
-        // Forget everyone whose failures are all out of the window; if that is
-        // not enough, forget everyone (a flood of distinct keys is an attack
-        // that the per-address budget is there to stop).
+fn record<K: Hash + Eq>(map: &mut HashMap<K, VecDeque<i64>>, key: K, now: i64, window: i64, limit: usize) {
+    if map.len() >= MAX_TRACKED && !map.contains_key(&key) {
+        // Forget keys whose failures have all left the window. If the map is
+        // still full, the new key goes untracked: clearing the map instead
+        // would let a flood of names wipe the count of the one under attack.
         map.retain(|_, failures| failures.back().is_some_and(|&t| t > now - window));
         if map.len() >= MAX_TRACKED {
-            map.clear();
+            return;
         }
     }
     let failures = map.entry(key).or_default();
     failures.push_back(now);
-    // Keep no more than needed to know the limit was reached.
-    if failures.len() > 1024 {
+    // Reaching the limit is all that matters: keep no more than `limit`.
+    while failures.len() > limit.max(1) {
         failures.pop_front();
     }
 }
@@ -132,29 +181,50 @@ mod tests {
             window: 60,
         });
         for t in 0..3 {
-            assert_eq!(throttle.check("bob", None, t), None);
-            throttle.failed("bob", None, t);
+            assert_eq!(throttle.begin(Some("bob"), None, t), Ok(()));
         }
-        assert_eq!(throttle.check("bob", None, 10), Some(50));
-        assert_eq!(throttle.check("alice", None, 10), None);
-        assert_eq!(throttle.check("bob", None, 60), None); // the failure at 0 left the window
+        assert_eq!(throttle.begin(Some("bob"), None, 10), Err(50));
+        assert_eq!(throttle.begin(Some("alice"), None, 10), Ok(()));
+        assert_eq!(throttle.begin(Some("bob"), None, 60), Ok(())); // the attempt at 0 left the window
     }
 
     #[test]
-    fn address_budget_spans_usernames() {
+    fn attempts_in_flight_count_before_they_finish() {
+        let throttle = LoginThrottle::new(ThrottleLimits {
+            per_user: 2,
+            per_address: 100,
+            window: 60,
+        });
+        // Two attempts started, neither finished: a third is refused.
+        assert!(throttle.begin(Some("bob"), None, 0).is_ok());
+        assert!(throttle.begin(Some("bob"), None, 0).is_ok());
+        assert!(throttle.begin(Some("bob"), None, 0).is_err());
+        // One is abandoned (no answer): room for one more.
+        throttle.abandoned(Some("bob"), None);
+        assert!(throttle.begin(Some("bob"), None, 0).is_ok());
+    }
+
+    #[test]
+    fn address_budget_spans_usernames_and_ipv6_counts_per_64() {
         let throttle = LoginThrottle::new(ThrottleLimits {
             per_user: 5,
             per_address: 3,
             window: 60,
         });
-        let address: IpAddr = "127.0.0.1".parse().unwrap();
+        let address: IpAddr = "2001:db8::1".parse().unwrap();
         for (t, name) in ["a", "b", "c"].iter().enumerate() {
-            throttle.failed(name, Some(address), t as i64);
+            assert!(throttle.begin(Some(name), Some(address), t as i64).is_ok());
         }
-        assert!(throttle.check("d", Some(address), 5).is_some());
-        assert!(throttle
-            .check("d", Some("127.0.0.2".parse().unwrap()), 5)
-            .is_none());
+        let same_64: IpAddr = "2001:db8::ffff:1".parse().unwrap();
+        assert!(throttle.begin(Some("d"), Some(same_64), 5).is_err());
+        let other_64: IpAddr = "2001:db8:0:1::1".parse().unwrap();
+        assert!(throttle.begin(Some("d"), Some(other_64), 5).is_ok());
+        // Malformed names count against the address only.
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        for t in 0..3 {
+            assert!(throttle.begin(None, Some(v4), t).is_ok());
+        }
+        assert!(throttle.begin(None, Some(v4), 3).is_err());
     }
 
     #[test]
@@ -164,9 +234,23 @@ mod tests {
             per_address: 100,
             window: 60,
         });
-        throttle.failed("bob", None, 0);
-        assert!(throttle.check("bob", None, 1).is_some());
-        throttle.succeeded("bob");
-        assert!(throttle.check("bob", None, 1).is_none());
+        assert!(throttle.begin(Some("bob"), None, 0).is_ok());
+        assert!(throttle.begin(Some("bob"), None, 1).is_err());
+        throttle.succeeded(Some("bob"), None);
+        assert!(throttle.begin(Some("bob"), None, 1).is_ok());
+    }
+
+    #[test]
+    fn a_high_limit_is_still_enforced() {
+        let throttle = LoginThrottle::new(ThrottleLimits {
+            per_user: 5,
+            per_address: 2000,
+            window: 600,
+        });
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        for t in 0..2000 {
+            assert!(throttle.begin(None, Some(address), t / 10).is_ok());
+        }
+        assert!(throttle.begin(None, Some(address), 200).is_err());
     }
 }

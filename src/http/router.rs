@@ -80,6 +80,10 @@ pub fn handle(auth: &Auth, request: &Request) -> Response {
     let Some((route, id)) = find_route(path) else {
         return Response::error(404, "not_found", "no such path");
     };
+    // With registration closed the path does not exist, whatever the method or body.
+    if route.path == "/auth/register" && !auth.config().allow_register {
+        return Response::error(404, "not_found", "registration is closed");
+    }
     if !route.methods.contains(&request.method.as_str()) {
         return Response::error(
             405,
@@ -340,6 +344,10 @@ fn auth_failure(error: AuthError) -> Response {
             .with_header("Retry-After", "1"),
         AuthError::Store(StoreError::Unavailable(why)) => {
             Response::error(503, "temporarily_unavailable", why).with_header("Retry-After", "1")
+        }
+        AuthError::Internal(why) => {
+            eprintln!("minijwt: internal error: {why}");
+            Response::error(500, "server_error", "internal error")
         }
         AuthError::Store(e) => {
             eprintln!("minijwt: internal error: {e}");

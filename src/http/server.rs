@@ -2,7 +2,7 @@
 //! threads take requests, read bodies within limits, call the router, and
 //! log one line per request.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use super::{router, Request, Response, MAX_BODY};
 use crate::auth::Auth;
+
+/// The longest a request body may take to arrive.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How long the logger lets lines accumulate after writing a batch.
 const LOG_BATCH_PAUSE: Duration = Duration::from_millis(20);
@@ -37,7 +40,6 @@ const POLL: Duration = Duration::from_millis(100);
 pub struct RunningServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    server: Arc<tiny_http::Server>,
     workers: Vec<JoinHandle<()>>,
     logger: Option<JoinHandle<()>>,
 }
@@ -71,7 +73,6 @@ impl RunningServer {
         Ok(RunningServer {
             addr,
             stop,
-            server,
             workers,
             logger,
         })
@@ -82,11 +83,10 @@ impl RunningServer {
         self.addr
     }
 
-    /// Stops taking requests, lets each worker finish the one it is serving,
-    /// and waits for them.
+    /// Stops taking requests, answers those already received, and waits for
+    /// the workers. The listening socket closes with the last worker.
     pub fn shutdown(self) {
         self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
         for worker in self.workers {
             let _ = worker.join();
         }
@@ -123,11 +123,14 @@ fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
 
 fn work(server: &tiny_http::Server, stop: &AtomicBool, auth: &Auth, log: Option<&Sender<String>>) {
     while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(POLL) {
-            Ok(Some(request)) => serve(auth, request, log),
-            Ok(None) => {}
-            Err(_) => std::thread::sleep(POLL),
+        if let Ok(Some(request)) = server.recv_timeout(POLL) {
+            serve(auth, request, log);
         }
+    }
+    // Requests already received are answered, not dropped: tiny_http would
+    // answer them 500 when the server is dropped.
+    while let Ok(Some(request)) = server.try_recv() {
+        serve(auth, request, log);
     }
 }
 
@@ -169,21 +172,47 @@ fn serve(auth: &Auth, mut raw: tiny_http::Request, log: Option<&Sender<String>>)
 }
 
 /// Reads the body, at most [`MAX_BODY`] bytes; a larger one is a 413 before
-/// it is read (when announced) or as soon as it passes the limit.
+/// it is read (when announced) or as soon as it passes the limit. A body that
+/// trickles in for longer than [`BODY_DEADLINE`], or stalls for longer than
+/// tiny_http's socket timeout, is a 408: a slow client must not keep a
+/// worker.
 fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
     let too_large = || Response::error(413, "payload_too_large", "the body is over 64 KiB");
+    let too_slow = || Response::error(408, "request_timeout", "the body was not received in time");
     if raw.body_length().is_some_and(|n| n > MAX_BODY) {
         return Err(too_large());
     }
+    let started = Instant::now();
+    let reader = raw.as_reader();
     let mut body = Vec::new();
-    match raw.as_reader().take(MAX_BODY as u64 + 1).read_to_end(&mut body) {
-        Ok(_) if body.len() > MAX_BODY => Err(too_large()),
-        Ok(_) => Ok(body),
-        Err(_) => Err(Response::error(
-            400,
-            "invalid_request",
-            "the body could not be read",
-        )),
+    let mut chunk = [0u8; 8 * 1024];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return Ok(body),
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(too_slow())
+            }
+            Err(_) => {
+                return Err(Response::error(
+                    400,
+                    "invalid_request",
+                    "the body could not be read",
+                ))
+            }
+        }
+        if body.len() > MAX_BODY {
+            return Err(too_large());
+        }
+        if started.elapsed() > BODY_DEADLINE {
+            return Err(too_slow());
+        }
     }
 }
 

@@ -194,6 +194,13 @@ impl fmt::Display for Error {
                 f,
                 "HS256 key is {len} bytes; at least 32 are required (RFC 7518 section 3.2)"
             ),
+            // Never the offending character: it is part of the secret.
+            Error::KeyEncoding(DecodeError::InvalidByte { index, .. }) => {
+                write!(
+                    f,
+                    "key is not base64url text: invalid character at offset {index}"
+                )
+            }
             Error::KeyEncoding(e) => write!(f, "key is not base64url text: {e}"),
             Error::TooLong { len, max } => {
                 write!(f, "token is {len} bytes, over the limit of {max}; not decoded")
@@ -296,6 +303,15 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_errors_never_show_key_characters() {
+        let error = Error::KeyEncoding(DecodeError::InvalidByte { index: 3, byte: b'+' });
+        assert_eq!(
+            error.to_string(),
+            "key is not base64url text: invalid character at offset 3"
+        );
+    }
 
     #[test]
     fn echo_cuts_long_untrusted_text() {

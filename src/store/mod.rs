@@ -202,7 +202,7 @@ impl Store {
             "file:minijwt-{}?mode=memory&cache=shared",
             crate::base64url::encode(&name)
         );
-        let mut keeper = open_connection(&uri, true)?;
+        let mut keeper = open_connection(Path::new(&uri), true)?;
         schema::migrate(&mut keeper)?;
         Ok(Store {
             location: Location::Memory(uri),
@@ -217,8 +217,8 @@ impl Store {
             return Ok(conn);
         }
         match &self.location {
-            Location::File(path) => open_connection(path.to_str().unwrap_or_default(), false),
-            Location::Memory(uri) => open_connection(uri, true),
+            Location::File(path) => open_connection(path, false),
+            Location::Memory(uri) => open_connection(Path::new(uri), true),
         }
     }
 
@@ -590,7 +590,7 @@ fn execute<P: rusqlite::Params>(c: &Connection, sql: &str, params: P) -> rusqlit
     c.prepare_cached(sql)?.execute(params)
 }
 
-fn open_connection(location: &str, uri: bool) -> Result<Connection, StoreError> {
+fn open_connection(location: &Path, uri: bool) -> Result<Connection, StoreError> {
     let mut flags =
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     if uri {

@@ -259,6 +259,21 @@ impl Iterator for ClientConnection {
                 _ => (),
             };
 
+            // minijwt patch (see PATCHES.md): a body that is streamed rather
+            // than read here in full (chunked, over 1024 bytes, or behind
+            // `Expect: 100-continue`; see request.rs) may be left partly
+            // unread, and its rest must never be parsed as further requests:
+            // that would let a client smuggle a request inside a body. Serve
+            // this one request, then close the connection.
+            let streamed = rq.body_length().is_some_and(|n| n > 1024)
+                || rq
+                    .headers()
+                    .iter()
+                    .any(|h| h.field.equiv("Transfer-Encoding") || h.field.equiv("Expect"));
+            if streamed {
+                self.no_more_requests = true;
+            }
+
             // returning the request
             return Some(rq);
         }

@@ -125,6 +125,10 @@ mod ssl;
 mod test;
 mod util;
 
+/// minijwt patch (see PATCHES.md): the longest a read or a write on a client
+/// connection may block. An idle keep-alive connection is closed after it.
+pub const SOCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The main class of this library.
 ///
 /// Destroying this object will immediately close the listening socket and the reading
@@ -294,6 +298,11 @@ impl Server {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
                         use util::RefinedTcpStream;
+                        // minijwt patch (see PATCHES.md): a client that stops
+                        // sending or reading must not hold a thread forever.
+                        if sock.set_timeouts(Some(SOCKET_TIMEOUT)).is_err() {
+                            continue;
+                        }
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]

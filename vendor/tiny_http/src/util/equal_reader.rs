@@ -5,9 +5,8 @@ use std::sync::mpsc::{Receiver, Sender};
 
 /// A `Reader` that reads exactly the number of bytes from a sub-reader.
 ///
-/// If the limit is reached, it returns EOF. If the limit is not reached
-/// when the destructor is called, the remaining bytes will be read and
-/// thrown away.
+/// If the limit is reached, it returns EOF. (minijwt patch: bytes left
+/// unread are no longer drained on drop; the connection closes instead.)
 pub struct EqualReader<R>
 where
     R: Read,
@@ -59,39 +58,12 @@ where
     }
 }
 
-impl<R> Drop for EqualReader<R>
-where
-    R: Read,
-{
-    fn drop(&mut self) {
-        // minijwt patch (see PATCHES.md): the original allocated a buffer as
-        // large as the rest of the announced body, so `Content-Length:
-        // 100000000000` aborted the process. Drain through a fixed buffer, and
-        // give up after MAX_DRAIN bytes: what remains is then read as the next
-        // request, fails to parse, and the connection is closed.
-        const MAX_DRAIN: usize = 1024 * 1024;
-        let mut remaining_to_read = self.size.min(MAX_DRAIN);
-        let mut buf = [0u8; 8 * 1024];
-
-        while remaining_to_read > 0 {
-            let want = remaining_to_read.min(buf.len());
-
-            match self.reader.read(&mut buf[..want]) {
-                Err(e) => {
-                    self.last_read_signal.send(Err(e)).ok();
-                    break;
-                }
-                Ok(0) => {
-                    self.last_read_signal.send(Ok(())).ok();
-                    break;
-                }
-                Ok(other) => {
-                    remaining_to_read -= other;
-                }
-            }
-        }
-    }
-}
+// minijwt patch (see PATCHES.md): the original `Drop` drained the unread rest
+// of the body, into a buffer as large as that rest, so `Content-Length:
+// 100000000000` aborted the process, and a client that stalled held the
+// thread for another socket timeout. A connection whose body may be left
+// unread is now closed after its response instead (client.rs), so nothing
+// needs draining and there is no `Drop`.
 
 #[cfg(test)]
 mod tests {
