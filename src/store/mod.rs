@@ -9,15 +9,19 @@
 
 mod schema;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 /// How long a writer waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Users kept in [`Store::user_by_id`]'s cache before it starts over.
+pub const MAX_CACHED_USERS: usize = 10_000;
 
 /// Connections kept open for reuse; more may be opened under load.
 const MAX_IDLE_CONNECTIONS: usize = 16;
@@ -156,6 +160,8 @@ pub struct Store {
     idle: Mutex<Vec<Connection>>,
     /// Taken by every write; see [`Store::write`].
     writer: Mutex<()>,
+    /// Users by id; see [`Store::user_by_id`].
+    users: RwLock<HashMap<i64, User>>,
     /// For an in-memory store: one connection always open, so the data lives.
     _keeper: Option<Mutex<Connection>>,
 }
@@ -180,6 +186,7 @@ impl Store {
             location: Location::File(path.as_ref().to_owned()),
             idle: Mutex::new(Vec::new()),
             writer: Mutex::new(()),
+            users: RwLock::default(),
             _keeper: None,
         };
         let mut conn = store.connect()?;
@@ -208,6 +215,7 @@ impl Store {
             location: Location::Memory(uri),
             idle: Mutex::new(Vec::new()),
             writer: Mutex::new(()),
+            users: RwLock::default(),
             _keeper: Some(Mutex::new(keeper)),
         })
     }
@@ -323,12 +331,22 @@ impl Store {
 
     /// The user with row id `id`.
     ///
+    /// Users never change once created (no endpoint renames or deletes one),
+    /// so found users are cached: `GET /me` then costs no SQL. The cache is
+    /// bounded by [`MAX_CACHED_USERS`] and starts over when full.
+    ///
     /// ```
     /// # let store = minijwt::store::Store::open_in_memory().unwrap();
     /// assert!(store.user_by_id(42).unwrap().is_none());
+    /// let user = store.create_user("kim", "hash", 3).unwrap();
+    /// assert_eq!(store.user_by_id(user.id).unwrap(), Some(user.clone()));
+    /// assert_eq!(store.user_by_id(user.id).unwrap(), Some(user)); // from the cache
     /// ```
     pub fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        self.with(|c| {
+        if let Some(user) = self.users.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
+            return Ok(Some(user.clone()));
+        }
+        let found = self.with(|c| {
             Ok(query_row(
                 c,
                 "SELECT id, username, created_at FROM users WHERE id = ?1",
@@ -342,7 +360,15 @@ impl Store {
                 },
             )
             .optional()?)
-        })
+        })?;
+        if let Some(user) = &found {
+            let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+            if users.len() >= MAX_CACHED_USERS {
+                users.clear();
+            }
+            users.insert(id, user.clone());
+        }
+        Ok(found)
     }
 
     /// Stores a new refresh token (a login).
