@@ -673,18 +673,8 @@ fn send_and_collect(addr: SocketAddr, head: String, body: Vec<u8>) -> String {
     String::from_utf8_lossy(&received).into_owned()
 }
 
-#[test]
-fn no_request_can_be_smuggled_in_an_unread_body() {
-    let s = start(AuthConfig::default());
-    let smuggled = b"GET /healthz?smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
-    // Announced length: past what is drained, the connection must close.
-    let mut body = vec![b' '; 1024 * 1024 + 100];
-    body.extend_from_slice(smuggled);
-    let head = format!(
-        "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len() + 4096
-    );
-    let answer = send_and_collect(s.addr, head, body);
+/// One response, a 413, and then the connection closed.
+fn assert_only_a_413(answer: &str) {
     assert!(
         answer.starts_with("HTTP/1.1 413"),
         "{}",
@@ -695,6 +685,21 @@ fn no_request_can_be_smuggled_in_an_unread_body() {
         1,
         "a second response came back: {answer}"
     );
+}
+
+#[test]
+fn no_request_can_be_smuggled_in_an_unread_body() {
+    let s = start(AuthConfig::default());
+    let smuggled = b"GET /healthz?smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+    // An announced length: the server answers 413 without reading the body,
+    // then closes, so the request hidden in it is never parsed.
+    let mut body = vec![b' '; 1024 * 1024 + 100];
+    body.extend_from_slice(smuggled);
+    let head = format!(
+        "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len() + 4096
+    );
+    assert_only_a_413(&send_and_collect(s.addr, head, body));
 
     // Chunked: the rest of the chunked body is never read as a request either.
     let chunk = vec![b'x'; 70_000];
@@ -704,17 +709,7 @@ fn no_request_can_be_smuggled_in_an_unread_body() {
     body.extend_from_slice(smuggled);
     let head = "POST /notes HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         .to_owned();
-    let answer = send_and_collect(s.addr, head, body);
-    assert!(
-        answer.starts_with("HTTP/1.1 413"),
-        "{}",
-        &answer[..answer.len().min(200)]
-    );
-    assert_eq!(
-        answer.matches("HTTP/1.1").count(),
-        1,
-        "a second response came back: {answer}"
-    );
+    assert_only_a_413(&send_and_collect(s.addr, head, body));
 }
 
 #[test]
