@@ -26,12 +26,21 @@ use sha2::{Digest, Sha256};
 pub use crate::store::{Note, User};
 use crate::store::{RefreshRecord, Rotation, Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, Validation};
-pub use password::{Busy, PasswordHasher};
-pub use throttle::{LoginThrottle, ThrottleLimits};
+use password::{Busy, PasswordHasher};
+use throttle::LoginThrottle;
+pub use throttle::ThrottleLimits;
 
 /// `typ` of access tokens (RFC 9068).
+///
+/// ```
+/// assert_eq!(minijwt::auth::ACCESS_TYP, "at+jwt");
+/// ```
 pub const ACCESS_TYP: &str = "at+jwt";
 /// `typ` of refresh tokens.
+///
+/// ```
+/// assert_eq!(minijwt::auth::REFRESH_TYP, "refresh+jwt");
+/// ```
 pub const REFRESH_TYP: &str = "refresh+jwt";
 
 /// The source of "now", in Unix seconds. Tests use [`ManualClock`].
@@ -68,14 +77,33 @@ pub struct ManualClock(AtomicI64);
 
 impl ManualClock {
     /// A clock standing at `now`.
+    ///
+    /// ```
+    /// use minijwt::auth::{Clock, ManualClock};
+    /// assert_eq!(ManualClock::new(5).now(), 5);
+    /// ```
     pub fn new(now: i64) -> Self {
         ManualClock(AtomicI64::new(now))
     }
     /// Moves the clock forward by `seconds`.
+    ///
+    /// ```
+    /// use minijwt::auth::{Clock, ManualClock};
+    /// let clock = ManualClock::new(5);
+    /// clock.advance(10);
+    /// assert_eq!(clock.now(), 15);
+    /// ```
     pub fn advance(&self, seconds: i64) {
         self.0.fetch_add(seconds, Ordering::SeqCst);
     }
     /// Sets the clock.
+    ///
+    /// ```
+    /// use minijwt::auth::{Clock, ManualClock};
+    /// let clock = ManualClock::new(5);
+    /// clock.set(1);
+    /// assert_eq!(clock.now(), 1);
+    /// ```
     pub fn set(&self, now: i64) {
         self.0.store(now, Ordering::SeqCst);
     }
@@ -88,6 +116,11 @@ impl Clock for ManualClock {
 }
 
 /// Settings of the auth service.
+///
+/// ```
+/// let config = minijwt::auth::AuthConfig { access_ttl: 60, ..Default::default() };
+/// assert_eq!((config.access_ttl, config.refresh_ttl), (60, 14 * 24 * 3600));
+/// ```
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// `iss` of every token, checked on the way back in.
@@ -298,17 +331,42 @@ impl Auth {
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// assert_eq!(auth.config().access_ttl, 3600);
+    /// ```
     pub fn config(&self) -> &AuthConfig {
         &self.config
     }
 
     /// Checks that the database answers.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// assert!(auth.health().is_ok());
+    /// ```
     pub fn health(&self) -> Result<(), AuthError> {
         Ok(self.store.ping()?)
     }
 
     /// Creates a user. Usernames are 3–32 characters of `A–Z a–z 0–9 _ . -`,
     /// unique without regard to case; passwords 8–1024 characters.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// assert_eq!(auth.register("alice", "correct horse").unwrap().username, "alice");
+    /// assert_eq!(auth.register("ALICE", "correct horse"), Err(minijwt::auth::AuthError::UsernameTaken));
+    /// ```
     pub fn register(&self, username: &str, password: &str) -> Result<User, AuthError> {
         if !self.config.allow_register {
             return Err(AuthError::RegistrationClosed);
@@ -332,6 +390,18 @@ impl Auth {
     /// An unknown user costs the same password hash as a wrong password. After
     /// too many failures for one username, or from one address, logins are
     /// refused for a while, right password or not.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// auth.register("alice", "correct horse").unwrap();
+    /// let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// assert_eq!((tokens.token_type, tokens.expires_in), ("Bearer", 3600));
+    /// let wrong = auth.login("alice", "wrong horse", None);
+    /// assert_eq!(wrong, Err(minijwt::auth::AuthError::InvalidCredentials));
+    /// ```
     pub fn login(
         &self,
         username: &str,
@@ -391,6 +461,18 @@ impl Auth {
     }
 
     /// Checks an access token and says whose it is.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// assert_eq!(alice.username, "alice");
+    /// assert!(auth.authenticate(&tokens.refresh_token).is_err()); // not an access token
+    /// ```
     pub fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let validation = self.access_validation();
         let claims: AccessClaims =
@@ -409,6 +491,17 @@ impl Auth {
     }
 
     /// The user an access token speaks for.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// assert_eq!(auth.me(&alice).unwrap().created_at, 1_800_000_000);
+    /// ```
     pub fn me(&self, principal: &Principal) -> Result<User, AuthError> {
         self.store
             .user_by_id(principal.user_id)?
@@ -418,6 +511,21 @@ impl Auth {
     /// Trades a refresh token for a new access token and a new refresh token
     /// (rotation). If `access_token` is given (the seed's step 13), it must be
     /// genuine (expired is fine) and belong to the same user.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// let next = auth.refresh(&tokens.refresh_token, Some(&tokens.access_token)).unwrap();
+    /// assert_ne!(next.refresh_token, tokens.refresh_token); // rotated
+    /// // The old one again: reuse, and the whole family is revoked.
+    /// assert_eq!(auth.refresh(&tokens.refresh_token, None), Err(minijwt::auth::AuthError::ReuseDetected));
+    /// assert!(auth.refresh(&next.refresh_token, None).is_err());
+    /// ```
     pub fn refresh(&self, refresh_token: &str, access_token: Option<&str>) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
         let claims = self.verify_refresh(refresh_token, self.refresh_validation(now))?;
@@ -467,6 +575,19 @@ impl Auth {
 
     /// Revokes the family of a refresh token. Idempotent: a genuine token that
     /// is already revoked, expired or unknown is fine.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// auth.logout(&tokens.refresh_token).unwrap();
+    /// auth.logout(&tokens.refresh_token).unwrap(); // idempotent
+    /// assert!(auth.refresh(&tokens.refresh_token, None).is_err());
+    /// ```
     pub fn logout(&self, refresh_token: &str) -> Result<(), AuthError> {
         let now = self.clock.now();
         let claims = self.verify_refresh(
@@ -479,17 +600,57 @@ impl Auth {
     }
 
     /// Revokes every refresh token of the user.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// let other = auth.login("alice", "correct horse", None).unwrap();
+    /// auth.logout_all(&alice).unwrap();
+    /// assert!(auth.refresh(&tokens.refresh_token, None).is_err());
+    /// assert!(auth.refresh(&other.refresh_token, None).is_err());
+    /// ```
     pub fn logout_all(&self, principal: &Principal) -> Result<(), AuthError> {
         self.store.revoke_user(principal.user_id, self.clock.now())?;
         Ok(())
     }
 
     /// The user's notes, newest first.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// auth.create_note(&alice, "first").unwrap();
+    /// auth.create_note(&alice, "second").unwrap();
+    /// let texts: Vec<_> = auth.notes(&alice).unwrap().into_iter().map(|n| n.text).collect();
+    /// assert_eq!(texts, ["second", "first"]); // same second: newest id first
+    /// ```
     pub fn notes(&self, principal: &Principal) -> Result<Vec<Note>, AuthError> {
         Ok(self.store.notes(principal.user_id)?)
     }
 
     /// Adds a note of 1–4096 characters.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// assert_eq!(auth.create_note(&alice, "hello").unwrap().text, "hello");
+    /// assert!(auth.create_note(&alice, "").is_err());
+    /// ```
     pub fn create_note(&self, principal: &Principal, text: &str) -> Result<Note, AuthError> {
         let length = text.chars().count();
         if !(1..=4096).contains(&length) {
@@ -503,11 +664,37 @@ impl Auth {
     }
 
     /// One of the user's notes; another user's is [`AuthError::NotFound`].
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// let note = auth.create_note(&alice, "hello").unwrap();
+    /// assert_eq!(auth.note(&alice, note.id).unwrap(), note);
+    /// assert_eq!(auth.note(&alice, note.id + 1), Err(minijwt::auth::AuthError::NotFound));
+    /// ```
     pub fn note(&self, principal: &Principal, id: i64) -> Result<Note, AuthError> {
         self.store.note(principal.user_id, id)?.ok_or(AuthError::NotFound)
     }
 
     /// Deletes one of the user's notes.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
+    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
+    /// let note = auth.create_note(&alice, "bye").unwrap();
+    /// auth.delete_note(&alice, note.id).unwrap();
+    /// assert_eq!(auth.delete_note(&alice, note.id), Err(minijwt::auth::AuthError::NotFound));
+    /// ```
     pub fn delete_note(&self, principal: &Principal, id: i64) -> Result<(), AuthError> {
         if self.store.delete_note(principal.user_id, id)? {
             Ok(())

@@ -14,7 +14,12 @@ use std::sync::Mutex;
 /// entries are dropped, so an attacker cannot grow this without bound.
 const MAX_TRACKED: usize = 100_000;
 
-/// The limits.
+/// The limits of failed logins.
+///
+/// ```
+/// let limits = minijwt::auth::ThrottleLimits::default();
+/// assert_eq!((limits.per_user, limits.per_address, limits.window), (5, 100, 900));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleLimits {
     /// Failures allowed per username within the window.

@@ -10,9 +10,17 @@ pub mod server;
 use serde::Serialize;
 
 /// Largest request body read, in bytes; larger ones get 413.
+///
+/// ```
+/// assert_eq!(minijwt::http::MAX_BODY, 65_536);
+/// ```
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Longest `Authorization` header accepted, in bytes.
+///
+/// ```
+/// assert_eq!(minijwt::http::MAX_AUTHORIZATION, 8192);
+/// ```
 pub const MAX_AUTHORIZATION: usize = 8 * 1024;
 
 /// An HTTP request as the router sees it.

@@ -176,6 +176,10 @@ pub enum Error {
 
 impl Error {
     /// The longest text copied from a token into an error, in characters.
+    ///
+    /// ```
+    /// assert_eq!(minijwt::Error::MAX_ECHO, 64);
+    /// ```
     pub const MAX_ECHO: usize = 64;
 }
 

@@ -19,6 +19,10 @@ use super::error::Error;
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length of an HMAC-SHA256 tag, and so of every HS256 signature, in bytes.
+///
+/// ```
+/// assert_eq!(minijwt::SIGNATURE_LEN, 32);
+/// ```
 pub const SIGNATURE_LEN: usize = 32;
 
 /// A secret key for HS256, at least 32 bytes long, already keyed into HMAC-SHA256.
@@ -39,6 +43,10 @@ pub struct Hs256Key {
 
 impl Hs256Key {
     /// The shortest secret accepted: the size of a SHA-256 output (RFC 7518 §3.2).
+    ///
+    /// ```
+    /// assert_eq!(minijwt::Hs256Key::MIN_LEN, 32);
+    /// ```
     pub const MIN_LEN: usize = 32;
 
     /// Keys HMAC-SHA256 with `secret`, which must be at least [`MIN_LEN`](Self::MIN_LEN) bytes.

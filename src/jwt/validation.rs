@@ -11,10 +11,18 @@ pub(crate) const REGISTERED: &[&str] = &["exp", "nbf", "iat", "iss", "sub", "aud
 
 /// The largest NumericDate accepted, in either direction: 9999-12-31T23:59:59Z.
 /// Anything beyond is a mistake or an attack (`1e300`), never a date.
+///
+/// ```
+/// assert_eq!(minijwt::time::utc(minijwt::MAX_NUMERIC_DATE), "9999-12-31T23:59:59Z");
+/// ```
 pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
 
 /// The default [`Validation::with_max_token_len`]: 8 KiB, the usual cap on an
 /// HTTP header line.
+///
+/// ```
+/// assert_eq!(minijwt::DEFAULT_MAX_TOKEN_LEN, 8192);
+/// ```
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Which `typ` header a token must carry.
