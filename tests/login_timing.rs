@@ -1,0 +1,103 @@
+//! A login for a username that does not exist and one with a wrong password
+//! must take the same time (within 5%, median of 200 each), so response times
+//! do not tell an attacker which usernames exist.
+//!
+//! Over real HTTP on loopback, with the two kinds interleaved so that any
+//! other load on the machine falls on both alike. A file of its own, so no
+//! other test of this crate runs beside it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
+use minijwt::http::server::RunningServer;
+use minijwt::store::Store;
+use minijwt::Hs256Key;
+
+const SAMPLES: usize = 200;
+
+/// One login over a fresh connection; returns the status and the time to the
+/// full response.
+fn login(addr: SocketAddr, username: &str) -> (u16, Duration) {
+    let body = format!(r#"{{"username":"{username}","password":"not the password"}}"#);
+    let request = format!(
+        "POST /auth/login HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let started = Instant::now();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    let elapsed = started.elapsed();
+    (status_line[9..12].parse().unwrap(), elapsed)
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+#[test]
+fn unknown_user_and_wrong_password_take_the_same_time() {
+    // Limits out of the way: this measures the hash, not the throttle.
+    let throttle = ThrottleLimits {
+        per_user: 100_000,
+        per_address: 100_000,
+        window: 900,
+    };
+    let config = AuthConfig {
+        throttle,
+        max_concurrent_hashes: 1,
+        ..AuthConfig::default()
+    };
+    let auth = Auth::new(
+        Store::open_in_memory().unwrap(),
+        Hs256Key::new(&[5; 32]).unwrap(),
+        config,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    auth.register("alice", "the real password").unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 2, false).unwrap();
+    let addr = server.addr();
+
+    // Warm up both paths (connection pool, caches, CPU frequency).
+    for _ in 0..10 {
+        login(addr, "alice");
+        login(addr, "mallory");
+    }
+    let (mut wrong_password, mut unknown_user) = (Vec::new(), Vec::new());
+    for _ in 0..SAMPLES {
+        let (status, time) = login(addr, "alice");
+        assert_eq!(status, 401);
+        wrong_password.push(time);
+        let (status, time) = login(addr, "mallory");
+        assert_eq!(status, 401);
+        unknown_user.push(time);
+    }
+    server.shutdown();
+
+    let (a, b) = (median(wrong_password), median(unknown_user));
+    let difference = a.abs_diff(b).as_secs_f64() / a.max(b).as_secs_f64();
+    println!(
+        "median wrong password {a:?}, unknown user {b:?}: {:.2}% apart",
+        difference * 100.0
+    );
+    assert!(
+        difference < 0.05,
+        "wrong password {a:?} vs unknown user {b:?}: {:.1}% apart",
+        difference * 100.0
+    );
+    // The comparison means something only if both paths really hash.
+    assert!(
+        b > Duration::from_millis(2),
+        "an unknown user must cost a full hash, took {b:?}"
+    );
+}
