@@ -1,0 +1,187 @@
+//! `kill -9` under load: clients keep logging in and refreshing, the server is
+//! killed mid-load and restarted on the same database. Every refresh token a
+//! client last received must either still refresh, or be recorded as rotated
+//! (the server committed a rotation whose response never arrived). None may
+//! be lost, and `PRAGMA integrity_check` must say ok.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const CLIENTS: usize = 12;
+
+fn start(dir: &Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_minijwt"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env_remove("MINIJWT_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    (child, addr)
+}
+
+/// One POST on a fresh connection; `None` when the connection broke (the
+/// server was killed) before a full response arrived.
+fn post(addr: SocketAddr, path: &str, body: &Value) -> Option<(u16, Value)> {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1;
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+fn jti(token: &str) -> String {
+    minijwt::dangerous::decode_unverified(token).unwrap().claims()["jti"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn workdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("minijwt-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn kill_9_under_load_loses_no_refresh_token() {
+    let dir = workdir();
+    let (mut server, addr) = start(&dir);
+
+    // Each client: its own user, logged in, then refreshing in a loop; it
+    // keeps the last refresh token it was handed.
+    let held: Arc<Mutex<Vec<Option<String>>>> = Arc::new(Mutex::new(vec![None; CLIENTS]));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (held, stop) = (held.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let credentials = json!({"username": format!("crash{i}"), "password": "crash-test-password"});
+                let mut refreshes = 0usize;
+                loop {
+                    if stop.load(Ordering::SeqCst) {
+                        return refreshes;
+                    }
+                    match post(addr, "/auth/register", &credentials) {
+                        Some((201, _)) => break,
+                        Some((503, _)) => std::thread::sleep(Duration::from_millis(20)),
+                        other => panic!("register: {other:?}"),
+                    }
+                }
+                let mut token = loop {
+                    if stop.load(Ordering::SeqCst) {
+                        return refreshes;
+                    }
+                    match post(addr, "/auth/login", &credentials) {
+                        Some((200, body)) => break body["refresh_token"].as_str().unwrap().to_owned(),
+                        Some((503, _)) => std::thread::sleep(Duration::from_millis(20)),
+                        None => return refreshes,
+                        other => panic!("login: {other:?}"),
+                    }
+                };
+                held.lock().unwrap()[i] = Some(token.clone());
+                while !stop.load(Ordering::SeqCst) {
+                    match post(addr, "/auth/refresh", &json!({"refresh_token": token})) {
+                        Some((200, body)) => {
+                            token = body["refresh_token"].as_str().unwrap().to_owned();
+                            held.lock().unwrap()[i] = Some(token.clone());
+                            refreshes += 1;
+                        }
+                        None => return refreshes, // the server died mid-request
+                        Some(other) => panic!("refresh before the crash: {other:?}"),
+                    }
+                }
+                refreshes
+            })
+        })
+        .collect();
+
+    // Let the load run, then kill the server without warning.
+    std::thread::sleep(Duration::from_millis(2500));
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let refreshes: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(refreshes > 100, "the load barely ran: {refreshes} refreshes");
+
+    let held = held.lock().unwrap().clone();
+    let db = rusqlite::Connection::open(dir.join("minijwt.db")).unwrap();
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    // Before the restart: what the database says of each held token.
+    let rotated: Vec<Option<bool>> = held
+        .iter()
+        .map(|token| {
+            let token = token.as_ref()?;
+            let rotated = db
+                .query_row(
+                    "SELECT rotated_at IS NOT NULL FROM refresh_tokens WHERE jti = ?1",
+                    [jti(token)],
+                    |row| row.get::<_, bool>(0),
+                )
+                .unwrap_or_else(|e| panic!("a refresh token handed out is lost: {e}"));
+            Some(rotated)
+        })
+        .collect();
+    drop(db);
+
+    let (mut server, addr) = start(&dir);
+    let mut checked = 0;
+    for (token, rotated) in held.iter().zip(&rotated) {
+        let (Some(token), Some(rotated)) = (token, rotated) else {
+            continue;
+        };
+        if *rotated {
+            continue; // legitimately rotated: its successor's response was lost
+        }
+        let (status, body) = post(addr, "/auth/refresh", &json!({"refresh_token": token})).unwrap();
+        assert_eq!(
+            status, 200,
+            "a current refresh token stopped working after kill -9: {body}"
+        );
+        checked += 1;
+    }
+    let lost_responses = rotated.iter().filter(|r| **r == Some(true)).count();
+    println!(
+        "{refreshes} refreshes before the kill; after the restart {checked} held tokens refreshed, \
+         {lost_responses} had been rotated by a response the kill swallowed"
+    );
+    assert!(
+        checked >= CLIENTS / 2,
+        "too few clients to judge: {checked} checked, {rotated:?}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
