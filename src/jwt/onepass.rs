@@ -14,7 +14,7 @@
 //!
 //! It only ever *vouches*. [`deserialize`] returns `Some` when it watched
 //! everything the strict pass checks and found it all well. On any doubt (an
-//! error from `T`, a repeated name, a top level that is not an object, a value
+//! error from `T`, even one `T` catches and recovers from, a repeated name, a top level that is not an object, a value
 //! it could not watch: bytes, a 128-bit integer, an enum as a registered
 //! claim, serde_json's raw values) it returns `None`, and the caller runs the two passes, which decide
 //! and give the exact error. So it can only make `decode` faster: never laxer,
@@ -94,6 +94,16 @@ impl<'s, 'de> Ctx<'s, 'de> {
         self.watch.doubt.set(true);
     }
 
+    /// Passes `result` on, doubting if it is an error: `T` may catch an error
+    /// and carry on (a "lenient" field), but serde_json may by then have
+    /// consumed a value, or the end of an object, that nothing recorded.
+    fn checked<R, E>(&self, result: Result<R, E>) -> Result<R, E> {
+        if result.is_err() {
+            self.doubt();
+        }
+        result
+    }
+
     /// Records a value if it is kept. Every visit records its value here
     /// (or doubts), exactly once.
     fn keep(&self, value: impl FnOnce() -> Value<'de>) {
@@ -141,7 +151,7 @@ struct Watched<'s, 'de, D> {
 macro_rules! forward_deserialize {
     ($($method:ident)*) => {$(
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-            self.inner.$method(self.ctx.wrap(visitor))
+            self.ctx.checked(self.inner.$method(self.ctx.wrap(visitor)))
         }
     )*};
 }
@@ -167,7 +177,8 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Watched<'_, 'de, D> {
         name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.inner.deserialize_unit_struct(name, self.ctx.wrap(visitor))
+        self.ctx
+            .checked(self.inner.deserialize_unit_struct(name, self.ctx.wrap(visitor)))
     }
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(
@@ -180,12 +191,15 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Watched<'_, 'de, D> {
         if name.starts_with('$') {
             self.ctx.doubt();
         }
-        self.inner
-            .deserialize_newtype_struct(name, self.ctx.wrap(visitor))
+        self.ctx.checked(
+            self.inner
+                .deserialize_newtype_struct(name, self.ctx.wrap(visitor)),
+        )
     }
 
     fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Self::Error> {
-        self.inner.deserialize_tuple(len, self.ctx.wrap(visitor))
+        self.ctx
+            .checked(self.inner.deserialize_tuple(len, self.ctx.wrap(visitor)))
     }
 
     fn deserialize_tuple_struct<V: Visitor<'de>>(
@@ -194,8 +208,10 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Watched<'_, 'de, D> {
         len: usize,
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.inner
-            .deserialize_tuple_struct(name, len, self.ctx.wrap(visitor))
+        self.ctx.checked(
+            self.inner
+                .deserialize_tuple_struct(name, len, self.ctx.wrap(visitor)),
+        )
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -204,8 +220,10 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Watched<'_, 'de, D> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.inner
-            .deserialize_struct(name, fields, self.ctx.wrap(visitor))
+        self.ctx.checked(
+            self.inner
+                .deserialize_struct(name, fields, self.ctx.wrap(visitor)),
+        )
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -214,8 +232,10 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Watched<'_, 'de, D> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        self.inner
-            .deserialize_enum(name, variants, self.ctx.wrap(visitor))
+        self.ctx.checked(
+            self.inner
+                .deserialize_enum(name, variants, self.ctx.wrap(visitor)),
+        )
     }
 }
 
@@ -344,7 +364,7 @@ impl<'s, 'de, A: EnumAccess<'de>> EnumAccess<'de> for WatchedEnum<'s, 'de, A> {
     type Variant = WatchedEnum<'s, 'de, A::Variant>;
 
     fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant), A::Error> {
-        let (variant, access) = self.inner.variant_seed(seed)?;
+        let (variant, access) = self.ctx.checked(self.inner.variant_seed(seed))?;
         let access = WatchedEnum {
             inner: access,
             ctx: self.ctx,
@@ -357,23 +377,25 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for WatchedEnum<'_, 'de, A> 
     type Error = A::Error;
 
     fn unit_variant(self) -> Result<(), A::Error> {
-        self.inner.unit_variant()
+        self.ctx.checked(self.inner.unit_variant())
     }
     fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, A::Error> {
-        self.inner.newtype_variant_seed(ValueSeed {
+        self.ctx.checked(self.inner.newtype_variant_seed(ValueSeed {
             inner: seed,
             ctx: self.ctx,
-        })
+        }))
     }
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        self.inner.tuple_variant(len, self.ctx.wrap(visitor))
+        self.ctx
+            .checked(self.inner.tuple_variant(len, self.ctx.wrap(visitor)))
     }
     fn struct_variant<V: Visitor<'de>>(
         self,
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        self.inner.struct_variant(fields, self.ctx.wrap(visitor))
+        self.ctx
+            .checked(self.inner.struct_variant(fields, self.ctx.wrap(visitor)))
     }
 }
 
@@ -390,10 +412,10 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WatchedMap<'_, 'de, A> {
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
         let before = self.names.len();
-        let key = self.inner.next_key_seed(NameSeed {
+        let key = self.ctx.checked(self.inner.next_key_seed(NameSeed {
             inner: seed,
             names: &mut self.names,
-        })?;
+        }))?;
         if key.is_some() {
             if self.names.len() != before + 1 {
                 self.ctx.doubt(); // the name was not seen as a string
@@ -419,7 +441,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WatchedMap<'_, 'de, A> {
             _ => Keep::No,
         };
         let ctx = self.ctx.kept_as(keep);
-        self.inner.next_value_seed(ValueSeed { inner: seed, ctx })
+        self.ctx
+            .checked(self.inner.next_value_seed(ValueSeed { inner: seed, ctx }))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -437,10 +460,10 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for WatchedSeq<'_, 'de, A> {
     type Error = A::Error;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<Option<S::Value>, A::Error> {
-        self.inner.next_element_seed(ValueSeed {
+        self.ctx.checked(self.inner.next_element_seed(ValueSeed {
             inner: seed,
             ctx: self.ctx,
-        })
+        }))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -714,6 +737,73 @@ mod tests {
         assert!(deserialize::<HashMap<u32, i64>>(br#"{"1":2}"#, REGISTERED).is_none());
         // An error from `T` is left to the two passes to explain.
         assert!(deserialize::<Claims>(br#"{"sub":1,"exp":10}"#, REGISTERED).is_none());
+    }
+
+    /// A field that swallows its own errors: serde_json has consumed the
+    /// value (or a nested object's end) by then, unrecorded.
+    fn lenient<'de, D: Deserializer<'de>, X: Deserialize<'de>>(d: D) -> Result<Option<X>, D::Error> {
+        Ok(X::deserialize(d).ok())
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)] // read only through Debug
+    struct Lenient {
+        exp: i64,
+        #[serde(default, deserialize_with = "lenient")]
+        nbf: Option<String>,
+        #[serde(default, deserialize_with = "lenient")]
+        iss: Option<u64>,
+        #[serde(default, deserialize_with = "lenient")]
+        x: Option<HashMap<String, String>>,
+    }
+
+    /// Found in review: a `T` that catches an error inside itself used to get
+    /// a vouch, and the claims checks then missed `nbf`, `iss` and nested
+    /// duplicates. Any error through the wrappers is now a doubt, and
+    /// `decode` agrees with the two passes.
+    #[test]
+    fn an_error_caught_inside_t_is_still_a_doubt() {
+        for json in [
+            r#"{"exp":4102444800,"nbf":4102444800}"#,
+            r#"{"exp":4102444800,"iss":"evil"}"#,
+            r#"{"exp":4102444800,"x":{"a":"s","a":5}}"#,
+        ] {
+            assert!(
+                deserialize::<Lenient>(json.as_bytes(), REGISTERED).is_none(),
+                "{json}"
+            );
+        }
+        let key = crate::Hs256Key::new(&[3; 32]).unwrap();
+        let token = |claims: &str| {
+            let input = format!(
+                "{}.{}",
+                crate::jwt::header::DEFAULT_HEADER_B64,
+                crate::base64url::encode(claims.as_bytes())
+            );
+            format!(
+                "{input}.{}",
+                crate::base64url::encode(&key.sign(input.as_bytes()))
+            )
+        };
+        let at = crate::Validation::default().at_time(1000);
+        let refused = |claims: &str, validation: &crate::Validation| {
+            crate::decode::<Lenient>(&key, &token(claims), validation).unwrap_err()
+        };
+        assert!(matches!(
+            refused(r#"{"exp":4102444800,"nbf":4102444800}"#, &at),
+            crate::Error::NotYetValid { .. }
+        ));
+        assert_eq!(
+            refused(
+                r#"{"exp":4102444800,"iss":"evil"}"#,
+                &at.clone().with_issuer("good")
+            ),
+            crate::Error::WrongIssuer("evil".into())
+        );
+        assert!(matches!(
+            refused(r#"{"exp":4102444800,"x":{"a":"s","a":5}}"#, &at),
+            crate::Error::DuplicateMember { .. }
+        ));
     }
 
     #[test]
