@@ -49,6 +49,32 @@ struct Typed {
     rest: Map<String, Value>,
 }
 
+/// A claims type that swallows its own errors, field by field: serde_json
+/// has consumed a value (or a nested object's end) by the time the error is
+/// dropped. `decode` must still judge the payload exactly as for `Value`.
+#[derive(serde::Deserialize, Debug)]
+#[allow(dead_code)] // only deserialized
+struct Lenient {
+    #[serde(default, deserialize_with = "lenient")]
+    exp: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    nbf: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    iat: Option<Vec<u8>>,
+    #[serde(default, deserialize_with = "lenient")]
+    iss: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    aud: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "lenient")]
+    sub: Option<std::collections::HashMap<String, String>>,
+}
+
+fn lenient<'de, D: serde::Deserializer<'de>, X: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<X>, D::Error> {
+    Ok(X::deserialize(d).ok())
+}
+
 /// An externally tagged enum: serde_json reads it through `visit_enum`.
 #[derive(serde::Deserialize, Debug)]
 #[allow(dead_code)] // only deserialized
@@ -295,6 +321,7 @@ fuzz_target!(|data: &[u8]| {
     let token = forge(br#"{"alg":"HS256","typ":"JWT"}"#, &payload);
     let reference: Option<Value> = serde_json::from_slice(&payload).ok();
     let typed_reads = serde_json::from_slice::<Typed>(&payload).is_ok();
+    let lenient_reads = serde_json::from_slice::<Lenient>(&payload).is_ok();
 
     for policy in &POLICIES {
         let validation = policy.validation();
@@ -307,6 +334,13 @@ fuzz_target!(|data: &[u8]| {
 
         let typed = minijwt::decode::<Typed>(&KEY, &token, &validation);
         let ignored = minijwt::decode::<serde::de::IgnoredAny>(&KEY, &token, &validation);
+        let lenient = minijwt::decode::<Lenient>(&KEY, &token, &validation);
+        match &result {
+            // Refused: the same first failure, however T treats its errors.
+            Err(e) => assert_eq!(lenient.as_ref().err(), Some(e), "Lenient: {lenient:?}"),
+            // Accepted: T is then built exactly as serde_json alone builds it.
+            Ok(_) => assert_eq!(lenient.is_ok(), lenient_reads, "Lenient: {lenient:?}"),
+        }
         assert_eq!(
             ignored.is_ok(),
             result.is_ok(),
