@@ -28,11 +28,20 @@ struct World {
 static WORLD: LazyLock<World> = LazyLock::new(|| {
     let key = Hs256Key::new(b"router-fuzz-key-0123456789abcdefgh").expect("a long key");
     let clock = Arc::new(ManualClock::new(NOW));
-    let auth = Auth::new(Store::open_in_memory().expect("memory store"), key, AuthConfig::default(), clock)
-        .expect("auth");
+    let auth = Auth::new(
+        Store::open_in_memory().expect("memory store"),
+        key,
+        AuthConfig::default(),
+        clock,
+    )
+    .expect("auth");
     auth.register("fuzzer", "fuzzer-password").expect("register");
     let tokens = auth.login("fuzzer", "fuzzer-password", None).expect("login");
-    World { auth, access: tokens.access_token, refresh: tokens.refresh_token }
+    World {
+        auth,
+        access: tokens.access_token,
+        refresh: tokens.refresh_token,
+    }
 });
 
 const METHODS: &[&str] = &["GET", "POST", "DELETE", "PUT", "HEAD", "PATCH", "OPTIONS"];
@@ -47,12 +56,18 @@ const PATHS: &[&str] = &[
     "/notes/1",
     "/healthz",
 ];
-const CONTENT_TYPES: &[Option<&str>] =
-    &[Some("application/json"), Some("application/json; charset=utf-8"), Some("text/plain"), None];
+const CONTENT_TYPES: &[Option<&str>] = &[
+    Some("application/json"),
+    Some("application/json; charset=utf-8"),
+    Some("text/plain"),
+    None,
+];
 
 fuzz_target!(|data: &[u8]| {
     let world = &*WORLD;
-    let [method, path, content_type, authorization, rest @ ..] = data else { return };
+    let [method, path, content_type, authorization, rest @ ..] = data else {
+        return;
+    };
     // The rest: an optional free-form part (path suffix or bearer bytes),
     // then the body, split at the first 0xFF.
     let (free, body) = match rest.iter().position(|&b| b == 0xFF) {
@@ -91,6 +106,9 @@ fuzz_target!(|data: &[u8]| {
     assert!((200..600).contains(&response.status));
     if response.status >= 400 {
         let body: serde_json::Value = serde_json::from_slice(&response.body).expect("error bodies are JSON");
-        assert!(body["error"].is_string() && body["error_description"].is_string(), "{body}");
+        assert!(
+            body["error"].is_string() && body["error_description"].is_string(),
+            "{body}"
+        );
     }
 });
