@@ -793,6 +793,59 @@ fn restart_keeps_tokens_and_revocations() {
     );
 }
 
+#[test]
+fn a_full_database_refuses_writes_keeps_reads_and_recovers() {
+    let path = temp_db("full");
+    let clock = Arc::new(TestClock::default());
+    clock.time.set(T0);
+    let auth = Arc::new(Auth::new(Store::open(&path).unwrap(), key(), AuthConfig::default(), clock).unwrap());
+    let server = RunningServer::start(auth.clone(), "127.0.0.1:0", 4, false).unwrap();
+    let addr = server.addr();
+    let tokens = user(addr, "alice");
+    let access = tokens.text("access_token");
+    let note = json!({"text": "n".repeat(4000)});
+    assert_eq!(
+        call(addr, "POST", "/notes", Some(&access), Some(&note)).status,
+        201
+    );
+
+    // The disk fills up: writes are refused with 503 and a clear reason...
+    auth.store().set_page_limit(Some(1));
+    let refused = (0..50)
+        .map(|_| call(addr, "POST", "/notes", Some(&access), Some(&note)))
+        .find(|reply| reply.status != 201)
+        .expect("a full database must refuse a write");
+    assert_eq!(
+        (refused.status, refused.error()),
+        (503, "temporarily_unavailable")
+    );
+    assert!(refused.text("error_description").contains("full"), "{refused:?}");
+    assert_eq!(refused.header("Retry-After"), Some("1"));
+    // A small write may still fit in a page that has room; either way, a
+    // refresh is answered 200 or 503, and a 503 rotates nothing.
+    let mut refresh_token = tokens.text("refresh_token");
+    let during = refresh(addr, &refresh_token, None);
+    match during.status {
+        200 => refresh_token = during.text("refresh_token"),
+        503 => {}
+        other => panic!("refresh on a full database: {other} {during:?}"),
+    }
+    // ...while reads go on.
+    assert_eq!(call(addr, "GET", "/me", Some(&access), None).status, 200);
+    assert_eq!(call(addr, "GET", "/notes", Some(&access), None).status, 200);
+    assert_eq!(call(addr, "GET", "/healthz", None, None).status, 200);
+
+    // Space comes back: the server recovers by itself, and the refresh token
+    // that could not be rotated still works.
+    auth.store().set_page_limit(None);
+    assert_eq!(
+        call(addr, "POST", "/notes", Some(&access), Some(&note)).status,
+        201
+    );
+    assert_eq!(refresh(addr, &refresh_token, None).status, 200);
+    server.shutdown();
+}
+
 /// N keep-alive clients connect at once, each sends one request, and every
 /// one must be answered within 2 s (see vendor/tiny_http/PATCHES.md).
 fn burst(n: usize) {

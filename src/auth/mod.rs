@@ -343,6 +343,20 @@ impl Auth {
         &self.config
     }
 
+    /// The store, for operations outside the auth flow (such as
+    /// [`Store::set_page_limit`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(0))).unwrap();
+    /// assert!(auth.store().ping().is_ok());
+    /// ```
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Checks that the database answers.
     ///
     /// ```

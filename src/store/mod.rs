@@ -12,6 +12,7 @@ mod schema;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
@@ -157,7 +158,10 @@ enum Location {
 /// ```
 pub struct Store {
     location: Location,
-    idle: Mutex<Vec<Connection>>,
+    /// Open connections, each with the page limit last applied to it.
+    idle: Mutex<Vec<(Connection, u64)>>,
+    /// See [`Store::set_page_limit`]; 0 means none.
+    page_limit: AtomicU64,
     /// Taken by every write; see [`Store::write`].
     writer: Mutex<()>,
     /// Users by id; see [`Store::user_by_id`].
@@ -185,14 +189,15 @@ impl Store {
         let store = Store {
             location: Location::File(path.as_ref().to_owned()),
             idle: Mutex::new(Vec::new()),
+            page_limit: AtomicU64::new(0),
             writer: Mutex::new(()),
             users: RwLock::default(),
             _keeper: None,
         };
-        let mut conn = store.connect()?;
+        let (mut conn, limit) = store.connect()?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         schema::migrate(&mut conn)?;
-        store.release(conn);
+        store.release((conn, limit));
         Ok(store)
     }
 
@@ -214,23 +219,60 @@ impl Store {
         Ok(Store {
             location: Location::Memory(uri),
             idle: Mutex::new(Vec::new()),
+            page_limit: AtomicU64::new(0),
             writer: Mutex::new(()),
             users: RwLock::default(),
             _keeper: Some(Mutex::new(keeper)),
         })
     }
 
-    fn connect(&self) -> Result<Connection, StoreError> {
-        if let Some(conn) = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop() {
-            return Ok(conn);
+    fn connect(&self) -> Result<(Connection, u64), StoreError> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let (conn, applied) = match pooled {
+            Some(pooled) => pooled,
+            None => match &self.location {
+                Location::File(path) => (open_connection(path, false)?, 0),
+                Location::Memory(uri) => (open_connection(Path::new(uri), true)?, 0),
+            },
+        };
+        // `max_page_count` belongs to each connection: bring this one up to date.
+        let limit = self.page_limit.load(Ordering::Relaxed);
+        if limit != applied {
+            let pages = if limit == 0 {
+                i64::from(u32::MAX - 1)
+            } else {
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            };
+            conn.pragma_update_and_check(None, "max_page_count", pages, |row| row.get::<_, i64>(0))?;
         }
-        match &self.location {
-            Location::File(path) => open_connection(path, false),
-            Location::Memory(uri) => open_connection(Path::new(uri), true),
-        }
+        Ok((conn, limit))
     }
 
-    fn release(&self, conn: Connection) {
+    /// Caps the database at `pages` pages (of 4 KiB; never below its current
+    /// size), or lifts the cap. When a write needs a page past the cap, it fails with [`StoreError::Unavailable`]
+    /// ("database is full") and reads go on; raising or lifting it takes
+    /// effect at once. For embedded deployments with a fixed budget, and for
+    /// testing what a full disk does.
+    ///
+    /// ```
+    /// use minijwt::store::{Store, StoreError};
+    ///
+    /// let store = Store::open_in_memory().unwrap();
+    /// let user = store.create_user("zed", "hash", 0).unwrap();
+    /// store.set_page_limit(Some(1)); // below the current size: no page may be added
+    /// let big = "x".repeat(10_000);
+    /// assert_eq!(
+    ///     store.create_note(user.id, &big, 0).unwrap_err(),
+    ///     StoreError::Unavailable("database is full".into())
+    /// );
+    /// store.set_page_limit(None);
+    /// assert!(store.create_note(user.id, &big, 0).is_ok());
+    /// ```
+    pub fn set_page_limit(&self, pages: Option<u64>) {
+        self.page_limit.store(pages.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn release(&self, conn: (Connection, u64)) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_CONNECTIONS {
             idle.push(conn);
@@ -251,9 +293,9 @@ impl Store {
     }
 
     fn run<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut conn = self.connect()?;
+        let (mut conn, limit) = self.connect()?;
         let result = f(&mut conn);
-        self.release(conn);
+        self.release((conn, limit));
         result
     }
 
