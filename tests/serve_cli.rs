@@ -87,6 +87,15 @@ fn post(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
 
 const PASSWORD: &str = "a very secret password";
 
+fn register(addr: SocketAddr) {
+    let (status, body) = post(
+        addr,
+        "/auth/register",
+        &json!({"username": "alice", "password": PASSWORD}),
+    );
+    assert_eq!(status, 201, "{body}");
+}
+
 fn login(addr: SocketAddr) -> Value {
     let (status, tokens) = post(
         addr,
@@ -101,15 +110,7 @@ fn login(addr: SocketAddr) -> Value {
 fn starts_with_no_setup_and_stops_cleanly_on_sigterm() {
     let dir = workdir("sigterm");
     let mut server = serve(&dir, &[]);
-    assert_eq!(
-        post(
-            server.addr,
-            "/auth/register",
-            &json!({"username": "alice", "password": PASSWORD})
-        )
-        .0,
-        201
-    );
+    register(server.addr);
     let tokens = login(server.addr);
 
     #[cfg(unix)]
@@ -153,15 +154,7 @@ fn starts_with_no_setup_and_stops_cleanly_on_sigterm() {
 fn refresh_token_survives_kill_9_and_restart() {
     let dir = workdir("kill9");
     let server = serve(&dir, &[]);
-    assert_eq!(
-        post(
-            server.addr,
-            "/auth/register",
-            &json!({"username": "alice", "password": PASSWORD})
-        )
-        .0,
-        201
-    );
+    register(server.addr);
     let kept = login(server.addr);
     let revoked = login(server.addr);
     assert_eq!(
