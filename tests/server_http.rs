@@ -793,6 +793,53 @@ fn restart_keeps_tokens_and_revocations() {
     );
 }
 
+/// A client that sends its headers a byte at a time (slowloris) is cut off:
+/// the request head has 10 s to arrive, whatever the pace.
+#[test]
+fn headers_sent_a_byte_at_a_time_are_cut_off() {
+    let s = start(AuthConfig::default());
+    let mut slow = TcpStream::connect(s.addr).unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ").unwrap();
+    let started = Instant::now();
+    let mut cut_off = None;
+    while started.elapsed() < Duration::from_secs(40) {
+        std::thread::sleep(Duration::from_millis(250));
+        if slow.write_all(b"a").is_err() {
+            cut_off = Some(started.elapsed());
+            break;
+        }
+        // The server answers 408 and closes; a write then fails soon after.
+        slow.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 64];
+        let closed = matches!((&slow).read(&mut byte), Ok(_));
+        slow.set_nonblocking(false).unwrap();
+        if closed {
+            cut_off = Some(started.elapsed());
+            break;
+        }
+    }
+    let cut_off = cut_off.expect("a slowloris client was never cut off");
+    assert!(cut_off < Duration::from_secs(30), "{cut_off:?}");
+    // Meanwhile and after, everyone else is served.
+    assert_eq!(call(s.addr, "GET", "/healthz", None, None).status, 200);
+}
+
+/// A request head without end is cut off at 64 KiB, not read into memory.
+#[test]
+fn endless_headers_are_cut_off() {
+    let s = start(AuthConfig::default());
+    let mut head = b"GET /healthz HTTP/1.1\r\nX-Long: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', 200 * 1024));
+    head.extend_from_slice(b"\r\n\r\n");
+    let answer = send_and_collect(s.addr, String::from_utf8(head).unwrap(), Vec::new());
+    assert!(
+        !answer.contains("200 OK"),
+        "an oversized head was served: {}",
+        &answer[..answer.len().min(100)]
+    );
+    assert_eq!(call(s.addr, "GET", "/healthz", None, None).status, 200);
+}
+
 #[test]
 fn a_full_database_refuses_writes_keeps_reads_and_recovers() {
     let path = temp_db("full");

@@ -1,5 +1,6 @@
 use ascii::AsciiString;
 
+use std::time::Instant;
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
@@ -11,6 +12,14 @@ use crate::common::{HTTPVersion, Method};
 use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
+
+/// minijwt patch (see PATCHES.md): the longest a request line and headers
+/// may take to arrive, from the moment the server starts reading them.
+const HEAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// minijwt patch (see PATCHES.md): the most bytes a request line and its
+/// headers may take together.
+const MAX_HEAD: usize = 64 * 1024;
 
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
@@ -77,11 +86,24 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
+    ///
+    /// minijwt patch (see PATCHES.md): the whole request head must arrive
+    /// before `deadline` and within `budget` bytes, so a client that sends
+    /// its headers a byte at a time, or without end, cannot hold a thread or
+    /// grow memory without bound.
+    fn read_next_line(&mut self, deadline: Instant, budget: &mut usize) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
         let mut prev_byte_was_cr = false;
 
         loop {
+            if *budget == 0 {
+                return Err(IoError::new(ErrorKind::InvalidData, "request head too large"));
+            }
+            *budget -= 1;
+            // Reading the clock costs more than a buffered byte: look every 16.
+            if *budget % 16 == 0 && Instant::now() > deadline {
+                return Err(IoError::new(ErrorKind::TimedOut, "request head too slow"));
+            }
             let byte = self.next_header_source.by_ref().bytes().next();
 
             let byte = match byte {
@@ -104,10 +126,14 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        let deadline = Instant::now() + HEAD_DEADLINE;
+        let mut budget = MAX_HEAD;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                let line = self
+                    .read_next_line(deadline, &mut budget)
+                    .map_err(ReadError::ReadIoError)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -118,7 +144,9 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                    let line = self
+                        .read_next_line(deadline, &mut budget)
+                        .map_err(ReadError::ReadIoError)?;
 
                     if line.is_empty() {
                         break;
