@@ -811,7 +811,7 @@ fn headers_sent_a_byte_at_a_time_are_cut_off() {
         // The server answers 408 and closes; a write then fails soon after.
         slow.set_nonblocking(true).unwrap();
         let mut byte = [0u8; 64];
-        let closed = matches!((&slow).read(&mut byte), Ok(_));
+        let closed = (&slow).read(&mut byte).is_ok();
         slow.set_nonblocking(false).unwrap();
         if closed {
             cut_off = Some(started.elapsed());
