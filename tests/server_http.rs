@@ -5,7 +5,7 @@
 //! stops it at the end. Requests are written by hand over TCP so that tests
 //! control every byte (keep-alive, lying Content-Length, bad headers).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,10 +16,12 @@ use minijwt::auth::{Auth, AuthConfig, Clock, ManualClock};
 use minijwt::http::server::RunningServer;
 use minijwt::store::Store;
 use minijwt::Hs256Key;
-use serde_json::{json, Value};
+use serde_json::json;
+
+mod common;
+use common::*;
 
 const T0: i64 = 1_800_000_000;
-const PASSWORD: &str = "correct horse battery";
 
 /// A clock the test moves, which can also be told to panic (to prove a
 /// panicking handler costs one request, not the server).
@@ -88,125 +90,6 @@ fn start_with_workers(workers: usize) -> TestServer {
         server: Some(server),
         clock,
     }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn error(&self) -> &str {
-        self.body["error"].as_str().unwrap_or_default()
-    }
-    fn text(&self, field: &str) -> String {
-        self.body[field]
-            .as_str()
-            .unwrap_or_else(|| panic!("no {field} in {}", self.body))
-            .to_owned()
-    }
-}
-
-/// Reads one response from a buffered connection.
-fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        let (name, value) = trimmed.split_once(':').unwrap();
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
-        .map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap()
-    };
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
-}
-
-/// Sends raw bytes on a new connection and reads one response.
-fn raw(addr: SocketAddr, bytes: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(bytes).unwrap();
-    read_reply(&mut BufReader::new(stream)).unwrap()
-}
-
-fn call(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    if let Some(token) = bearer {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    let body = body.map(Value::to_string).unwrap_or_default();
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    raw(addr, request.as_bytes())
-}
-
-fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
-    call(addr, "POST", path, None, Some(&body))
-}
-
-fn register(addr: SocketAddr, username: &str) -> Reply {
-    post(
-        addr,
-        "/auth/register",
-        json!({"username": username, "password": PASSWORD}),
-    )
-}
-
-fn login(addr: SocketAddr, username: &str) -> Reply {
-    post(
-        addr,
-        "/auth/login",
-        json!({"username": username, "password": PASSWORD}),
-    )
-}
-
-fn user(addr: SocketAddr, username: &str) -> Reply {
-    assert_eq!(register(addr, username).status, 201);
-    let reply = login(addr, username);
-    assert_eq!(reply.status, 200, "{reply:?}");
-    reply
-}
-
-fn refresh(addr: SocketAddr, refresh_token: &str, access_token: Option<&str>) -> Reply {
-    let mut body = json!({"refresh_token": refresh_token});
-    if let Some(access) = access_token {
-        body["access_token"] = json!(access);
-    }
-    post(addr, "/auth/refresh", body)
 }
 
 #[test]

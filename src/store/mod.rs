@@ -12,7 +12,7 @@ mod schema;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
@@ -61,7 +61,9 @@ impl std::error::Error for StoreError {}
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         match error.sqlite_error_code() {
-            Some(ErrorCode::ConstraintViolation) => StoreError::Conflict,
+            // Only a UNIQUE rule is a conflict the caller can explain (a name
+            // taken); a failed CHECK, foreign key or trigger is a bug.
+            Some(ErrorCode::ConstraintViolation) if breaks_uniqueness(&error) => StoreError::Conflict,
             Some(ErrorCode::DiskFull) => StoreError::Unavailable("database is full".into()),
             Some(ErrorCode::ReadOnly) => StoreError::Unavailable("database is read-only".into()),
             Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
@@ -73,6 +75,13 @@ impl From<rusqlite::Error> for StoreError {
             _ => StoreError::Internal(error.to_string()),
         }
     }
+}
+
+fn breaks_uniqueness(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error().map(|e| e.extended_code),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
 }
 
 /// A user as the rest of the program sees it.
@@ -138,6 +147,15 @@ pub struct Note {
     pub created_at: i64,
 }
 
+/// What [`Store::set_page_limit`] and [`Store::set_read_only`] ask of every
+/// connection, as last applied to one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Limits {
+    /// Pages; 0 means no cap.
+    page_limit: u64,
+    read_only: bool,
+}
+
 /// Where the data lives: a file, or memory (tests, fuzzing).
 #[derive(Debug, Clone)]
 enum Location {
@@ -158,10 +176,12 @@ enum Location {
 /// ```
 pub struct Store {
     location: Location,
-    /// Open connections, each with the page limit last applied to it.
-    idle: Mutex<Vec<(Connection, u64)>>,
+    /// Open connections, each with the limits last applied to it.
+    idle: Mutex<Vec<(Connection, Limits)>>,
     /// See [`Store::set_page_limit`]; 0 means none.
     page_limit: AtomicU64,
+    /// See [`Store::set_read_only`].
+    read_only: AtomicBool,
     /// Taken by every write; see [`Store::write`].
     writer: Mutex<()>,
     /// Users by id; see [`Store::user_by_id`].
@@ -190,14 +210,15 @@ impl Store {
             location: Location::File(path.as_ref().to_owned()),
             idle: Mutex::new(Vec::new()),
             page_limit: AtomicU64::new(0),
+            read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
             users: RwLock::default(),
             _keeper: None,
         };
-        let (mut conn, limit) = store.connect()?;
+        let (mut conn, limits) = store.connect()?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         schema::migrate(&mut conn)?;
-        store.release((conn, limit));
+        store.release((conn, limits));
         Ok(store)
     }
 
@@ -220,32 +241,41 @@ impl Store {
             location: Location::Memory(uri),
             idle: Mutex::new(Vec::new()),
             page_limit: AtomicU64::new(0),
+            read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
             users: RwLock::default(),
             _keeper: Some(Mutex::new(keeper)),
         })
     }
 
-    fn connect(&self) -> Result<(Connection, u64), StoreError> {
+    fn connect(&self) -> Result<(Connection, Limits), StoreError> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        // A new connection has had nothing applied, but may share a pager
+        // (in memory) that another connection capped: it gets both pragmas.
         let (conn, applied) = match pooled {
-            Some(pooled) => pooled,
+            Some((conn, applied)) => (conn, Some(applied)),
             None => match &self.location {
-                Location::File(path) => (open_connection(path, false)?, 0),
-                Location::Memory(uri) => (open_connection(Path::new(uri), true)?, 0),
+                Location::File(path) => (open_connection(path, false)?, None),
+                Location::Memory(uri) => (open_connection(Path::new(uri), true)?, None),
             },
         };
-        // `max_page_count` belongs to each connection: bring this one up to date.
-        let limit = self.page_limit.load(Ordering::Relaxed);
-        if limit != applied {
-            let pages = if limit == 0 {
+        // Both pragmas belong to each connection: bring this one up to date.
+        let wanted = Limits {
+            page_limit: self.page_limit.load(Ordering::Relaxed),
+            read_only: self.read_only.load(Ordering::Relaxed),
+        };
+        if applied.map(|a| a.page_limit) != Some(wanted.page_limit) {
+            let pages = if wanted.page_limit == 0 {
                 i64::from(u32::MAX - 1)
             } else {
-                i64::try_from(limit).unwrap_or(i64::MAX)
+                i64::try_from(wanted.page_limit).unwrap_or(i64::MAX)
             };
             conn.pragma_update_and_check(None, "max_page_count", pages, |row| row.get::<_, i64>(0))?;
         }
-        Ok((conn, limit))
+        if applied.map(|a| a.read_only) != Some(wanted.read_only) {
+            conn.pragma_update(None, "query_only", wanted.read_only)?;
+        }
+        Ok((conn, wanted))
     }
 
     /// Caps the database at `pages` pages (of 4 KiB; never below its current
@@ -272,7 +302,32 @@ impl Store {
         self.page_limit.store(pages.unwrap_or(0), Ordering::Relaxed);
     }
 
-    fn release(&self, conn: (Connection, u64)) {
+    /// Makes the database read-only for this process (`PRAGMA query_only` on
+    /// every connection), or writable again. A write then fails with
+    /// [`StoreError::Unavailable`] ("database is read-only"), as it does when
+    /// the file itself cannot be written; reads go on. For maintenance (a
+    /// backup copying the file), and for testing what a read-only disk does
+    /// where file modes cannot (root ignores them).
+    ///
+    /// ```
+    /// use minijwt::store::{Store, StoreError};
+    ///
+    /// let store = Store::open_in_memory().unwrap();
+    /// let user = store.create_user("ro", "hash", 0).unwrap();
+    /// store.set_read_only(true);
+    /// assert_eq!(
+    ///     store.create_note(user.id, "hi", 0).unwrap_err(),
+    ///     StoreError::Unavailable("database is read-only".into())
+    /// );
+    /// assert_eq!(store.notes(user.id).unwrap(), vec![]); // reads go on
+    /// store.set_read_only(false);
+    /// assert!(store.create_note(user.id, "hi", 0).is_ok());
+    /// ```
+    pub fn set_read_only(&self, read_only: bool) {
+        self.read_only.store(read_only, Ordering::Relaxed);
+    }
+
+    fn release(&self, conn: (Connection, Limits)) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_CONNECTIONS {
             idle.push(conn);
@@ -293,9 +348,14 @@ impl Store {
     }
 
     fn run<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let (mut conn, limit) = self.connect()?;
+        let (mut conn, limits) = self.connect()?;
         let result = f(&mut conn);
-        self.release((conn, limit));
+        // A connection that met a fault is not kept: SQLite opens a file it
+        // cannot write read-only, and that connection would stay read-only
+        // after the file is writable again. A new one costs a few microseconds.
+        if !matches!(result, Err(StoreError::Unavailable(_))) {
+            self.release((conn, limits));
+        }
         result
     }
 

@@ -1,0 +1,313 @@
+//! Faults inside the server stay inside one request: a read-only database, a
+//! statement that fails, a lock poisoned by a panic. Each test breaks the real
+//! server's database from outside the HTTP layer, checks what clients see
+//! while it is broken, then mends it and checks that the server recovered by
+//! itself, with nothing half-written. (A full database is in server_http.rs,
+//! a panicking handler too.)
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use minijwt::auth::{Auth, AuthConfig, ManualClock};
+use minijwt::http::server::RunningServer;
+use minijwt::store::{RefreshRecord, Rotation, Store};
+use minijwt::Hs256Key;
+use rusqlite::Connection;
+use serde_json::json;
+
+mod common;
+use common::*;
+
+const T0: i64 = 1_800_000_000;
+
+/// A server on a database file of its own; `auth` reaches its store.
+struct Fixture {
+    server: Option<RunningServer>,
+    addr: SocketAddr,
+    auth: Arc<Auth>,
+    path: PathBuf,
+}
+
+/// A database path of the test's own, with no file there yet.
+fn fresh_path(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("minijwt-faults-{}-{name}.db", std::process::id()));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+impl Fixture {
+    fn start(name: &str) -> Fixture {
+        Fixture::start_on(fresh_path(name))
+    }
+
+    fn start_on(path: PathBuf) -> Fixture {
+        let clock = Arc::new(ManualClock::new(T0));
+        let key = Hs256Key::new(b"faults-test-key-0123456789abcdefgh").unwrap();
+        let auth =
+            Arc::new(Auth::new(Store::open(&path).unwrap(), key, AuthConfig::default(), clock).unwrap());
+        let server = RunningServer::start(auth.clone(), "127.0.0.1:0", 4, false).unwrap();
+        Fixture {
+            addr: server.addr(),
+            server: Some(server),
+            auth,
+            path,
+        }
+    }
+
+    /// A connection of the test's own to the server's database file: the
+    /// "operator" who breaks things.
+    fn operator(&self) -> Connection {
+        let conn = Connection::open(&self.path).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        conn
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+        }
+    }
+}
+
+fn assert_unavailable(reply: &Reply, why: &str) {
+    assert_eq!(
+        (reply.status, reply.error()),
+        (503, "temporarily_unavailable"),
+        "{reply:?}"
+    );
+    assert!(reply.text("error_description").contains(why), "{reply:?}");
+    assert_eq!(reply.header("Retry-After"), Some("1"));
+}
+
+#[test]
+fn a_read_only_database_refuses_writes_keeps_reads_and_recovers() {
+    let f = Fixture::start("read-only");
+    let tokens = user(f.addr, "alice");
+    let access = tokens.text("access_token");
+    let refresh_token = tokens.text("refresh_token");
+    let note = json!({"text": "written before"});
+    assert_eq!(
+        call(f.addr, "POST", "/notes", Some(&access), Some(&note)).status,
+        201
+    );
+
+    f.auth.store().set_read_only(true);
+    // Every request that must write is refused, and says why...
+    assert_unavailable(&register(f.addr, "bob"), "read-only");
+    assert_unavailable(&login(f.addr, "alice"), "read-only");
+    assert_unavailable(&refresh(f.addr, &refresh_token, None), "read-only");
+    assert_unavailable(
+        &call(
+            f.addr,
+            "POST",
+            "/notes",
+            Some(&access),
+            Some(&json!({"text": "no"})),
+        ),
+        "read-only",
+    );
+    assert_unavailable(
+        &post(f.addr, "/auth/logout", json!({"refresh_token": refresh_token})),
+        "read-only",
+    );
+    // ...while every request that only reads is served.
+    assert_eq!(call(f.addr, "GET", "/me", Some(&access), None).status, 200);
+    let notes = call(f.addr, "GET", "/notes", Some(&access), None);
+    assert_eq!(notes.status, 200);
+    assert_eq!(notes.body["notes"].as_array().unwrap().len(), 1, "{notes:?}");
+    assert_eq!(call(f.addr, "GET", "/healthz", None, None).status, 200);
+
+    // Writable again: the server recovers without a restart, and the refresh
+    // token that could not be rotated (nor revoked) is still the current one.
+    f.auth.store().set_read_only(false);
+    assert_eq!(register(f.addr, "bob").status, 201);
+    assert_eq!(login(f.addr, "alice").status, 200);
+    assert_eq!(refresh(f.addr, &refresh_token, None).status, 200);
+}
+
+#[test]
+fn a_failed_statement_costs_one_request_and_leaves_nothing_half_done() {
+    let f = Fixture::start("failed-statement");
+    let tokens = user(f.addr, "alice");
+    let access = tokens.text("access_token");
+    let refresh_token = tokens.text("refresh_token");
+    let operator = f.operator();
+
+    // Rotation is two writes in one transaction: the old token marked
+    // rotated, then its successor inserted. Make the second one fail.
+    operator
+        .execute_batch(
+            "CREATE TRIGGER injected_fault BEFORE INSERT ON refresh_tokens
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+        )
+        .unwrap();
+    let failed = refresh(f.addr, &refresh_token, None);
+    assert_eq!(
+        (failed.status, failed.error()),
+        (500, "server_error"),
+        "{failed:?}"
+    );
+    assert_eq!(failed.text("error_description"), "internal error"); // no SQL leaks out
+                                                                    // Other requests are untouched.
+    assert_eq!(call(f.addr, "GET", "/me", Some(&access), None).status, 200);
+    let rows: (i64, i64) = operator
+        .query_row(
+            "SELECT count(*), count(rotated_at) FROM refresh_tokens",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        rows,
+        (1, 0),
+        "the first write of the failed rotation was rolled back"
+    );
+
+    // A table gone: both its readers and its writers fail, nothing else does.
+    operator
+        .execute_batch("ALTER TABLE notes RENAME TO notes_away")
+        .unwrap();
+    assert_eq!(call(f.addr, "GET", "/notes", Some(&access), None).status, 500);
+    assert_eq!(
+        call(
+            f.addr,
+            "POST",
+            "/notes",
+            Some(&access),
+            Some(&json!({"text": "x"}))
+        )
+        .status,
+        500
+    );
+    assert_eq!(call(f.addr, "GET", "/me", Some(&access), None).status, 200);
+    assert_eq!(call(f.addr, "GET", "/healthz", None, None).status, 200);
+
+    // Mended: the same refresh token rotates (had the half-done rotation
+    // stuck, this would be reuse and revoke the family), and notes work.
+    operator
+        .execute_batch("DROP TRIGGER injected_fault; ALTER TABLE notes_away RENAME TO notes;")
+        .unwrap();
+    let rotated = refresh(f.addr, &refresh_token, None);
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    assert_eq!(refresh(f.addr, &rotated.text("refresh_token"), None).status, 200);
+    assert_eq!(
+        call(
+            f.addr,
+            "POST",
+            "/notes",
+            Some(&access),
+            Some(&json!({"text": "x"}))
+        )
+        .status,
+        201
+    );
+}
+
+#[test]
+fn a_lock_poisoned_mid_transaction_costs_nothing_else() {
+    let f = Fixture::start("poisoned");
+    let tokens = user(f.addr, "alice");
+    let access = tokens.text("access_token");
+    let store = f.auth.store();
+    let alice = store.credentials("alice").unwrap().unwrap().user;
+    let record = RefreshRecord {
+        jti: "poison".into(),
+        token_hash: [9; 32],
+        user_id: alice.id,
+        family: "poison-family".into(),
+        issued_at: T0,
+        expires_at: T0 + 1000,
+    };
+    store.insert_refresh(&record).unwrap();
+
+    // The successor closure is the one place where code other than the
+    // store's runs under its writer lock, inside an open IMMEDIATE
+    // transaction: a panic there poisons the lock mid-transaction.
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.rotate_refresh("poison", &[9; 32], T0 + 1, |_| {
+            panic!("injected fault: successor")
+        })
+    }));
+    assert!(panicked.is_err());
+
+    // Served as before: writes (which take the poisoned lock), reads, refresh.
+    assert_eq!(register(f.addr, "bob").status, 201);
+    let bob = login(f.addr, "bob");
+    assert_eq!(bob.status, 200);
+    assert_eq!(refresh(f.addr, &bob.text("refresh_token"), None).status, 200);
+    assert_eq!(
+        call(
+            f.addr,
+            "POST",
+            "/notes",
+            Some(&access),
+            Some(&json!({"text": "after"}))
+        )
+        .status,
+        201
+    );
+    assert_eq!(call(f.addr, "GET", "/me", Some(&access), None).status, 200);
+    // The panicking rotation was rolled back: the token is still current.
+    let again = store
+        .rotate_refresh("poison", &[9; 32], T0 + 2, |old| RefreshRecord {
+            jti: "poison-2".into(),
+            token_hash: [10; 32],
+            ..old.clone()
+        })
+        .unwrap();
+    assert!(matches!(again, Rotation::Rotated(_)), "{again:?}");
+}
+
+/// `chattr +i` for as long as it lives: the file cannot be written, even by
+/// root (who ignores file modes), through descriptors opened before or after.
+struct Immutable<'a>(&'a Path);
+
+impl<'a> Immutable<'a> {
+    fn set(path: &'a Path) -> Immutable<'a> {
+        let status = Command::new("chattr").arg("+i").arg(path).status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "this test needs `chattr +i` (e2fsprogs, a file system with the immutable \
+             attribute, CAP_LINUX_IMMUTABLE): {status:?}"
+        );
+        Immutable(path)
+    }
+}
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+    }
+}
+
+/// A real read-only file, not a pragma: SQLite opens a file it cannot write
+/// read-only, and such a connection stays read-only after the file becomes
+/// writable. The store drops a connection that met a fault instead of
+/// pooling it; before it did, the server answered 503 until restarted.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_database_file_read_only_at_start_recovers_when_writable() {
+    let path = fresh_path("read-only-file");
+    drop(Store::open(&path).unwrap()); // the schema, while it can be written
+    let immutable = Immutable::set(&path);
+    let f = Fixture::start_on(path.clone());
+    assert_unavailable(&register(f.addr, "alice"), "read-only");
+    assert_unavailable(&register(f.addr, "alice"), "read-only");
+    assert_eq!(call(f.addr, "GET", "/healthz", None, None).status, 200);
+
+    drop(immutable);
+    // The connections opened read-only are dropped as they meet their fault:
+    // at most one per worker that used one.
+    let registered = (0..8).find(|_| register(f.addr, "alice").status == 201);
+    assert!(
+        registered.is_some(),
+        "the server stayed read-only after the file became writable"
+    );
+    assert_eq!(login(f.addr, "alice").status, 200);
+}
