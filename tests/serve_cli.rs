@@ -32,7 +32,20 @@ fn workdir(name: &str) -> PathBuf {
 }
 
 fn serve(dir: &Path, env: &[(&str, &str)]) -> Serve {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_minijwt"));
+    serve_limited(dir, env, None)
+}
+
+/// `serve`, with the soft limit of open files lowered to `files` if given.
+fn serve_limited(dir: &Path, env: &[(&str, &str)], files: Option<u32>) -> Serve {
+    let binary = env!("CARGO_BIN_EXE_minijwt");
+    let mut command = match files {
+        None => Command::new(binary),
+        Some(files) => {
+            let mut sh = Command::new("sh");
+            sh.args(["-c", &format!("ulimit -n {files} && exec \"$0\" \"$@\""), binary]);
+            sh
+        }
+    };
     command
         .args(["serve", "--addr", "127.0.0.1:0"])
         .current_dir(dir)
@@ -221,4 +234,34 @@ fn secret_env_overrides_the_key_file_and_bad_config_is_exit_2() {
     ] {
         assert!(help.contains(option), "{option} missing from serve --help");
     }
+}
+
+/// A client holds more connections than the server may open files: accept
+/// fails (EMFILE) while it does. tiny_http's accept thread used to end on
+/// that error and the server refused every connection from then on; it now
+/// waits and accepts again (vendor/tiny_http/PATCHES.md, patch 5).
+#[test]
+fn running_out_of_file_descriptors_is_survived() {
+    let dir = workdir("fd-limit");
+    let s = serve_limited(&dir, &[("MINIJWT_WORKERS", "4")], Some(64));
+    // Past the limit, connections still complete: the kernel queues them.
+    let held: Vec<TcpStream> = (0..100).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(held);
+    let started = std::time::Instant::now();
+    let mut stream = TcpStream::connect(s.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    register(s.addr);
+    login(s.addr);
 }

@@ -127,6 +127,11 @@ mod util;
 
 /// minijwt patch (see PATCHES.md): the longest a read or a write on a client
 /// connection may block. An idle keep-alive connection is closed after it.
+/// minijwt patch (see PATCHES.md): how long the accept thread waits after a
+/// failed accept, doubling after each failure in a row up to the maximum.
+const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub const SOCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The main class of this library.
@@ -294,6 +299,7 @@ impl Server {
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
+            let mut accept_backoff = ACCEPT_BACKOFF_MIN;
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
@@ -347,12 +353,20 @@ impl Server {
                         }));
                     }
 
+                    // minijwt patch (see PATCHES.md): an accept error ended
+                    // this thread, and with it the listening socket, so one
+                    // client holding enough connections to run the process
+                    // out of descriptors (EMFILE) made the server refuse every
+                    // connection from then on. Wait, and accept again: the
+                    // connections queue in the kernel meanwhile.
                     Err(e) => {
                         log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
+                        thread::sleep(accept_backoff);
+                        accept_backoff = (accept_backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                        continue;
                     }
                 }
+                accept_backoff = ACCEPT_BACKOFF_MIN;
             }
             log::debug!("Terminating accept thread");
         });
