@@ -1,16 +1,72 @@
-//! 1,000 connections that never send a byte, against the real server in this
-//! process. A file of its own: it counts this process's threads, which other
-//! tests running beside it would disturb.
+//! Hostile connection patterns against the real server in this process: 1,000
+//! idle connections, a flood of connections opened and closed, pipelined
+//! requests, bodies shorter than announced. A file of its own: the tests
+//! count this process's threads, descriptors and memory, which other tests
+//! running beside them would disturb; they take turns on [`ONE_AT_A_TIME`].
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::sync::Arc;
+use std::io::{BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use minijwt::auth::{Auth, AuthConfig, SystemClock};
 use minijwt::http::server::RunningServer;
 use minijwt::store::Store;
 use minijwt::Hs256Key;
+use serde_json::json;
+
+mod common;
+use common::*;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn start() -> RunningServer {
+    let auth = Auth::new(
+        Store::open_in_memory().unwrap(),
+        Hs256Key::new(&[4; 32]).unwrap(),
+        AuthConfig::default(),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    RunningServer::start(Arc::new(auth), "127.0.0.1:0", 4, false).unwrap()
+}
+
+/// A field of /proc/self/status, as a number (`Threads`, `VmRSS` in kB).
+fn status_of_this_process(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+        .trim()
+        .trim_end_matches(" kB")
+        .parse()
+        .unwrap()
+}
+
+fn threads_of_this_process() -> usize {
+    status_of_this_process("Threads")
+}
+
+fn descriptors_of_this_process() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// Waits up to 15 s (tiny_http lets idle pool threads end after a few
+/// seconds) for the threads and descriptors to come back near `before`.
+fn assert_back_down(before: (usize, usize), what: &str) -> (usize, usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let now = || (threads_of_this_process(), descriptors_of_this_process());
+    while (now().0 > before.0 + 8 || now().1 > before.1 + 8) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let after = now();
+    assert!(
+        after.0 <= before.0 + 8 && after.1 <= before.1 + 8,
+        "{what}: (threads, descriptors) did not come back down: {before:?} -> {after:?}"
+    );
+    after
+}
 
 fn healthz(addr: std::net::SocketAddr) -> u16 {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -23,33 +79,18 @@ fn healthz(addr: std::net::SocketAddr) -> u16 {
     response[9..12].parse().unwrap()
 }
 
-fn threads_of_this_process() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// 1,000 connections that never send a byte: a normal client is still served
-/// within 1 s, and the idle ones are closed after the 10 s socket timeout, so
-/// the threads they held go away.
+/// within 1 s, each costs a bounded amount of memory, and the idle ones are
+/// closed after the 10 s socket timeout, so the threads they held go away.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_thousand_idle_connections_are_bounded() {
-    let auth = Auth::new(
-        Store::open_in_memory().unwrap(),
-        Hs256Key::new(&[4; 32]).unwrap(),
-        AuthConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 4, false).unwrap();
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let server = start();
     let addr = server.addr();
-    let before = threads_of_this_process();
+    assert_eq!(healthz(addr), 200);
+    let before = (threads_of_this_process(), descriptors_of_this_process());
+    let rss_before = status_of_this_process("VmRSS");
     let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
@@ -61,8 +102,16 @@ fn a_thousand_idle_connections_are_bounded() {
     );
     let during = threads_of_this_process();
     assert!(
-        during >= before + 900,
-        "one thread per connection is expected: {before} -> {during}"
+        during >= before.0 + 900,
+        "one thread per connection is expected: {before:?} -> {during}"
+    );
+    // Each connection is a thread (its stack is mostly untouched) and
+    // tiny_http's buffers: tens of KiB of resident memory, not megabytes.
+    let rss_during = status_of_this_process("VmRSS");
+    let per_connection_kib = rss_during.saturating_sub(rss_before) / 1000;
+    assert!(
+        per_connection_kib < 100,
+        "{per_connection_kib} KiB per idle connection (RSS {rss_before} -> {rss_during} kB)"
     );
 
     // After the socket timeout every idle connection has been closed by the server.
@@ -78,16 +127,156 @@ fn a_thousand_idle_connections_are_bounded() {
             other => panic!("an idle connection is still open: {other:?}"),
         }
     }
-    // tiny_http's pool lets idle threads end a few seconds later.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while threads_of_this_process() > before + 50 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let after = threads_of_this_process();
-    assert!(
-        after <= before + 50,
-        "threads did not come back down: {before} -> {during} -> {after}"
+    let after = assert_back_down(before, "1,000 idle connections");
+    println!(
+        "threads: {} before, {during} with 1,000 idle connections, {} after the timeout; \
+         RSS {rss_before} kB -> {rss_during} kB = {per_connection_kib} KiB per connection",
+        before.0, after.0
     );
-    println!("threads: {before} before, {during} with 1,000 idle connections, {after} after the timeout");
+    server.shutdown();
+}
+
+/// Connections opened and closed as fast as four clients can, in every
+/// state a request can be cut off in: nothing is leaked, and the server
+/// still answers.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_connection_flood_leaks_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let server = start();
+    let addr = server.addr();
+    assert_eq!(healthz(addr), 200);
+    let before = (threads_of_this_process(), descriptors_of_this_process());
+    let cut_offs: [&[u8]; 5] = [
+        b"",                                                         // connect, close
+        b"GET /heal",                                                // half a request line
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",                     // headers unfinished
+        b"POST /auth/login HTTP/1.1\r\nContent-Length: 50\r\n\r\n{", // body unfinished
+        b"GET /healthz HTTP/1.1\r\n\r\n",                            // a response never read
+    ];
+    let started = Instant::now();
+    let clients: Vec<_> = (0..4)
+        .map(|client| {
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let mut stream = TcpStream::connect(addr).unwrap();
+                    let _ = stream.write_all(cut_offs[(client + i) % cut_offs.len()]);
+                    // Closed with data unread: the kernel may answer with a reset.
+                    drop(stream);
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let flood = started.elapsed();
+    assert_eq!(healthz(addr), 200);
+    let after = assert_back_down(before, "2,000 connections opened and closed");
+    println!("2,000 connections in {flood:?}; (threads, fds) {before:?} -> {after:?}");
+    server.shutdown();
+}
+
+/// 100 requests written at once on one connection come back as 100
+/// responses in order; and again on 8 connections at a time.
+#[cfg(target_os = "linux")]
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let server = start();
+    let addr = server.addr();
+    let access = user(addr, "piper").text("access_token");
+    let before = (threads_of_this_process(), descriptors_of_this_process());
+    let note = json!({"text": "pipelined"}).to_string();
+    let requests = [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+        format!("GET /me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {access}\r\n\r\n"),
+        format!(
+            "POST /notes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {access}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{note}",
+            note.len()
+        ),
+        "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+    ];
+    let expected = [200, 200, 201, 404];
+    let pipeline = |rounds: usize| {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let all: String = (0..rounds * requests.len())
+            .map(|i| requests[i % requests.len()].as_str())
+            .collect();
+        stream.write_all(all.as_bytes()).unwrap();
+        let mut reader = BufReader::new(stream);
+        (0..rounds * requests.len())
+            .map(|_| read_reply(&mut reader).unwrap().status)
+            .collect::<Vec<u16>>()
+    };
+    let statuses = pipeline(25);
+    let wanted: Vec<u16> = (0..100).map(|i| expected[i % expected.len()]).collect();
+    assert_eq!(statuses, wanted);
+
+    std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8).map(|_| scope.spawn(|| pipeline(25))).collect();
+        for client in clients {
+            assert_eq!(client.join().unwrap(), wanted);
+        }
+    });
+    let notes = call(addr, "GET", "/notes", Some(&access), None);
+    assert_eq!(notes.body["notes"].as_array().unwrap().len(), 9 * 25);
+    assert_back_down(before, "pipelined requests");
+    server.shutdown();
+}
+
+/// Sends `head` and `body`, shuts the sending side (the body is over,
+/// whatever its Content-Length said), and returns all the server sent back
+/// and how long the server took to close.
+fn send_then_shut(addr: SocketAddr, head: &str, body: &[u8]) -> (String, Duration) {
+    let started = Instant::now();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    stream.shutdown(Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
+}
+
+/// A body that ends (the client shuts its side) before its Content-Length:
+/// the connection is closed at once, not after the socket timeout, and no
+/// cut body passes for a whole one.
+#[test]
+fn a_body_shorter_than_announced_closes_the_connection_at_once() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let server = start();
+    let addr = server.addr();
+    let access = user(addr, "shorty").text("access_token");
+
+    // Up to 1 KiB, tiny_http reads the body before the request is handed
+    // over; cut short, the request is dropped and the connection closed.
+    let head = "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    let (answer, took) = send_then_shut(addr, head, b"{}");
+    assert_eq!(answer, "");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+
+    // A larger body is streamed to the handler: a 400, then the connection
+    // closed. The JSON sent is complete and valid: only the length says it
+    // was cut, and the note must not be stored.
+    let note = format!("{{\"text\": \"cut\"}}{}", " ".repeat(2000));
+    let head = format!(
+        "POST /notes HTTP/1.1\r\nAuthorization: Bearer {access}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n",
+        note.len() + 1000
+    );
+    let (answer, took) = send_then_shut(addr, &head, note.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("the body ended before its Content-Length"),
+        "{answer}"
+    );
+    assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    let notes = call(addr, "GET", "/notes", Some(&access), None);
+    assert_eq!(notes.body["notes"], json!([]));
     server.shutdown();
 }

@@ -179,7 +179,8 @@ fn serve(auth: &Auth, mut raw: tiny_http::Request, log: Option<&Sender<String>>)
 fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
     let too_large = || Response::error(413, "payload_too_large", "the body is over 64 KiB");
     let too_slow = || Response::error(408, "request_timeout", "the body was not received in time");
-    if raw.body_length().is_some_and(|n| n > MAX_BODY) {
+    let announced = raw.body_length();
+    if announced.is_some_and(|n| n > MAX_BODY) {
         return Err(too_large());
     }
     let started = Instant::now();
@@ -188,6 +189,15 @@ fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
     let mut chunk = [0u8; 8 * 1024];
     loop {
         match reader.read(&mut chunk) {
+            // tiny_http's reader of an announced length ends quietly when the
+            // client closes early: a cut body must not pass for a whole one.
+            Ok(0) if announced.is_some_and(|n| body.len() < n) => {
+                return Err(Response::error(
+                    400,
+                    "invalid_request",
+                    "the body ended before its Content-Length",
+                ))
+            }
             Ok(0) => return Ok(body),
             Ok(n) => body.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
