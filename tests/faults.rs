@@ -264,29 +264,55 @@ fn a_lock_poisoned_mid_transaction_costs_nothing_else() {
     assert!(matches!(again, Rotation::Rotated(_)), "{again:?}");
 }
 
-/// `chattr +i` for as long as it lives: the file cannot be written, even by
-/// root (who ignores file modes), through descriptors opened before or after.
-struct Immutable<'a>(&'a Path);
+/// A file this process cannot write, for as long as the value lives. For a
+/// user, a mode of 0444 does it; root ignores file modes and gets the
+/// immutable attribute instead (`chattr +i`), which binds root too.
+struct ReadOnlyFile<'a> {
+    path: &'a Path,
+    immutable: bool,
+}
 
-impl<'a> Immutable<'a> {
-    fn set(path: &'a Path) -> Immutable<'a> {
+impl<'a> ReadOnlyFile<'a> {
+    fn set(path: &'a Path) -> ReadOnlyFile<'a> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        if std::fs::OpenOptions::new().write(true).open(path).is_err() {
+            return ReadOnlyFile {
+                path,
+                immutable: false,
+            };
+        }
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let status = Command::new("chattr").arg("+i").arg(path).status();
         assert!(
             matches!(status, Ok(s) if s.success()),
-            "this test needs `chattr +i` (e2fsprogs, a file system with the immutable \
-             attribute, CAP_LINUX_IMMUTABLE): {status:?}"
+            "as root this test needs `chattr +i` (e2fsprogs, a file system with the \
+             immutable attribute, CAP_LINUX_IMMUTABLE): {status:?}"
         );
-        Immutable(path)
+        ReadOnlyFile {
+            path,
+            immutable: true,
+        }
     }
 }
 
-impl Drop for Immutable<'_> {
+impl Drop for ReadOnlyFile<'_> {
     fn drop(&mut self) {
-        let _ = Command::new("chattr").arg("-i").arg(self.0).status();
+        use std::os::unix::fs::PermissionsExt;
+        if self.immutable {
+            let _ = Command::new("chattr").arg("-i").arg(self.path).status();
+        }
+        // The WAL files SQLite created meanwhile took the database file's
+        // mode: making the database writable again means all three files.
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", self.path.display());
+            let _ = std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644));
+        }
     }
 }
 
-/// A real read-only file, not a pragma: SQLite opens a file it cannot write
+/// A real read-only file, not a pragma (run as root, this is the immutable
+/// attribute; as a user, a file mode): SQLite opens a file it cannot write
 /// read-only, and such a connection stays read-only after the file becomes
 /// writable. The store drops a connection that met a fault instead of
 /// pooling it; before it did, the server answered 503 until restarted.
@@ -295,13 +321,13 @@ impl Drop for Immutable<'_> {
 fn a_database_file_read_only_at_start_recovers_when_writable() {
     let path = fresh_path("read-only-file");
     drop(Store::open(&path).unwrap()); // the schema, while it can be written
-    let immutable = Immutable::set(&path);
+    let read_only = ReadOnlyFile::set(&path);
     let f = Fixture::start_on(path.clone());
     assert_unavailable(&register(f.addr, "alice"), "read-only");
     assert_unavailable(&register(f.addr, "alice"), "read-only");
     assert_eq!(call(f.addr, "GET", "/healthz", None, None).status, 200);
 
-    drop(immutable);
+    drop(read_only);
     // The connections opened read-only are dropped as they meet their fault:
     // at most one per worker that used one.
     let registered = (0..8).find(|_| register(f.addr, "alice").status == 201);
