@@ -2,9 +2,10 @@
 //! in-memory store: no panic, and no 5xx (there are no injected faults here,
 //! so a 5xx is a bug).
 //!
-//! The input picks a method, a path, a `Content-Type` and an `Authorization`
-//! (none, a genuine access or refresh token, or bytes from the input), and the
-//! rest is the body. A user is registered and logged in once, so the fuzzer
+//! The input picks a method, a path, a `Content-Type`, an `Authorization`
+//! (none, a genuine access or refresh token, or bytes from the input) and a
+//! browser's refresh cookie with or without its opt-in header, and the rest
+//! is the body. A user is registered and logged in once, so the fuzzer
 //! can reach the authenticated paths with tokens that verify.
 
 #![no_main]
@@ -55,6 +56,8 @@ const PATHS: &[&str] = &[
     "/notes",
     "/notes/1",
     "/healthz",
+    "/",
+    "/app.js",
 ];
 const CONTENT_TYPES: &[Option<&str>] = &[
     Some("application/json"),
@@ -94,6 +97,19 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Some(bearer) = bearer {
         request = request.with_header("Authorization", &bearer);
+    }
+    // Browser mode: the opt-in header and the refresh cookie, apart or together.
+    let cookie = match authorization / 5 % 4 {
+        0 => None,
+        1 => Some((true, format!("minijwt_refresh={}", world.refresh))),
+        2 => Some((true, format!("minijwt_refresh={free}"))),
+        _ => Some((false, format!("minijwt_refresh={}", world.refresh))),
+    };
+    if let Some((opt_in, cookie)) = cookie {
+        if opt_in {
+            request = request.with_header("X-Refresh-Cookie", "1");
+        }
+        request = request.with_header("Cookie", &cookie);
     }
     // Tokens the fuzzer can splice into JSON bodies.
     request.body = String::from_utf8_lossy(body)

@@ -28,9 +28,16 @@ Options (each also read from the environment variable shown; the option wins):
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
   --no-register        turn off POST /auth/register    MINIJWT_NO_REGISTER=1
+  --demo               access tokens live 20 s, so the page at / shows
+                       expiry and refresh within a minute (--access-ttl wins)
+
+The page at http://ADDR/ walks through the access/refresh flow live.
 
 Stops cleanly on SIGINT or SIGTERM: finishes requests in flight, then exits 0.
 ";
+
+/// The access token lifetime of `--demo`: short enough to watch expire.
+const DEMO_ACCESS_TTL: u32 = 20;
 
 /// One setting: the option, else the environment variable.
 fn setting(parsed: &Parsed<'_>, option: &str, env: &str) -> Result<Option<String>, CliError> {
@@ -73,7 +80,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "workers",
             "failed-logins-per-address",
         ],
-        &["no-register"],
+        &["no-register", "demo"],
     )?;
     if parsed.help {
         print!("{HELP}");
@@ -85,7 +92,13 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
     let db = setting(&parsed, "db", "MINIJWT_DB")?.unwrap_or_else(|| "minijwt.db".to_owned());
     let key_file =
         setting(&parsed, "key-file", "MINIJWT_KEY_FILE")?.unwrap_or_else(|| "minijwt.key".to_owned());
-    let access_ttl: u32 = number(&parsed, "access-ttl", "MINIJWT_ACCESS_TTL", 3600)?;
+    let demo = parsed.get("demo").is_some();
+    let access_ttl: u32 = number(
+        &parsed,
+        "access-ttl",
+        "MINIJWT_ACCESS_TTL",
+        if demo { DEMO_ACCESS_TTL } else { 3600 },
+    )?;
     let refresh_ttl: u32 = number(&parsed, "refresh-ttl", "MINIJWT_REFRESH_TTL", 14 * 24 * 3600)?;
     let workers: usize = number(&parsed, "workers", "MINIJWT_WORKERS", 16)?;
     let per_address: usize = number(
@@ -136,6 +149,12 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         "minijwt: listening on http://{}, database {db}, key from {key_source}, {workers} workers",
         server.addr()
     );
+    if demo {
+        eprintln!(
+            "minijwt: demo: access tokens live {access_ttl} s; open http://{}/",
+            server.addr()
+        );
+    }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Request, Response, MAX_AUTHORIZATION};
-use crate::auth::{Auth, AuthError, Note, Principal};
+use super::{browser, page, Request, Response, MAX_AUTHORIZATION};
+use crate::auth::{Auth, AuthError, Note, Principal, TokenPair};
 use crate::store::StoreError;
 use crate::{Error as JwtError, Segment};
 
@@ -77,6 +77,15 @@ const REALM: &str = "minijwt";
 /// ```
 pub fn handle(auth: &Auth, request: &Request) -> Response {
     let path = request.path.split(['?', '#']).next().unwrap_or_default();
+    if page::is_page(path) {
+        return match request.method.as_str() {
+            "GET" | "HEAD" => {
+                page::serve(path).unwrap_or_else(|| Response::error(404, "not_found", "no such path"))
+            }
+            _ => Response::error(405, "method_not_allowed", &format!("{path} accepts GET and HEAD"))
+                .with_header("Allow", "GET, HEAD"),
+        };
+    }
     let Some((route, id)) = find_route(path) else {
         return Response::error(404, "not_found", "no such path");
     };
@@ -144,26 +153,27 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Hand
                     request.client,
                 )
                 .map_err(auth_failure)?;
-            Ok(no_store(Response::json(200, &tokens)))
+            Ok(token_response(request, &tokens))
         }
         ("POST", "/auth/refresh") => {
             let body = json_body(request)?;
             let access = optional_string_field(&body, "access_token")?;
+            let refresh_token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
             let tokens = auth
-                .refresh(string_field(&body, "refresh_token")?, access)
-                .map_err(auth_failure)?;
-            Ok(no_store(Response::json(200, &tokens)))
+                .refresh(refresh_token, access)
+                .map_err(|e| forget_cookie_if_dead(request, &e, auth_failure(e.clone())))?;
+            Ok(token_response(request, &tokens))
         }
         ("POST", "/auth/logout") => {
             let body = json_body(request)?;
-            auth.logout(string_field(&body, "refresh_token")?)
-                .map_err(auth_failure)?;
-            Ok(Response::empty(204))
+            let token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
+            auth.logout(token).map_err(auth_failure)?;
+            Ok(forget_cookie(request, Response::empty(204)))
         }
         ("POST", "/auth/logout-all") => {
             let principal = authenticate(auth, request)?;
             auth.logout_all(&principal).map_err(auth_failure)?;
-            Ok(Response::empty(204))
+            Ok(forget_cookie(request, Response::empty(204)))
         }
         ("GET", "/me") => {
             let principal = authenticate(auth, request)?;
@@ -222,6 +232,61 @@ impl From<Note> for NoteBody {
             text: note.text,
             created_at: note.created_at,
         }
+    }
+}
+
+/// Login's and refresh's answer: the pair in the body, or for a browser
+/// (see [`browser`]) the refresh token in a cookie and the rest in the body.
+fn token_response(request: &Request, tokens: &TokenPair) -> Response {
+    if !browser::wants_cookie(request) {
+        return no_store(Response::json(200, tokens));
+    }
+    let body = serde_json::json!({
+        "access_token": tokens.access_token,
+        "token_type": tokens.token_type,
+        "expires_in": tokens.expires_in,
+        "refresh_expires_in": tokens.refresh_expires_in,
+    });
+    no_store(Response::json(200, &body)).with_header(
+        "Set-Cookie",
+        &browser::set_cookie(&tokens.refresh_token, tokens.refresh_expires_in),
+    )
+}
+
+/// The refresh token of a refresh or logout: the body's, or for a browser
+/// that opted in, its cookie's. The cookie is never read otherwise: that is
+/// what keeps a cross-site request from using it.
+fn refresh_token<'r>(request: &'r Request, body: &'r Value) -> Result<Option<&'r str>, Response> {
+    match optional_string_field(body, "refresh_token")? {
+        Some(token) => Ok(Some(token)),
+        None if browser::wants_cookie(request) => Ok(browser::cookie_token(request)),
+        None => Ok(None),
+    }
+}
+
+fn missing_refresh_token() -> Response {
+    Response::error(
+        400,
+        "invalid_request",
+        "field `refresh_token` is required (or, with X-Refresh-Cookie: 1, the minijwt_refresh cookie)",
+    )
+}
+
+/// For a browser that opted in, `response` also clears the cookie.
+fn forget_cookie(request: &Request, response: Response) -> Response {
+    if browser::wants_cookie(request) {
+        response.with_header("Set-Cookie", &browser::clear_cookie())
+    } else {
+        response
+    }
+}
+
+/// A refresh token that can never work again (revoked, reused, expired,
+/// unknown) is cleared from a browser that opted in.
+fn forget_cookie_if_dead(request: &Request, error: &AuthError, response: Response) -> Response {
+    match error {
+        AuthError::InvalidGrant(_) | AuthError::ReuseDetected => forget_cookie(request, response),
+        _ => response,
     }
 }
 

@@ -1,0 +1,81 @@
+//! Refresh tokens for browsers: in a cookie JavaScript cannot read.
+//!
+//! An API client gets its refresh token in the JSON body and sends it back in
+//! the body. A page in a browser should never hold it: any script injected
+//! into the page could read it and send it away. So a request to
+//! `/auth/login`, `/auth/refresh` or `/auth/logout` that carries
+//! `X-Refresh-Cookie: 1` gets the refresh token in a cookie instead,
+//! `HttpOnly` (invisible to JavaScript), `SameSite=Strict` and `Path=/auth`
+//! (sent only to the auth endpoints, only from this site), `Secure` (never
+//! over plain HTTP, loopback excepted by browsers).
+//!
+//! The cookie is read only from requests that carry that header too. A page
+//! on another site can make a browser send the cookie with a simple form post
+//! but cannot add a custom header without a CORS preflight, which this server
+//! never grants, and every auth body must be `application/json` besides: a
+//! forged cross-site request never reaches the cookie.
+
+use super::Request;
+
+/// The cookie's name.
+///
+/// ```
+/// assert_eq!(minijwt::http::browser::COOKIE, "minijwt_refresh");
+/// ```
+pub const COOKIE: &str = "minijwt_refresh";
+
+/// The request header that asks for (and allows) the cookie.
+///
+/// ```
+/// assert_eq!(minijwt::http::browser::OPT_IN_HEADER, "X-Refresh-Cookie");
+/// ```
+pub const OPT_IN_HEADER: &str = "X-Refresh-Cookie";
+
+/// Whether the request opts in to the cookie: `X-Refresh-Cookie: 1`.
+///
+/// ```
+/// use minijwt::http::{browser, Request};
+/// assert!(browser::wants_cookie(&Request::new("POST", "/auth/login").with_header("x-refresh-cookie", "1")));
+/// assert!(!browser::wants_cookie(&Request::new("POST", "/auth/login")));
+/// ```
+pub fn wants_cookie(request: &Request) -> bool {
+    request.header(OPT_IN_HEADER) == Some("1")
+}
+
+/// The refresh token in the request's `minijwt_refresh` cookie, if any.
+///
+/// ```
+/// use minijwt::http::{browser, Request};
+/// let request = Request::new("POST", "/auth/refresh").with_header("Cookie", "theme=dark; minijwt_refresh=abc.def.ghi");
+/// assert_eq!(browser::cookie_token(&request), Some("abc.def.ghi"));
+/// assert_eq!(browser::cookie_token(&Request::new("POST", "/auth/refresh")), None);
+/// ```
+pub fn cookie_token(request: &Request) -> Option<&str> {
+    request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Cookie"))
+        .flat_map(|(_, value)| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, value)| *name == COOKIE && !value.is_empty())
+        .map(|(_, value)| value)
+}
+
+/// The `Set-Cookie` value that hands `token` to the browser for `max_age` seconds.
+///
+/// ```
+/// let cookie = minijwt::http::browser::set_cookie("t.o.k", 60);
+/// assert_eq!(cookie, "minijwt_refresh=t.o.k; Path=/auth; Max-Age=60; HttpOnly; Secure; SameSite=Strict");
+/// ```
+pub fn set_cookie(token: &str, max_age: i64) -> String {
+    format!("{COOKIE}={token}; Path=/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict")
+}
+
+/// The `Set-Cookie` value that makes the browser forget the cookie.
+///
+/// ```
+/// assert!(minijwt::http::browser::clear_cookie().contains("Max-Age=0"));
+/// ```
+pub fn clear_cookie() -> String {
+    set_cookie("", 0)
+}

@@ -1,0 +1,390 @@
+// End-to-end test of the teaching page in headless Chromium (playwright-core).
+//
+//   node tests/browser/e2e.mjs PATH/TO/minijwt [SCREENSHOT_DIR]
+//
+// Starts `minijwt serve` on a free port with a 5-second access-token lifetime,
+// drives the page like a person (click, type), and checks the log panel, the
+// token view, the cookie and the security headers. Any console error, page
+// error, failed request or HTTP status >= 400 that the current step did not
+// declare fails the run. Exit 0 on success; otherwise one line per problem, exit 1.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [binaryArg, shotsArg] = process.argv.slice(2);
+if (!binaryArg) {
+  console.error('usage: node tests/browser/e2e.mjs PATH/TO/minijwt [SCREENSHOT_DIR]');
+  process.exit(2);
+}
+const BINARY = resolve(binaryArg);
+const SHOTS = resolve(shotsArg || 'target/browser-screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+const ACCESS_TTL = 5; // seconds: short, so that expiry happens during the run (with margin for a slow machine)
+const RUN_LIMIT_MS = 90_000;
+const WAIT_MS = 10_000; // longest wait for one thing on the page
+
+const problems = [];
+let stopping = false; // set on a signal or the watchdog: later failures are only its echoes
+const fail = (line) => { if (!stopping) problems.push(line); };
+let server = null;
+let browser = null;
+let tempDir = null;
+let stepName = 'start';
+let allowed = []; // [{method, path, status: [..]}] failures the current step expects
+const tally = { passed: 0, failed: 0 };
+
+/** Kills what this run started; safe to call twice. */
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  browser = null;
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((done) => {
+      const force = setTimeout(() => { server.kill('SIGKILL'); done(); }, 3000);
+      server.once('exit', () => { clearTimeout(force); done(); });
+    });
+  }
+  if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+  tempDir = null;
+}
+
+/** Stops the run from a signal or the watchdog: one problem line, then cleanup and exit 1. */
+function abort(line) {
+  if (stopping) return;
+  fail(line);
+  stopping = true;
+  cleanup().finally(() => finish(1));
+}
+
+function finish(code) {
+  for (const line of problems) console.log(`FAIL: ${line}`);
+  // The plain closing line CI reads; a failure outside any step counts as one more.
+  const failed = Math.max(tally.failed, code === 0 ? 0 : 1);
+  console.log(`browser-e2e: ${tally.passed} passed, ${failed} failed`);
+  process.exit(code);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => abort(`interrupted by ${signal} during step "${stepName}"`));
+}
+const watchdog = setTimeout(
+  () => abort(`the run took longer than ${RUN_LIMIT_MS / 1000} s (during step "${stepName}")`), RUN_LIMIT_MS);
+
+// ---- the server -------------------------------------------------------------
+
+/** Starts the server; resolves with its base URL from the first stderr line. */
+function startServer() {
+  tempDir = mkdtempSync(join(tmpdir(), 'minijwt-e2e-'));
+  const args = ['serve', '--addr', '127.0.0.1:0', '--db', join(tempDir, 'db.sqlite'),
+    '--key-file', join(tempDir, 'key'), '--access-ttl', String(ACCESS_TTL)];
+  server = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return new Promise((resolveUrl, reject) => {
+    let stderr = '';
+    const timer = setTimeout(() => reject(new Error(`the server did not say where it listens within 15 s: ${stderr.trim()}`)), 15_000);
+    server.on('error', (e) => { clearTimeout(timer); reject(new Error(`cannot start ${BINARY}: ${e.message}`)); });
+    server.on('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}): ${stderr.trim()}`)); });
+    server.stderr.setEncoding('utf8');
+    server.stderr.on('data', (chunk) => {
+      if (stderr.length < 20_000) stderr += chunk;
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (match) { clearTimeout(timer); resolveUrl(match[1]); }
+    });
+  });
+}
+
+/** Chromium comes from Debian's package; it may still be being installed. */
+async function waitForChromium() {
+  for (let i = 0; i < 30 && !existsSync(CHROMIUM); i++) await new Promise((r) => setTimeout(r, 2000));
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+}
+
+// ---- watching the page --------------------------------------------------------
+
+function isAllowed(method, path, status) {
+  return allowed.some((a) => (!method || a.method === method) && a.path === path && a.status.includes(status));
+}
+
+const inFlight = new Map(); // page -> requests sent and not yet answered
+
+function watch(page) {
+  inFlight.set(page, 0);
+  page.on('request', () => inFlight.set(page, inFlight.get(page) + 1));
+  page.on('requestfinished', () => inFlight.set(page, inFlight.get(page) - 1));
+  page.on('requestfailed', () => inFlight.set(page, inFlight.get(page) - 1));
+  page.on('pageerror', (e) => fail(`[${stepName}] page error: ${e.message}`));
+  page.on('requestfailed', (r) => fail(`[${stepName}] request failed: ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+  page.on('response', (r) => {
+    const path = new URL(r.url()).pathname;
+    if (r.status() >= 400 && !isAllowed(r.request().method(), path, r.status())) {
+      fail(`[${stepName}] unexpected ${r.status()} for ${r.request().method()} ${path}`);
+    }
+  });
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    // Chromium reports every fetch answered 4xx as a console error; those the step expects are fine.
+    const status = /the server responded with a status of (\d+)/.exec(text);
+    const url = msg.location()?.url;
+    if (status && url && isAllowed(null, new URL(url).pathname, Number(status[1]))) return;
+    fail(`[${stepName}] console error: ${text}${url ? ` (${url})` : ''}`);
+  });
+}
+
+// ---- helpers -----------------------------------------------------------------
+
+/** Runs one step; a thrown error becomes one problem line, and the run goes on. */
+async function step(name, expectedFailures, body) {
+  if (stopping) return;
+  stepName = name;
+  allowed = expectedFailures;
+  const before = problems.length;
+  try {
+    await body();
+  } catch (e) {
+    fail(`[${name}] ${e.message.split('\n')[0]}`);
+  }
+  if (stopping) return;
+  const ok = problems.length === before;
+  tally[ok ? 'passed' : 'failed'] += 1;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}`);
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const rowSelector = ({ step, method, path, status, actor }) =>
+  '#log-rows tr' + (step ? `[data-step~="${step}"]` : '') + (method ? `[data-method="${method}"]` : '') +
+  (path ? `[data-path="${path}"]` : '') + (status ? `[data-status="${status}"]` : '') +
+  (actor ? `[data-actor="${actor}"]` : '');
+
+/** The log rows, oldest first, as plain objects. */
+const logRows = (page) => page.$$eval('#log-rows tr', (rows) => rows.reverse().map((r) => ({
+  step: r.dataset.step, actor: r.dataset.actor, method: r.dataset.method,
+  path: r.dataset.path, status: Number(r.dataset.status), text: r.textContent,
+})));
+
+/** Waits until the log has `count` more rows than `before`; returns the new ones, oldest first. */
+async function newRows(page, before, count) {
+  await page.waitForFunction(([n]) => document.querySelectorAll('#log-rows tr').length >= n,
+    [before + count], { timeout: WAIT_MS });
+  return (await logRows(page)).slice(before);
+}
+
+const rowCount = (page) => page.$$eval('#log-rows tr', (rows) => rows.length);
+const text = (page, selector) => page.textContent(selector);
+const describe = (rows) => rows.map((r) => `${r.method} ${r.path} ${r.status} [${r.step}]`).join(', ');
+
+function expectRows(rows, expected) {
+  check(rows.length === expected.length && expected.every((e, i) =>
+    rows[i].method === e[0] && rows[i].path === e[1] && rows[i].status === e[2] && rows[i].step.split(' ').includes(e[3])),
+  `expected ${expected.map((e) => `${e[0]} ${e[1]} ${e[2]} [${e[3]}]`).join(', ')}; the log shows ${describe(rows)}`);
+}
+
+async function decodedPayload(page) {
+  return JSON.parse(await text(page, '#decoded-payload'));
+}
+
+async function screenshot(page, name) {
+  await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+}
+
+/** Clicks and waits for `count` new log rows. */
+async function clickAndLog(page, selector, count) {
+  const before = await rowCount(page);
+  await page.click(selector);
+  return newRows(page, before, count);
+}
+
+// ---- the run --------------------------------------------------------------------
+
+async function main() {
+  mkdirSync(SHOTS, { recursive: true });
+  const base = await startServer();
+  await waitForChromium();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    timeout: 30_000,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(WAIT_MS);
+  const page = await context.newPage();
+  watch(page);
+  const username = `alice_${Date.now() % 100000}`;
+  const password = 'correct horse battery';
+  let firstToken = '';
+
+  await step('page loads with its security headers', [], async () => {
+    const response = await page.goto(`${base}/`, { waitUntil: 'load' });
+    check(response.status() === 200, `GET / answered ${response.status()}`);
+    const headers = await response.allHeaders();
+    const want = {
+      'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'x-frame-options': 'DENY',
+    };
+    for (const [name, value] of Object.entries(want)) {
+      check(headers[name] === value, `${name} is ${JSON.stringify(headers[name])}, expected ${JSON.stringify(value)}`);
+    }
+    const docs = await page.request.get(`${base}/docs/how-jwt-works.md`);
+    check(docs.status() === 200, `GET /docs/how-jwt-works.md answered ${docs.status()}`);
+  });
+
+  await step('register and log in (steps 1-4)', [], async () => {
+    await page.fill('#username', username);
+    await page.fill('#password', password);
+    expectRows(await clickAndLog(page, '#btn-register', 1), [['POST', '/auth/register', 201, 'setup']]);
+    const rows = await clickAndLog(page, '#btn-login', 1);
+    expectRows(rows, [['POST', '/auth/login', 200, '1']]);
+    check(/Cache-Control: no-store/.test(rows[0].text), 'the login row does not show Cache-Control: no-store');
+    check(/HttpOnly/.test(rows[0].text), 'the login row does not note the HttpOnly cookie');
+    for (const seg of ['#token-header', '#token-payload', '#token-signature']) {
+      check(/^[A-Za-z0-9_-]+$/.test(await text(page, seg)), `${seg} does not show a base64url segment`);
+    }
+    const header = JSON.parse(await text(page, '#decoded-header'));
+    check(header.alg === 'HS256', `decoded header is ${JSON.stringify(header)}`);
+    const payload = await decodedPayload(page);
+    check(payload.username === username, `decoded payload username is ${payload.username}, expected ${username}`);
+    check(payload.exp - payload.iat === ACCESS_TTL, `exp - iat is ${payload.exp - payload.iat}, expected ${ACCESS_TTL}`);
+    check(/expires in \d+ s/.test(await text(page, '#countdown')), 'no countdown shown');
+    firstToken = await text(page, '#token-signature');
+
+    const cookie = (await context.cookies()).find((c) => c.name === 'minijwt_refresh');
+    check(cookie, 'no minijwt_refresh cookie in the browser');
+    check(cookie.httpOnly, 'the refresh cookie is not HttpOnly');
+    check(cookie.sameSite === 'Strict', `the refresh cookie is SameSite=${cookie.sameSite}`);
+    check(cookie.path === '/auth', `the refresh cookie's path is ${cookie.path}`);
+    const visible = await page.evaluate(() => ({
+      cookie: document.cookie,
+      storage: [localStorage, sessionStorage].flatMap((s) => Object.keys(s).map((k) => s.getItem(k))),
+    }));
+    check(!visible.cookie.includes('minijwt_refresh'), 'document.cookie shows the refresh cookie');
+    check(!visible.storage.some((v) => /eyJ|\./.test(v)), 'a token is kept in localStorage or sessionStorage');
+    await screenshot(page, '01-logged-in.png');
+  });
+
+  await step('call protected resources (steps 5-7)', [], async () => {
+    const rows = await clickAndLog(page, '#btn-me', 1);
+    expectRows(rows, [['GET', '/me', 200, '5']]);
+    check(/Authorization: Bearer eyJ[A-Za-z0-9_-]{7}…[A-Za-z0-9_-]{6}/.test(rows[0].text), `the /me row does not show a shortened Bearer token: ${rows[0].text}`);
+    check((await text(page, '#api-result')).includes(`"username": "${username}"`), 'the /me answer is not shown');
+    await page.fill('#note-text', 'remember the milk');
+    expectRows(await clickAndLog(page, '#btn-add-note', 1), [['POST', '/notes', 201, '5']]);
+    expectRows(await clickAndLog(page, '#btn-notes', 1), [['GET', '/notes', 200, '5']]);
+    check((await text(page, '#api-result')).includes('remember the milk'), 'the note is not listed');
+    await screenshot(page, '02-me.png');
+  });
+
+  await step('expired token: 401, refresh, retry (steps 8-14)', [{ method: 'GET', path: '/me', status: [401] }], async () => {
+    check(await page.isChecked('#mode-expired'), '"refresh when the server says expired" is not the default mode');
+    await page.waitForFunction(() => document.getElementById('countdown').textContent === 'expired',
+      null, { timeout: (ACCESS_TTL + 3) * 1000 });
+    const rows = await clickAndLog(page, '#btn-call-me', 3);
+    expectRows(rows, [['GET', '/me', 401, '9'], ['POST', '/auth/refresh', 200, '12'], ['GET', '/me', 200, '14']]);
+    check(/WWW-Authenticate: Bearer .*expired/.test(rows[0].text), `the 401 row does not show WWW-Authenticate: ${rows[0].text}`);
+    check(/Cache-Control: no-store/.test(rows[1].text), 'the refresh row does not show Cache-Control: no-store');
+    check((await text(page, '#token-signature')) !== firstToken, 'the token view still shows the first token');
+    check(/expires in/.test(await text(page, '#countdown')), 'the countdown did not restart');
+    await screenshot(page, '03-expired-refreshed.png');
+  });
+
+  await step('refresh ahead of expiry (steps 12-13, no 401)', [], async () => {
+    const tokenBefore = await text(page, '#token-signature');
+    const before = await rowCount(page);
+    await page.check('#mode-ahead');
+    const rows = await newRows(page, before, 1);
+    expectRows(rows.slice(0, 1), [['POST', '/auth/refresh', 200, '12']]);
+    await page.waitForFunction((t) => document.getElementById('token-signature').textContent !== t, tokenBefore);
+    await page.check('#mode-expired'); // stop the timer: the next steps want a quiet log
+    // Let a refresh that was in flight when the mode changed land before going on.
+    for (let i = 0; i < 50 && inFlight.get(page) > 0; i++) await page.waitForTimeout(100);
+    await page.waitForTimeout(200);
+    const all = (await logRows(page)).slice(before);
+    check(all.every((r) => r.status < 400), `a request failed while refreshing ahead: ${describe(all)}`);
+    await screenshot(page, '04-refresh-ahead.png');
+  });
+
+  await step('tampered token is refused (401)', [{ method: 'GET', path: '/me', status: [401] }], async () => {
+    const tokenBefore = await text(page, '.token-view .token');
+    const rows = await clickAndLog(page, '#btn-tamper', 1);
+    expectRows(rows, [['GET', '/me', 401, 'attack']]);
+    const result = await text(page, '#tamper-result');
+    check(/signature/.test(result), `the tamper result does not mention the signature: ${result}`);
+    check((await text(page, '.token-view .token')) === tokenBefore, 'tampering changed the real access token');
+    await screenshot(page, '05-tampered.png');
+  });
+
+  await step('replayed refresh token: reuse detected, family revoked',
+    [{ method: 'POST', path: '/auth/refresh', status: [401] }], async () => {
+      const rows = await clickAndLog(page, '#btn-replay', 4);
+      expectRows(rows, [['POST', '/auth/login', 200, '1'], ['POST', '/auth/refresh', 200, '12'],
+        ['POST', '/auth/refresh', 401, '12'], ['POST', '/auth/refresh', 401, '12']]);
+      check(rows.every((r) => r.actor === 'api-client'), 'the replay rows are not marked as the API client');
+      check(rows.every((r) => !/X-Refresh-Cookie/.test(r.text)), 'the API client sent X-Refresh-Cookie');
+      check(/reuse detected/.test(rows[2].text), `the replay was not reported as reuse: ${rows[2].text}`);
+      check(/invalid_grant/.test(rows[3].text), `the newest token was not refused as invalid_grant: ${rows[3].text}`);
+      const items = await page.$$eval('#replay-result li', (li) => li.map((x) => x.textContent));
+      check(items.length === 4, `the replay demo shows ${items.length} lines, expected 4`);
+      await screenshot(page, '06-replay.png');
+    });
+
+  await step('the browser session survived the replay demo', [], async () => {
+    expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
+  });
+
+  await step('log out, then refresh and /me fail',
+    [{ method: 'POST', path: '/auth/refresh', status: [400, 401] }, { method: 'GET', path: '/me', status: [401] }],
+    async () => {
+      expectRows(await clickAndLog(page, '#btn-logout', 1), [['POST', '/auth/logout', 204, 'logout']]);
+      check(await page.isHidden('#token-view'), 'the token view is still shown after logout');
+      check(!(await context.cookies()).some((c) => c.name === 'minijwt_refresh'), 'the refresh cookie is still set');
+      const refresh = await clickAndLog(page, '#btn-refresh', 1);
+      check(refresh[0].path === '/auth/refresh' && [400, 401].includes(refresh[0].status),
+        `refresh after logout: ${describe(refresh)}`);
+      check(/refresh failed/.test(await text(page, '#refresh-status')), 'the failed refresh is not shown');
+      const me = await clickAndLog(page, '#btn-me', 1);
+      expectRows(me, [['GET', '/me', 401, '5']]);
+      check(!/Authorization/.test(me[0].text), '/me after logout still sent an Authorization header');
+      await screenshot(page, '07-logged-out.png');
+    });
+
+  await step('log out everywhere revokes another device', [{ method: 'POST', path: '/auth/refresh', status: [400, 401] }], async () => {
+    // A second browser profile plays another device of the same user.
+    const other = await browser.newContext();
+    const device = await other.newPage();
+    watch(device);
+    await device.goto(`${base}/`);
+    await device.fill('#username', username);
+    await device.fill('#password', password);
+    expectRows(await clickAndLog(device, '#btn-login', 1), [['POST', '/auth/login', 200, '1']]);
+    expectRows(await clickAndLog(page, '#btn-login', 1), [['POST', '/auth/login', 200, '1']]);
+    const out = await clickAndLog(page, '#btn-logout-all', 1);
+    check(out[0].method === 'POST' && out[0].path === '/auth/logout-all' && out[0].status === 204,
+      `log out everywhere: ${describe(out)}`);
+    check(await page.isHidden('#token-view'), 'the token view is still shown after logging out everywhere');
+    check(!(await context.cookies()).some((c) => c.name === 'minijwt_refresh'), 'the refresh cookie is still set');
+    const refresh = await clickAndLog(device, '#btn-refresh', 1);
+    expectRows(refresh, [['POST', '/auth/refresh', 401, '12']]);
+    check(/revoked/.test(refresh[0].text), `the other device's refresh was not refused as revoked: ${refresh[0].text}`);
+    await other.close();
+  });
+}
+
+let exitCode = 1;
+try {
+  await main();
+  exitCode = problems.length === 0 ? 0 : 1;
+} catch (e) {
+  fail(`[${stepName}] ${e.message.split('\n')[0]}`);
+} finally {
+  clearTimeout(watchdog);
+  if (!stopping) await cleanup();
+}
+if (!stopping) finish(exitCode); // else abort() finishes once its cleanup is done

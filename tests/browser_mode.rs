@@ -1,0 +1,237 @@
+//! The page at `/` and the refresh token in a cookie for browsers, over real
+//! HTTP: security headers, the cookie's attributes, rotation and reuse
+//! through the cookie, and the rule that keeps cross-site requests away
+//! from it (the cookie is read only with `X-Refresh-Cookie: 1`, and bodies
+//! must be JSON). The page itself is driven in Chromium by
+//! tests/browser/e2e.mjs.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use minijwt::auth::{Auth, AuthConfig, ManualClock};
+use minijwt::http::page::CONTENT_SECURITY_POLICY;
+use minijwt::http::server::RunningServer;
+use minijwt::store::Store;
+use minijwt::Hs256Key;
+use serde_json::json;
+
+mod common;
+use common::*;
+
+struct Server(Option<RunningServer>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.take() {
+            server.shutdown();
+        }
+    }
+}
+
+fn start() -> (Server, SocketAddr) {
+    let auth = Auth::new(
+        Store::open_in_memory().unwrap(),
+        Hs256Key::new(b"browser-test-key-0123456789abcdefgh").unwrap(),
+        AuthConfig::default(),
+        Arc::new(ManualClock::new(1_800_000_000)),
+    )
+    .unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 4, false).unwrap();
+    let addr = server.addr();
+    (Server(Some(server)), addr)
+}
+
+const OPT_IN: (&str, &str) = ("X-Refresh-Cookie", "1");
+
+/// The refresh token in a reply's `Set-Cookie`, checking every attribute.
+fn cookie_of(reply: &Reply) -> String {
+    let cookie = reply
+        .header("Set-Cookie")
+        .unwrap_or_else(|| panic!("no Set-Cookie: {reply:?}"));
+    let mut parts = cookie.split("; ");
+    let token = parts
+        .next()
+        .and_then(|pair| pair.strip_prefix("minijwt_refresh="))
+        .unwrap_or_else(|| panic!("{cookie}"));
+    let attributes: Vec<&str> = parts.collect();
+    assert_eq!(
+        attributes,
+        [
+            "Path=/auth",
+            "Max-Age=1209600",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict"
+        ],
+        "{cookie}"
+    );
+    assert_eq!(token.split('.').count(), 3, "{cookie}");
+    token.to_owned()
+}
+
+fn assert_cleared(reply: &Reply) {
+    let cookie = reply
+        .header("Set-Cookie")
+        .unwrap_or_else(|| panic!("no Set-Cookie: {reply:?}"));
+    assert!(
+        cookie.starts_with("minijwt_refresh=; Path=/auth; Max-Age=0;"),
+        "{cookie}"
+    );
+}
+
+fn browser_login(addr: SocketAddr, username: &str) -> (String, String) {
+    assert_eq!(register(addr, username).status, 201);
+    let reply = call_with_headers(
+        addr,
+        "POST",
+        "/auth/login",
+        &[OPT_IN],
+        Some(&json!({"username": username, "password": PASSWORD})),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert!(reply.body.get("refresh_token").is_none(), "{reply:?}");
+    assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+    (reply.text("access_token"), cookie_of(&reply))
+}
+
+fn browser_refresh(addr: SocketAddr, cookie: &str, headers: &[(&str, &str)]) -> Reply {
+    let cookie = format!("theme=dark; minijwt_refresh={cookie}");
+    let mut all = vec![("Cookie", cookie.as_str())];
+    all.extend_from_slice(headers);
+    call_with_headers(addr, "POST", "/auth/refresh", &all, Some(&json!({})))
+}
+
+/// Status line and headers of a response that is not JSON.
+fn head_of(addr: SocketAddr, method: &str, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn the_page_is_served_with_strict_security_headers() {
+    let (_server, addr) = start();
+    for (path, media_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/app.css", "text/css; charset=utf-8"),
+        ("/docs/how-jwt-works.md", "text/markdown; charset=utf-8"),
+    ] {
+        let response = head_of(addr, "GET", path);
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+        for header in [
+            format!("Content-Type: {media_type}"),
+            format!("Content-Security-Policy: {CONTENT_SECURITY_POLICY}"),
+            "X-Content-Type-Options: nosniff".to_owned(),
+            "Referrer-Policy: no-referrer".to_owned(),
+            "X-Frame-Options: DENY".to_owned(),
+        ] {
+            assert!(response.contains(&header), "{path} lacks {header}");
+        }
+    }
+    assert!(CONTENT_SECURITY_POLICY.starts_with("default-src 'none'; script-src 'self'; style-src 'self';"));
+    assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
+    let post = head_of(addr, "POST", "/");
+    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+    assert!(post.contains("Allow: GET, HEAD"), "{post}");
+}
+
+#[test]
+fn a_browser_gets_and_rotates_its_refresh_token_in_a_cookie() {
+    let (_server, addr) = start();
+    let (access, first) = browser_login(addr, "alice");
+    assert_eq!(call(addr, "GET", "/me", Some(&access), None).status, 200);
+
+    let rotated = browser_refresh(addr, &first, &[OPT_IN]);
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    assert!(rotated.body.get("refresh_token").is_none());
+    let second = cookie_of(&rotated);
+    assert_ne!(second, first);
+    assert_eq!(
+        call(addr, "GET", "/me", Some(&rotated.text("access_token")), None).status,
+        200
+    );
+
+    // The old cookie again (a stolen copy): reuse, the family is revoked, and
+    // the browser is told to forget the cookie.
+    let replay = browser_refresh(addr, &first, &[OPT_IN]);
+    assert_eq!((replay.status, replay.error()), (401, "invalid_grant"));
+    assert_eq!(replay.text("error_description"), "refresh token reuse detected");
+    assert_cleared(&replay);
+    assert_eq!(browser_refresh(addr, &second, &[OPT_IN]).status, 401);
+}
+
+#[test]
+fn the_cookie_is_never_read_without_the_opt_in_header() {
+    let (_server, addr) = start();
+    let (_, cookie) = browser_login(addr, "alice");
+    // What a cross-site form or fetch without a preflight could send: the
+    // cookie, but not the header. The cookie is ignored.
+    let forged = browser_refresh(addr, &cookie, &[]);
+    assert_eq!(
+        (forged.status, forged.error()),
+        (400, "invalid_request"),
+        "{forged:?}"
+    );
+    assert!(forged.header("Set-Cookie").is_none());
+    let wrong_value = browser_refresh(addr, &cookie, &[("X-Refresh-Cookie", "true")]);
+    assert_eq!(wrong_value.status, 400);
+    // A simple request's content types are refused before the cookie is looked at.
+    let form = raw(
+        addr,
+        format!(
+            "POST /auth/refresh HTTP/1.1\r\nX-Refresh-Cookie: 1\r\nCookie: minijwt_refresh={cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=b"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(form.status, 415);
+    // None of that used the token up.
+    assert_eq!(browser_refresh(addr, &cookie, &[OPT_IN]).status, 200);
+}
+
+#[test]
+fn logging_out_a_browser_revokes_and_clears_the_cookie() {
+    let (_server, addr) = start();
+    let (access, cookie) = browser_login(addr, "alice");
+    let cookie_header = format!("minijwt_refresh={cookie}");
+    let logout = call_with_headers(
+        addr,
+        "POST",
+        "/auth/logout",
+        &[OPT_IN, ("Cookie", &cookie_header)],
+        Some(&json!({})),
+    );
+    assert_eq!(logout.status, 204, "{logout:?}");
+    assert_cleared(&logout);
+    let after = browser_refresh(addr, &cookie, &[OPT_IN]);
+    assert_eq!(
+        (after.status, after.text("error_description").as_str()),
+        (401, "refresh token was revoked")
+    );
+
+    // No token in the body nor a cookie: nothing says what to revoke.
+    let again = call_with_headers(addr, "POST", "/auth/logout", &[OPT_IN], Some(&json!({})));
+    assert_eq!((again.status, again.error()), (400, "invalid_request"));
+    assert_eq!(post(addr, "/auth/logout", json!({})).status, 400);
+
+    // Logout everywhere clears the cookie of the browser that asked.
+    let everywhere = call_with_headers(
+        addr,
+        "POST",
+        "/auth/logout-all",
+        &[OPT_IN, ("Authorization", &format!("Bearer {access}"))],
+        None,
+    );
+    assert_eq!(everywhere.status, 204);
+    assert_cleared(&everywhere);
+}
