@@ -59,15 +59,19 @@ pub fn duration(seconds: u64) -> String {
     }
 }
 
-/// `at` relative to `now`: `in 59 min` or `2 days ago`.
+/// `at` relative to `now`: `in 59 min`, `2 days ago`, or `now`.
 ///
 /// ```
 /// assert_eq!(minijwt::time::relative(0, 172_800), "2 days ago");
+/// assert_eq!(minijwt::time::relative(5, 5), "now");
 /// ```
 pub fn relative(at: i64, now: i64) -> String {
     let delta = i128::from(at) - i128::from(now);
     let magnitude = u64::try_from(delta.unsigned_abs()).unwrap_or(u64::MAX);
-    if delta >= 0 {
+    if delta == 0 {
+        // "issued in 0 s" reads as the future.
+        "now".to_owned()
+    } else if delta > 0 {
         format!("in {}", duration(magnitude))
     } else {
         format!("{} ago", duration(magnitude))
@@ -92,7 +96,8 @@ mod tests {
     fn relative_times() {
         assert_eq!(relative(3540, 0), "in 59 min");
         assert_eq!(relative(0, 3540), "59 min ago");
-        assert_eq!(relative(10, 10), "in 0 s");
+        assert_eq!(relative(10, 10), "now");
+        assert_eq!(relative(11, 10), "in 1 s");
         assert_eq!(relative(3 * 3600 + 300, 0), "in 3 h 5 min");
         assert_eq!(relative(0, 14 * 86_400), "14 days ago");
     }

@@ -82,7 +82,14 @@ fn encode_exp_in_sets_a_future_exp_and_typ() {
     let header = minijwt::base64url::decode(token.split('.').next().unwrap()).unwrap();
     assert_eq!(header, br#"{"alg":"HS256","typ":"at+jwt"}"#);
     // A plain-JWT verifier refuses it; one expecting at+jwt accepts it.
-    assert_exit(&minijwt(&["token", "verify", &token]), 1);
+    let refused = minijwt(&["token", "verify", &token]);
+    assert_exit(&refused, 1);
+    assert!(
+        stderr(&refused)
+            .contains(r#"token type is "at+jwt", expected "JWT" (--typ sets the type to expect)"#),
+        "{}",
+        stderr(&refused)
+    );
     assert_exit(&minijwt(&["token", "verify", "--typ", "at+jwt", &token]), 0);
 }
 

@@ -134,9 +134,20 @@ pub fn verify(args: &[&str]) -> Result<(), CliError> {
         validation = validation.with_leeway(leeway);
     }
     let claims: Value =
-        minijwt::decode(&key, &token, &validation).map_err(|e| CliError::Rejected(e.to_string()))?;
+        minijwt::decode(&key, &token, &validation).map_err(|e| CliError::Rejected(rejection(&e)))?;
     println!("{}", pretty(&claims));
     Ok(())
+}
+
+/// Why a token was refused, with a hint where the fix is an option: the
+/// server's own tokens are `at+jwt` and `refresh+jwt`, not the default `JWT`.
+fn rejection(error: &minijwt::Error) -> String {
+    match error {
+        minijwt::Error::WrongType { found: Some(_), .. } => {
+            format!("{error} (--typ sets the type to expect)")
+        }
+        _ => error.to_string(),
+    }
 }
 
 fn validation_from(parsed: &Parsed<'_>) -> Result<Validation, CliError> {
@@ -266,8 +277,8 @@ fn explain_into(
             Ok(())
         }
         Err(e) => {
-            let _ = writeln!(out, "Verdict: REJECTED: {e}");
-            Err(CliError::Rejected(e.to_string()))
+            let _ = writeln!(out, "Verdict: REJECTED: {}", rejection(&e));
+            Err(CliError::Rejected(rejection(&e)))
         }
     }
 }
