@@ -265,6 +265,8 @@ fn logout_and_logout_all() {
         json!({"refresh_token": a.text("refresh_token")}),
     );
     assert_eq!(out.status, 204);
+    // RFC 9110 §8.6: no Content-Length on a 204 (tiny_http patch 6).
+    assert_eq!(out.header("Content-Length"), None, "{out:?}");
     // Idempotent.
     assert_eq!(
         post(
