@@ -91,27 +91,14 @@ fn a_read_only_database_refuses_writes_keeps_reads_and_recovers() {
     let tokens = user(f.addr, "alice");
     let access = tokens.text("access_token");
     let refresh_token = tokens.text("refresh_token");
-    let note = json!({"text": "written before"});
-    assert_eq!(
-        call(f.addr, "POST", "/notes", Some(&access), Some(&note)).status,
-        201
-    );
+    assert_eq!(post_note(f.addr, &access, "written before").status, 201);
 
     f.auth.store().set_read_only(true);
     // Every request that must write is refused, and says why...
     assert_unavailable(&register(f.addr, "bob"), "read-only");
     assert_unavailable(&login(f.addr, "alice"), "read-only");
     assert_unavailable(&refresh(f.addr, &refresh_token, None), "read-only");
-    assert_unavailable(
-        &call(
-            f.addr,
-            "POST",
-            "/notes",
-            Some(&access),
-            Some(&json!({"text": "no"})),
-        ),
-        "read-only",
-    );
+    assert_unavailable(&post_note(f.addr, &access, "no"), "read-only");
     assert_unavailable(
         &post(f.addr, "/auth/logout", json!({"refresh_token": refresh_token})),
         "read-only",
@@ -174,17 +161,7 @@ fn a_failed_statement_costs_one_request_and_leaves_nothing_half_done() {
         .execute_batch("ALTER TABLE notes RENAME TO notes_away")
         .unwrap();
     assert_eq!(call(f.addr, "GET", "/notes", Some(&access), None).status, 500);
-    assert_eq!(
-        call(
-            f.addr,
-            "POST",
-            "/notes",
-            Some(&access),
-            Some(&json!({"text": "x"}))
-        )
-        .status,
-        500
-    );
+    assert_eq!(post_note(f.addr, &access, "x").status, 500);
     assert_eq!(call(f.addr, "GET", "/me", Some(&access), None).status, 200);
     assert_eq!(call(f.addr, "GET", "/healthz", None, None).status, 200);
 
@@ -196,17 +173,7 @@ fn a_failed_statement_costs_one_request_and_leaves_nothing_half_done() {
     let rotated = refresh(f.addr, &refresh_token, None);
     assert_eq!(rotated.status, 200, "{rotated:?}");
     assert_eq!(refresh(f.addr, &rotated.text("refresh_token"), None).status, 200);
-    assert_eq!(
-        call(
-            f.addr,
-            "POST",
-            "/notes",
-            Some(&access),
-            Some(&json!({"text": "x"}))
-        )
-        .status,
-        201
-    );
+    assert_eq!(post_note(f.addr, &access, "x").status, 201);
 }
 
 #[test]
@@ -241,17 +208,7 @@ fn a_lock_poisoned_mid_transaction_costs_nothing_else() {
     let bob = login(f.addr, "bob");
     assert_eq!(bob.status, 200);
     assert_eq!(refresh(f.addr, &bob.text("refresh_token"), None).status, 200);
-    assert_eq!(
-        call(
-            f.addr,
-            "POST",
-            "/notes",
-            Some(&access),
-            Some(&json!({"text": "after"}))
-        )
-        .status,
-        201
-    );
+    assert_eq!(post_note(f.addr, &access, "after").status, 201);
     assert_eq!(call(f.addr, "GET", "/me", Some(&access), None).status, 200);
     // The panicking rotation was rolled back: the token is still current.
     let again = store

@@ -113,6 +113,17 @@ pub fn call_with_headers(
     raw(addr, request.as_bytes())
 }
 
+/// `POST /notes` with `text`, as the holder of `access`.
+pub fn post_note(addr: SocketAddr, access: &str, text: &str) -> Reply {
+    call(
+        addr,
+        "POST",
+        "/notes",
+        Some(access),
+        Some(&json!({ "text": text })),
+    )
+}
+
 pub fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
     call(addr, "POST", path, None, Some(&body))
 }
