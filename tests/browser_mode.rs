@@ -195,8 +195,61 @@ fn the_cookie_is_never_read_without_the_opt_in_header() {
         .as_bytes(),
     );
     assert_eq!(form.status, 415);
+    // Two cookies of that name (one planted by a sibling subdomain?): neither is used.
+    let tossed = call_with_headers(
+        addr,
+        "POST",
+        "/auth/refresh",
+        &[
+            OPT_IN,
+            (
+                "Cookie",
+                &format!("minijwt_refresh=x.y.z; minijwt_refresh={cookie}"),
+            ),
+        ],
+        Some(&json!({})),
+    );
+    assert_eq!(
+        (tossed.status, tossed.error()),
+        (400, "invalid_request"),
+        "{tossed:?}"
+    );
     // None of that used the token up.
     assert_eq!(browser_refresh(addr, &cookie, &[OPT_IN]).status, 200);
+}
+
+#[test]
+fn only_a_dead_refresh_token_is_cleared() {
+    let (_server, addr) = start();
+    let (_, cookie) = browser_login(addr, "alice");
+    // A bad access token beside a good cookie (another tab's, another
+    // user's): refused, but the cookie is still good and stays.
+    let cookie_header = format!("minijwt_refresh={cookie}");
+    let foreign = call_with_headers(
+        addr,
+        "POST",
+        "/auth/refresh",
+        &[OPT_IN, ("Cookie", &cookie_header)],
+        Some(&json!({"access_token": "x.y.z"})),
+    );
+    assert_eq!(
+        (foreign.status, foreign.error()),
+        (401, "invalid_grant"),
+        "{foreign:?}"
+    );
+    assert!(foreign.header("Set-Cookie").is_none(), "{foreign:?}");
+    assert_eq!(browser_refresh(addr, &cookie, &[OPT_IN]).status, 200);
+
+    // Logging out with a cookie that can never work is refused, and clears it.
+    let dead = call_with_headers(
+        addr,
+        "POST",
+        "/auth/logout",
+        &[OPT_IN, ("Cookie", "minijwt_refresh=x.y.z")],
+        Some(&json!({})),
+    );
+    assert_eq!((dead.status, dead.error()), (401, "invalid_grant"), "{dead:?}");
+    assert_cleared(&dead);
 }
 
 #[test]

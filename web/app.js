@@ -402,8 +402,14 @@ function forgetSession(text) {
 
 async function logout() {
   const result = await api('POST', '/auth/logout', { body: {}, cookie: true, steps: 'logout' });
-  if (result.status === 204) forgetSession('Logged out: the refresh token is revoked, the cookie cleared, the access token forgotten.');
-  else $('logout-status').textContent = `Log out failed: ${describeError(result)}`;
+  if (result.status === 204) {
+    forgetSession('Logged out: the refresh token is revoked, the cookie cleared, the access token forgotten.');
+  } else if (result.status === 400 || result.status === 401) {
+    // No cookie, or one that can never work again: there is no session left to end.
+    forgetSession(`Nothing left to revoke (${describeError(result)}); the access token is forgotten.`);
+  } else {
+    $('logout-status').textContent = `Log out failed: ${describeError(result)}`;
+  }
 }
 
 async function logoutAll() {

@@ -172,8 +172,13 @@ pub enum AuthError {
         /// Seconds until a login may be tried again.
         retry_after: i64,
     },
-    /// A refresh token (or the access token sent with it) was refused.
+    /// The refresh token was refused: invalid, unknown, revoked or expired.
+    /// It can never work again.
     InvalidGrant(String),
+    /// The access token sent with a refresh was refused (seed step 13): not
+    /// genuine, or another user's. The refresh token is untouched and still
+    /// good.
+    ForeignAccessToken(String),
     /// A refresh token that was already rotated came back: its family is revoked.
     ReuseDetected,
     /// The access token was refused; `expired` tells the client to refresh.
@@ -203,7 +208,7 @@ impl fmt::Display for AuthError {
             AuthError::Throttled { retry_after } => {
                 write!(f, "too many failed logins; try again in {retry_after} s")
             }
-            AuthError::InvalidGrant(why) => f.write_str(why),
+            AuthError::InvalidGrant(why) | AuthError::ForeignAccessToken(why) => f.write_str(why),
             AuthError::ReuseDetected => f.write_str("refresh token reuse detected"),
             AuthError::InvalidToken { description, .. } => f.write_str(description),
             AuthError::NotFound => f.write_str("not found"),
@@ -546,9 +551,9 @@ impl Auth {
         if let Some(access_token) = access_token {
             let validation = self.access_validation().at_time(now).dangerous_skip_exp_check();
             let access: AccessClaims = crate::decode(&self.key, access_token, &validation)
-                .map_err(|e| AuthError::InvalidGrant(format!("access token is invalid: {e}")))?;
+                .map_err(|e| AuthError::ForeignAccessToken(format!("access token is invalid: {e}")))?;
             if access.sub != claims.sub {
-                return Err(AuthError::InvalidGrant(
+                return Err(AuthError::ForeignAccessToken(
                     "access token belongs to another user".to_owned(),
                 ));
             }

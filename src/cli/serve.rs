@@ -31,7 +31,9 @@ Options (each also read from the environment variable shown; the option wins):
   --demo               access tokens live 20 s, so the page at / shows
                        expiry and refresh within a minute (--access-ttl wins)
 
-The page at http://ADDR/ walks through the access/refresh flow live.
+The page at http://ADDR/ walks through the access/refresh flow live. Its refresh
+cookie is Secure: browsers keep it over plain HTTP on loopback only, so on any
+other address put HTTPS in front.
 
 Stops cleanly on SIGINT or SIGTERM: finishes requests in flight, then exits 0.
 ";

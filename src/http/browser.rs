@@ -7,7 +7,8 @@
 //! `X-Refresh-Cookie: 1` gets the refresh token in a cookie instead,
 //! `HttpOnly` (invisible to JavaScript), `SameSite=Strict` and `Path=/auth`
 //! (sent only to the auth endpoints, only from this site), `Secure` (never
-//! over plain HTTP, loopback excepted by browsers).
+//! over plain HTTP, loopback excepted by browsers: served on another address,
+//! browser mode needs HTTPS in front, or the browser drops the cookie).
 //!
 //! The cookie is read only from requests that carry that header too. A page
 //! on another site can make a browser send the cookie with a simple form post
@@ -42,23 +43,32 @@ pub fn wants_cookie(request: &Request) -> bool {
     request.header(OPT_IN_HEADER) == Some("1")
 }
 
-/// The refresh token in the request's `minijwt_refresh` cookie, if any.
+/// The refresh token in the request's `minijwt_refresh` cookie, if there is
+/// exactly one. Two or more are refused: a browser sends every cookie whose
+/// domain and path match, so another one may have been planted by a sibling
+/// subdomain (cookie tossing), and which one is ours cannot be told.
 ///
 /// ```
 /// use minijwt::http::{browser, Request};
 /// let request = Request::new("POST", "/auth/refresh").with_header("Cookie", "theme=dark; minijwt_refresh=abc.def.ghi");
 /// assert_eq!(browser::cookie_token(&request), Some("abc.def.ghi"));
 /// assert_eq!(browser::cookie_token(&Request::new("POST", "/auth/refresh")), None);
+/// let tossed = Request::new("POST", "/auth/refresh").with_header("Cookie", "minijwt_refresh=a.b.c; minijwt_refresh=d.e.f");
+/// assert_eq!(browser::cookie_token(&tossed), None);
 /// ```
 pub fn cookie_token(request: &Request) -> Option<&str> {
-    request
+    let mut tokens = request
         .headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("Cookie"))
         .flat_map(|(_, value)| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == COOKIE && !value.is_empty())
-        .map(|(_, value)| value)
+        .filter(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value);
+    match (tokens.next(), tokens.next()) {
+        (Some(token), None) if !token.is_empty() => Some(token),
+        _ => None,
+    }
 }
 
 /// The `Set-Cookie` value that hands `token` to the browser for `max_age` seconds.

@@ -167,7 +167,8 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Hand
         ("POST", "/auth/logout") => {
             let body = json_body(request)?;
             let token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
-            auth.logout(token).map_err(auth_failure)?;
+            auth.logout(token)
+                .map_err(|e| forget_cookie_if_dead(request, &e, auth_failure(e.clone())))?;
             Ok(forget_cookie(request, Response::empty(204)))
         }
         ("POST", "/auth/logout-all") => {
@@ -282,7 +283,8 @@ fn forget_cookie(request: &Request, response: Response) -> Response {
 }
 
 /// A refresh token that can never work again (revoked, reused, expired,
-/// unknown) is cleared from a browser that opted in.
+/// unknown) is cleared from a browser that opted in. A refusal of the access
+/// token sent beside it says nothing against the cookie, which stays.
 fn forget_cookie_if_dead(request: &Request, error: &AuthError, response: Response) -> Response {
     match error {
         AuthError::InvalidGrant(_) | AuthError::ReuseDetected => forget_cookie(request, response),
@@ -396,7 +398,9 @@ fn auth_failure(error: AuthError) -> Response {
         }
         AuthError::Throttled { retry_after } => Response::error(429, "too_many_requests", &error.to_string())
             .with_header("Retry-After", &retry_after.to_string()),
-        AuthError::InvalidGrant(why) => Response::error(401, "invalid_grant", why),
+        AuthError::InvalidGrant(why) | AuthError::ForeignAccessToken(why) => {
+            Response::error(401, "invalid_grant", why)
+        }
         AuthError::ReuseDetected => Response::error(401, "invalid_grant", "refresh token reuse detected"),
         AuthError::InvalidToken { expired: true, .. } => {
             unauthorized(Some("the access token expired; refresh it"))

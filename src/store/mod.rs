@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, MAIN_DB};
 
 /// How long a writer waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -305,9 +305,10 @@ impl Store {
     /// Makes the database read-only for this process (`PRAGMA query_only` on
     /// every connection), or writable again. A write then fails with
     /// [`StoreError::Unavailable`] ("database is read-only"), as it does when
-    /// the file itself cannot be written; reads go on. For maintenance (a
-    /// backup copying the file), and for testing what a read-only disk does
-    /// where file modes cannot (root ignores them).
+    /// the file itself cannot be written; reads go on. Returns once the
+    /// writes already under way have finished. For maintenance, and for
+    /// testing what a read-only disk does where file modes cannot (root
+    /// ignores them).
     ///
     /// ```
     /// use minijwt::store::{Store, StoreError};
@@ -324,10 +325,17 @@ impl Store {
     /// assert!(store.create_note(user.id, "hi", 0).is_ok());
     /// ```
     pub fn set_read_only(&self, read_only: bool) {
+        // Every write holds the writers' turn: taking it waits them out.
+        let _turn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         self.read_only.store(read_only, Ordering::Relaxed);
     }
 
     fn release(&self, conn: (Connection, Limits)) {
+        // SQLite opens a file it cannot write read-only, for good: such a
+        // connection would refuse writes after the file is writable again.
+        if conn.0.is_readonly(MAIN_DB).unwrap_or(true) {
+            return;
+        }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_CONNECTIONS {
             idle.push(conn);

@@ -125,13 +125,13 @@ mod ssl;
 mod test;
 mod util;
 
-/// minijwt patch (see PATCHES.md): the longest a read or a write on a client
-/// connection may block. An idle keep-alive connection is closed after it.
 /// minijwt patch (see PATCHES.md): how long the accept thread waits after a
 /// failed accept, doubling after each failure in a row up to the maximum.
 const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// minijwt patch (see PATCHES.md): the longest a read or a write on a client
+/// connection may block. An idle keep-alive connection is closed after it.
 pub const SOCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The main class of this library.
