@@ -136,6 +136,63 @@ fn a_thousand_idle_connections_are_bounded() {
     server.shutdown();
 }
 
+/// 200 slow clients, one byte a second: 100 trickle their request head
+/// (slowloris), 100 a small body (read by tiny_http with the head). Every
+/// /healthz asked meanwhile is answered within 1 s, and every slow client is
+/// cut off soon after its head's 10 s are up, its thread freed.
+#[cfg(target_os = "linux")]
+#[test]
+fn clients_sending_a_byte_a_second_are_cut_off() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let server = start();
+    let addr = server.addr();
+    assert_eq!(healthz(addr), 200);
+    let before = (threads_of_this_process(), descriptors_of_this_process());
+    let starts: [&[u8]; 2] = [
+        b"GET /healthz HTTP/1.1\r\nX-Slow: ",
+        b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    ];
+    let mut slow: Vec<TcpStream> = (0..200)
+        .map(|i| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(starts[i % 2]).unwrap();
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    // One byte a second from every slow client that is still connected (a
+    // write fails once the server has closed and the reset is back), and a
+    // normal request in between.
+    while !slow.is_empty() && started.elapsed() < Duration::from_secs(40) {
+        slow.retain_mut(|stream| stream.write_all(b" ").is_ok());
+        let asked = Instant::now();
+        assert_eq!(healthz(addr), 200);
+        slowest = slowest.max(asked.elapsed());
+        std::thread::sleep(Duration::from_secs(1).saturating_sub(asked.elapsed()));
+    }
+    let all_cut_off = started.elapsed();
+    assert!(
+        slow.is_empty(),
+        "{} slow clients still connected after 40 s",
+        slow.len()
+    );
+    assert!(
+        all_cut_off < Duration::from_secs(16),
+        "the last one was cut off after {all_cut_off:?}"
+    );
+    assert!(
+        slowest < Duration::from_secs(1),
+        "/healthz took {slowest:?} beside the slow clients"
+    );
+    let after = assert_back_down(before, "200 slow clients");
+    println!(
+        "a byte a second: /healthz at most {slowest:?} beside 200 slow clients; all cut off within \
+         {all_cut_off:?}; (threads, fds) {before:?} -> {after:?}"
+    );
+    server.shutdown();
+}
+
 /// Connections opened and closed as fast as four clients can, in every
 /// state a request can be cut off in: nothing is leaked, and the server
 /// still answers.

@@ -710,6 +710,27 @@ fn headers_sent_a_byte_at_a_time_are_cut_off() {
 }
 
 /// A request head without end is cut off at 64 KiB, not read into memory.
+/// The head parser scans tiny_http's buffer for line ends (patch 4): a CRLF
+/// split across two reads still ends the line.
+#[test]
+fn a_head_split_between_cr_and_lf_is_read() {
+    let s = start(AuthConfig::default());
+    let mut stream = TcpStream::connect(s.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.set_nodelay(true).unwrap();
+    for part in [
+        &b"GET /healthz HTTP/1.1\r"[..],
+        b"\nHost: t\r",
+        b"\nConnection: close\r\n\r",
+        b"\n",
+    ] {
+        stream.write_all(part).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let reply = read_reply(&mut BufReader::new(stream)).unwrap();
+    assert_eq!(reply.status, 200, "{reply:?}");
+}
+
 #[test]
 fn endless_headers_are_cut_off() {
     let s = start(AuthConfig::default());
