@@ -183,6 +183,11 @@ fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
     if announced.is_some_and(|n| n > MAX_BODY) {
         return Err(too_large());
     }
+    // No length and not chunked (a GET, say): no body, nothing to read.
+    let chunked = raw.headers().iter().any(|h| h.field.equiv("Transfer-Encoding"));
+    if announced == Some(0) || (announced.is_none() && !chunked) {
+        return Ok(Vec::new());
+    }
     let started = Instant::now();
     let reader = raw.as_reader();
     let mut body = Vec::new();
