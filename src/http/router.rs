@@ -161,14 +161,13 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Hand
             let refresh_token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
             let tokens = auth
                 .refresh(refresh_token, access)
-                .map_err(|e| forget_cookie_if_dead(request, &e, auth_failure(e.clone())))?;
+                .map_err(|e| refresh_failure(request, e))?;
             Ok(token_response(request, &tokens))
         }
         ("POST", "/auth/logout") => {
             let body = json_body(request)?;
             let token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
-            auth.logout(token)
-                .map_err(|e| forget_cookie_if_dead(request, &e, auth_failure(e.clone())))?;
+            auth.logout(token).map_err(|e| refresh_failure(request, e))?;
             Ok(forget_cookie(request, Response::empty(204)))
         }
         ("POST", "/auth/logout-all") => {
@@ -282,13 +281,17 @@ fn forget_cookie(request: &Request, response: Response) -> Response {
     }
 }
 
-/// A refresh token that can never work again (revoked, reused, expired,
-/// unknown) is cleared from a browser that opted in. A refusal of the access
-/// token sent beside it says nothing against the cookie, which stays.
-fn forget_cookie_if_dead(request: &Request, error: &AuthError, response: Response) -> Response {
-    match error {
-        AuthError::InvalidGrant(_) | AuthError::ReuseDetected => forget_cookie(request, response),
-        _ => response,
+/// The answer to a failed refresh or logout. A refresh token that can never
+/// work again (revoked, reused, expired, unknown) is also cleared from a
+/// browser that opted in; a refusal of the access token sent beside it says
+/// nothing against the cookie, which stays.
+fn refresh_failure(request: &Request, error: AuthError) -> Response {
+    let dead = matches!(error, AuthError::InvalidGrant(_) | AuthError::ReuseDetected);
+    let response = auth_failure(error);
+    if dead {
+        forget_cookie(request, response)
+    } else {
+        response
     }
 }
 
