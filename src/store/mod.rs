@@ -358,9 +358,9 @@ impl Store {
     fn run<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let (mut conn, limits) = self.connect()?;
         let result = f(&mut conn);
-        // A connection that met a fault is not kept: SQLite opens a file it
-        // cannot write read-only, and that connection would stay read-only
-        // after the file is writable again. A new one costs a few microseconds.
+        // A connection that met a fault (a full or read-only disk, an I/O
+        // error) is not kept: whatever state the fault left it in, a new one
+        // costs a few microseconds and starts clean.
         if !matches!(result, Err(StoreError::Unavailable(_))) {
             self.release((conn, limits));
         }
