@@ -6,7 +6,7 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use minijwt::auth::{Auth, AuthConfig, SystemClock};
@@ -19,6 +19,14 @@ mod common;
 use common::*;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Waits for this test's turn, then starts its server.
+fn take_turn() -> (MutexGuard<'static, ()>, RunningServer, SocketAddr) {
+    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let server = start();
+    let addr = server.addr();
+    (turn, server, addr)
+}
 
 fn start() -> RunningServer {
     let auth = Auth::new(
@@ -85,9 +93,7 @@ fn healthz(addr: std::net::SocketAddr) -> u16 {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_thousand_idle_connections_are_bounded() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start();
-    let addr = server.addr();
+    let (_turn, server, addr) = take_turn();
     assert_eq!(healthz(addr), 200);
     let before = (threads_of_this_process(), descriptors_of_this_process());
     let rss_before = status_of_this_process("VmRSS");
@@ -143,9 +149,7 @@ fn a_thousand_idle_connections_are_bounded() {
 #[cfg(target_os = "linux")]
 #[test]
 fn clients_sending_a_byte_a_second_are_cut_off() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start();
-    let addr = server.addr();
+    let (_turn, server, addr) = take_turn();
     assert_eq!(healthz(addr), 200);
     let before = (threads_of_this_process(), descriptors_of_this_process());
     let starts: [&[u8]; 2] = [
@@ -199,9 +203,7 @@ fn clients_sending_a_byte_a_second_are_cut_off() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_connection_flood_leaks_nothing() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start();
-    let addr = server.addr();
+    let (_turn, server, addr) = take_turn();
     assert_eq!(healthz(addr), 200);
     let before = (threads_of_this_process(), descriptors_of_this_process());
     let cut_offs: [&[u8]; 5] = [
@@ -239,9 +241,7 @@ fn a_connection_flood_leaks_nothing() {
 #[cfg(target_os = "linux")]
 #[test]
 fn pipelined_requests_are_answered_in_order() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start();
-    let addr = server.addr();
+    let (_turn, server, addr) = take_turn();
     let access = user(addr, "piper").text("access_token");
     let before = (threads_of_this_process(), descriptors_of_this_process());
     let note = json!({"text": "pipelined"}).to_string();
@@ -304,9 +304,7 @@ fn send_then_shut(addr: SocketAddr, head: &str, body: &[u8]) -> (String, Duratio
 /// cut body passes for a whole one.
 #[test]
 fn a_body_shorter_than_announced_closes_the_connection_at_once() {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start();
-    let addr = server.addr();
+    let (_turn, server, addr) = take_turn();
     let access = user(addr, "shorty").text("access_token");
 
     // Up to 1 KiB, tiny_http reads the body before the request is handed
