@@ -32,20 +32,36 @@ fn workdir(name: &str) -> PathBuf {
 }
 
 fn serve(dir: &Path, env: &[(&str, &str)]) -> Serve {
-    serve_limited(dir, env, None)
+    serve_with(dir, env, &Launch::default())
 }
 
-/// `serve`, with the soft limit of open files lowered to `files` if given.
-fn serve_limited(dir: &Path, env: &[(&str, &str)], files: Option<u32>) -> Serve {
-    let binary = env!("CARGO_BIN_EXE_minijwt");
-    let mut command = match files {
-        None => Command::new(binary),
-        Some(files) => {
-            let mut sh = Command::new("sh");
-            sh.args(["-c", &format!("ulimit -n {files} && exec \"$0\" \"$@\""), binary]);
-            sh
-        }
-    };
+/// How to start the server other than plainly.
+#[derive(Default)]
+struct Launch {
+    /// A resource limit to lower first, as dash's `ulimit` takes it ("-n 64").
+    ulimit: Option<String>,
+    /// A command the server runs under, such as `setpriv` switching users.
+    wrapper: Vec<String>,
+    /// The binary to run instead of the one cargo built.
+    binary: Option<PathBuf>,
+}
+
+fn serve_with(dir: &Path, env: &[(&str, &str)], launch: &Launch) -> Serve {
+    let binary = launch
+        .binary
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_minijwt")));
+    let mut argv: Vec<std::ffi::OsString> = launch.wrapper.iter().map(Into::into).collect();
+    if let Some(limit) = &launch.ulimit {
+        argv.extend([
+            "sh".into(),
+            "-c".into(),
+            format!("ulimit {limit} && exec \"$0\" \"$@\"").into(),
+        ]);
+    }
+    argv.push(binary.into());
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
     command
         .args(["serve", "--addr", "127.0.0.1:0"])
         .current_dir(dir)
@@ -236,32 +252,139 @@ fn secret_env_overrides_the_key_file_and_bad_config_is_exit_2() {
     }
 }
 
-/// A client holds more connections than the server may open files: accept
-/// fails (EMFILE) while it does. tiny_http's accept thread used to end on
-/// that error and the server refused every connection from then on; it now
-/// waits and accepts again (vendor/tiny_http/PATCHES.md, patch 5).
+/// A client holds more connections than the server may open files, so
+/// accept fails (EMFILE) while it does, or accept takes the last descriptor
+/// and duplicating the socket for its write half fails. tiny_http's accept
+/// thread ended on the first and panicked on the second, and the server
+/// refused every connection from then on; it now closes that connection,
+/// waits and accepts again (vendor/tiny_http/PATCHES.md, patches 5 and 7).
+/// Each connection takes two descriptors, so which of the two calls fails
+/// depends on the parity of the limit: both are tried.
 #[test]
 fn running_out_of_file_descriptors_is_survived() {
-    let dir = workdir("fd-limit");
-    let s = serve_limited(&dir, &[("MINIJWT_WORKERS", "4")], Some(64));
-    // Past the limit, connections still complete: the kernel queues them.
-    let held: Vec<TcpStream> = (0..100).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    for files in [64, 65] {
+        let dir = workdir(&format!("fd-limit-{files}"));
+        let limit = Launch {
+            ulimit: Some(format!("-n {files}")),
+            ..Launch::default()
+        };
+        let s = serve_with(&dir, &[("MINIJWT_WORKERS", "4")], &limit);
+        // Past the limit, connections still complete: the kernel queues them.
+        let held: Vec<TcpStream> = (0..100)
+            .map(|i| {
+                TcpStream::connect(s.addr).unwrap_or_else(|e| panic!("limit {files}, connection {i}: {e}"))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        drop(held);
+        let started = std::time::Instant::now();
+        let mut stream = TcpStream::connect(s.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "limit {files}: {response:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "limit {files}: {:?}",
+            started.elapsed()
+        );
+        register(s.addr);
+        login(s.addr);
+    }
+}
+
+/// A client holds more connections than the system lets the server start
+/// threads (tiny_http serves each connection on a thread of its own). The
+/// accept thread panicked when `thread::spawn` was refused, and the server
+/// refused every connection from then on; it now closes the connections it
+/// has no thread for and goes on (vendor/tiny_http/PATCHES.md, patch 7).
+///
+/// The limit is the user's process limit (`ulimit -p`), which counts every
+/// thread of the user and does not bind root: as root the server runs as
+/// `nobody` through `setpriv`, otherwise as us.
+#[test]
+fn running_out_of_threads_is_survived() {
+    let dir = workdir("threads");
+    let mut launch = Launch::default();
+    let mut uid = real_uid();
+    if uid == 0 {
+        uid = 65534;
+        std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).unwrap();
+        // `nobody` may not reach the binary where cargo built it.
+        let binary = dir.join("minijwt");
+        std::fs::copy(env!("CARGO_BIN_EXE_minijwt"), &binary).unwrap();
+        launch.binary = Some(binary);
+        launch.wrapper = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            .map(String::from)
+            .to_vec();
+    }
+    // The server starts 9 threads with two workers; leave it 6 more.
+    let limit = threads_of(uid) + 15;
+    launch.ulimit = Some(format!("-p {limit}"));
+    let mut s = serve_with(&dir, &[("MINIJWT_WORKERS", "2")], &launch);
+
+    let held: Vec<TcpStream> = (0..100)
+        .map(|i| TcpStream::connect(s.addr).unwrap_or_else(|e| panic!("connection {i}: {e}")))
+        .collect();
     std::thread::sleep(Duration::from_millis(500));
-    drop(held);
-    let started = std::time::Instant::now();
-    let mut stream = TcpStream::connect(s.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response:?}");
+    let closed = held.iter().filter(|stream| closed_by_server(stream)).count();
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
+        (1..100).contains(&closed),
+        "{closed} of 100 connections closed: the limit of {limit} threads was not what was tested"
     );
+    drop(held);
+
     register(s.addr);
     login(s.addr);
+    assert!(s.child.try_wait().unwrap().is_none(), "the server exited");
+    let log: Vec<String> = s.lines.try_iter().collect();
+    assert!(!log.iter().any(|line| line.contains("panicked")), "{log:#?}");
+}
+
+/// Whether the server has closed `stream` (it sent nothing on its own).
+fn closed_by_server(stream: &TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    match (&*stream).read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("the server spoke first"),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+        Err(_) => true,
+    }
+}
+
+/// The real user id of this process, from /proc.
+fn real_uid() -> u32 {
+    uid_of(&std::fs::read_to_string("/proc/self/status").unwrap()).unwrap()
+}
+
+fn uid_of(status: &str) -> Option<u32> {
+    let line = status.lines().find(|line| line.starts_with("Uid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// How many threads the user `uid` runs, all processes together: what
+/// `ulimit -p` (RLIMIT_NPROC) counts.
+fn threads_of(uid: u32) -> u32 {
+    let mut threads = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        // Processes come and go while we look; a vanished one counts for none.
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        if uid_of(&status) == Some(uid) {
+            let count = status
+                .lines()
+                .find_map(|line| line.strip_prefix("Threads:"))
+                .and_then(|n| n.trim().parse::<u32>().ok());
+            threads += count.unwrap_or(0);
+        }
+    }
+    threads
 }

@@ -309,7 +309,7 @@ impl Server {
                         if sock.set_timeouts(Some(SOCKET_TIMEOUT)).is_err() {
                             continue;
                         }
-                        let (read_closable, write_closable) = match ssl {
+                        let halves = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                             Some(ref ssl) => {
@@ -326,7 +326,12 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        // minijwt patch (see PATCHES.md): duplicating the
+                        // socket fails like accept when descriptors run
+                        // out; the connection is closed and we back off.
+                        halves.map(|(read_closable, write_closable)| {
+                            ClientConnection::new(write_closable, read_closable)
+                        })
                     }
                     Err(e) => Err(e),
                 };

@@ -85,7 +85,12 @@ impl TaskPool {
     fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
         let sharing = self.sharing.clone();
 
-        thread::spawn(move || {
+        // minijwt patch (see PATCHES.md): `thread::spawn` panics when the
+        // system refuses a thread (EAGAIN: a thread, process or memory
+        // limit), and this runs on the accept thread, whose panic closed the
+        // listener for good. The task is dropped instead, and with it the
+        // connection it would have served.
+        let spawned = thread::Builder::new().spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -129,6 +134,9 @@ impl TaskPool {
                 task();
             }
         });
+        if let Err(e) = spawned {
+            log::error!("Error starting a thread for a new client: {}", e);
+        }
     }
 }
 
