@@ -1,6 +1,7 @@
 //! A login for a username that does not exist and one with a wrong password
-//! must take the same time (within 5%, median of 200 each), so response times
-//! do not tell an attacker which usernames exist.
+//! must take the same time (within 5%, median of 200 each, in one of up to
+//! three rounds), so response times do not tell an attacker which usernames
+//! exist.
 //!
 //! Over real HTTP on loopback, with the two kinds interleaved so that any
 //! other load on the machine falls on both alike. A file of its own, so no
@@ -73,6 +74,59 @@ fn unknown_user_and_wrong_password_take_the_same_time() {
         login(addr, "alice");
         login(addr, "mallory");
     }
+    // A timing leak (an unknown user skipping the hash, say) is systematic
+    // and shows in every round; a burst of load from another process on a
+    // shared machine is not, and once pushed a round 6.5% apart in CI. So a
+    // round that misses is measured again, up to ROUNDS in all.
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let round = measure_round(addr);
+        println!(
+            "median wrong password {:?}, unknown user {:?}: {:.2}% apart",
+            round.wrong_password,
+            round.unknown_user,
+            round.difference() * 100.0
+        );
+        // The comparison means something only if both paths really hash.
+        assert!(
+            round.unknown_user > Duration::from_millis(2),
+            "an unknown user must cost a full hash, took {:?}",
+            round.unknown_user
+        );
+        let within = round.difference() < 0.05;
+        rounds.push(round);
+        if within {
+            break;
+        }
+    }
+    server.shutdown();
+    let last = rounds.last().unwrap();
+    assert!(
+        last.difference() < 0.05,
+        "{ROUNDS} rounds, none within 5%: {rounds:?}"
+    );
+}
+
+/// Up to this many rounds of `SAMPLES` logins of each kind.
+const ROUNDS: usize = 3;
+
+/// The medians of one round.
+#[derive(Debug)]
+struct Round {
+    wrong_password: Duration,
+    unknown_user: Duration,
+}
+
+impl Round {
+    /// How far apart the two medians are, as a fraction of the larger.
+    fn difference(&self) -> f64 {
+        let (a, b) = (self.wrong_password, self.unknown_user);
+        a.abs_diff(b).as_secs_f64() / a.max(b).as_secs_f64()
+    }
+}
+
+/// `SAMPLES` logins of each kind, interleaved.
+fn measure_round(addr: SocketAddr) -> Round {
     let (mut wrong_password, mut unknown_user) = (Vec::new(), Vec::new());
     for _ in 0..SAMPLES {
         let (status, time) = login(addr, "alice");
@@ -82,22 +136,8 @@ fn unknown_user_and_wrong_password_take_the_same_time() {
         assert_eq!(status, 401);
         unknown_user.push(time);
     }
-    server.shutdown();
-
-    let (a, b) = (median(wrong_password), median(unknown_user));
-    let difference = a.abs_diff(b).as_secs_f64() / a.max(b).as_secs_f64();
-    println!(
-        "median wrong password {a:?}, unknown user {b:?}: {:.2}% apart",
-        difference * 100.0
-    );
-    assert!(
-        difference < 0.05,
-        "wrong password {a:?} vs unknown user {b:?}: {:.1}% apart",
-        difference * 100.0
-    );
-    // The comparison means something only if both paths really hash.
-    assert!(
-        b > Duration::from_millis(2),
-        "an unknown user must cost a full hash, took {b:?}"
-    );
+    Round {
+        wrong_password: median(wrong_password),
+        unknown_user: median(unknown_user),
+    }
 }
