@@ -1,11 +1,8 @@
 use ascii::AsciiString;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Instant;
 use std::io::Error as IoError;
 use std::io::Result as IoResult;
-use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read};
+use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -15,39 +12,6 @@ use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
 
-/// minijwt patch (see PATCHES.md): the longest a request line and headers
-/// may take to arrive, from the moment the server starts reading them.
-const HEAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// minijwt patch (see PATCHES.md): the most bytes a request line and its
-/// headers may take together.
-const MAX_HEAD: usize = 64 * 1024;
-
-/// minijwt patch (see PATCHES.md): the socket, read through a clock that
-/// holds the request head to its deadline. The clock is read before each
-/// read from the socket, not for each byte: a fast client's head arrives in
-/// one read and costs one clock reading, while a slow client's every byte
-/// is a read of its own and is checked. (Checking every 16th byte instead
-/// let a client sending a byte every 9 s keep its head going for minutes.)
-pub(crate) struct HeadClock<R> {
-    inner: R,
-    /// Where the connection's time is counted from.
-    start: Instant,
-    /// Nanoseconds after `start` when the head being read is late; 0 while
-    /// no head is being read (a body is not the head's business).
-    deadline: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for HeadClock<R> {
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        let deadline = self.deadline.load(Ordering::Relaxed);
-        if deadline != 0 && self.start.elapsed().as_nanos() > u128::from(deadline) {
-            return Err(IoError::new(ErrorKind::TimedOut, "request head too slow"));
-        }
-        self.inner.read(buf)
-    }
-}
-
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
 pub struct ClientConnection {
@@ -56,19 +20,14 @@ pub struct ClientConnection {
 
     // sequence of Readers to the stream, so that the data is not read in
     //  the wrong order
-    source: SequentialReaderBuilder<BufReader<HeadClock<RefinedTcpStream>>>,
+    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
 
     // sequence of Writers to the stream, to avoid writing response #2 before
     //  response #1
     sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
 
     // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<HeadClock<RefinedTcpStream>>>,
-
-    // minijwt patch (see PATCHES.md): when the connection started, and the
-    // deadline of the head being read, shared with the socket's HeadClock.
-    start: Instant,
-    head_deadline: Arc<AtomicU64>,
+    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
 
     // set to true if we know that the previous request is the last one
     no_more_requests: bool,
@@ -96,19 +55,10 @@ impl ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
 
-        let start = Instant::now();
-        let head_deadline = Arc::new(AtomicU64::new(0));
-        let clocked = HeadClock {
-            inner: read_socket,
-            start,
-            deadline: head_deadline.clone(),
-        };
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, clocked));
+        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
         let first_header = source.next().unwrap();
 
         ClientConnection {
-            start,
-            head_deadline,
             source,
             sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
             remote_addr,
@@ -127,58 +77,37 @@ impl ClientConnection {
     ///
     /// Reads until `CRLF` is reached. The next read will start
     ///  at the first byte of the new line.
-    ///
-    /// minijwt patch (see PATCHES.md): the whole request head must arrive
-    /// within `budget` bytes (and before its deadline, which the socket's
-    /// HeadClock enforces), so a client that sends its headers a byte at a
-    /// time, or without end, cannot hold a thread or grow memory without
-    /// bound.
-    fn read_next_line(&mut self, budget: &mut usize) -> IoResult<AsciiString> {
-        // A line ends at the first CRLF; a lone LF stays in it, as before.
-        // Scanning the buffer for LF costs far less than fetching each byte
-        // through two layers of `Read`.
+    fn read_next_line(&mut self) -> IoResult<AsciiString> {
         let mut buf = Vec::new();
+        let mut prev_byte_was_cr = false;
+
         loop {
-            if *budget == 0 {
-                return Err(IoError::new(ErrorKind::InvalidData, "request head too large"));
-            }
-            let available = self.next_header_source.fill_buf()?;
-            if available.is_empty() {
-                return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF"));
-            }
-            let window = &available[..available.len().min(*budget)];
-            let (taken, ends_line) = match window.iter().position(|&b| b == b'\n') {
-                Some(at) => {
-                    let before = if at > 0 { window.get(at - 1) } else { buf.last() };
-                    (at + 1, before == Some(&b'\r'))
-                }
-                None => (window.len(), false),
+            let byte = self.next_header_source.by_ref().bytes().next();
+
+            let byte = match byte {
+                Some(b) => b?,
+                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
             };
-            buf.extend_from_slice(&window[..taken]);
-            self.next_header_source.consume(taken);
-            *budget -= taken;
-            if ends_line {
-                buf.truncate(buf.len() - 2); // the CRLF
+
+            if byte == b'\n' && prev_byte_was_cr {
+                buf.pop(); // removing the '\r'
                 return AsciiString::from_ascii(buf)
                     .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
             }
+
+            prev_byte_was_cr = byte == b'\r';
+
+            buf.push(byte);
         }
     }
 
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
-        // The head's clock starts now (at least 1 ns: 0 means no deadline).
-        let deadline = (self.start.elapsed() + HEAD_DEADLINE).as_nanos().max(1);
-        self.head_deadline
-            .store(deadline.min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
-        let mut budget = MAX_HEAD;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
-                let line = self
-                    .read_next_line(&mut budget)
-                    .map_err(ReadError::ReadIoError)?;
+                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -189,9 +118,7 @@ impl ClientConnection {
             let headers = {
                 let mut headers = Vec::new();
                 loop {
-                    let line = self
-                        .read_next_line(&mut budget)
-                        .map_err(ReadError::ReadIoError)?;
+                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
 
                     if line.is_empty() {
                         break;
@@ -236,10 +163,6 @@ impl ClientConnection {
                 }
             }
         })?;
-        // The head is in, and so is a body of up to 1 KiB, which new_request
-        // reads here under the same deadline. A larger body is streamed to
-        // the handler, which times it itself.
-        self.head_deadline.store(0, Ordering::Relaxed);
 
         // return the request
         Ok(request)
@@ -335,21 +258,6 @@ impl Iterator for ClientConnection {
                 None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
                 _ => (),
             };
-
-            // minijwt patch (see PATCHES.md): a body that is streamed rather
-            // than read here in full (chunked, over 1024 bytes, or behind
-            // `Expect: 100-continue`; see request.rs) may be left partly
-            // unread, and its rest must never be parsed as further requests:
-            // that would let a client smuggle a request inside a body. Serve
-            // this one request, then close the connection.
-            let streamed = rq.body_length().is_some_and(|n| n > 1024)
-                || rq
-                    .headers()
-                    .iter()
-                    .any(|h| h.field.equiv("Transfer-Encoding") || h.field.equiv("Expect"));
-            if streamed {
-                self.no_more_requests = true;
-            }
 
             // returning the request
             return Some(rq);

@@ -87,15 +87,6 @@ impl Connection {
         }
     }
 
-    /// minijwt patch (see PATCHES.md): bounds every blocking read and write.
-    pub(crate) fn set_timeouts(&self, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
-        match self {
-            Self::Tcp(s) => s.set_read_timeout(timeout).and(s.set_write_timeout(timeout)),
-            #[cfg(unix)]
-            Self::Unix(s) => s.set_read_timeout(timeout).and(s.set_write_timeout(timeout)),
-        }
-    }
-
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.shutdown(how),

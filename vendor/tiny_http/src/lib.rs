@@ -125,15 +125,6 @@ mod ssl;
 mod test;
 mod util;
 
-/// minijwt patch (see PATCHES.md): how long the accept thread waits after a
-/// failed accept, doubling after each failure in a row up to the maximum.
-const ACCEPT_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(5);
-const ACCEPT_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// minijwt patch (see PATCHES.md): the longest a read or a write on a client
-/// connection may block. An idle keep-alive connection is closed after it.
-pub const SOCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// The main class of this library.
 ///
 /// Destroying this object will immediately close the listening socket and the reading
@@ -299,17 +290,11 @@ impl Server {
             let tasks_pool = util::TaskPool::new();
 
             log::debug!("Running accept thread");
-            let mut accept_backoff = ACCEPT_BACKOFF_MIN;
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
                         use util::RefinedTcpStream;
-                        // minijwt patch (see PATCHES.md): a client that stops
-                        // sending or reading must not hold a thread forever.
-                        if sock.set_timeouts(Some(SOCKET_TIMEOUT)).is_err() {
-                            continue;
-                        }
-                        let halves = match ssl {
+                        let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
                             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                             Some(ref ssl) => {
@@ -326,12 +311,7 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        // minijwt patch (see PATCHES.md): duplicating the
-                        // socket fails like accept when descriptors run
-                        // out; the connection is closed and we back off.
-                        halves.map(|(read_closable, write_closable)| {
-                            ClientConnection::new(write_closable, read_closable)
-                        })
+                        Ok(ClientConnection::new(write_closable, read_closable))
                     }
                     Err(e) => Err(e),
                 };
@@ -358,20 +338,12 @@ impl Server {
                         }));
                     }
 
-                    // minijwt patch (see PATCHES.md): an accept error ended
-                    // this thread, and with it the listening socket, so one
-                    // client holding enough connections to run the process
-                    // out of descriptors (EMFILE) made the server refuse every
-                    // connection from then on. Wait, and accept again: the
-                    // connections queue in the kernel meanwhile.
                     Err(e) => {
                         log::error!("Error accepting new client: {}", e);
-                        thread::sleep(accept_backoff);
-                        accept_backoff = (accept_backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                        continue;
+                        inside_messages.push(e.into());
+                        break;
                     }
                 }
-                accept_backoff = ACCEPT_BACKOFF_MIN;
             }
             log::debug!("Terminating accept thread");
         });

@@ -403,10 +403,6 @@ where
                 .headers
                 .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
 
-            // minijwt patch (see PATCHES.md): RFC 9110 §8.6, a server MUST
-            // NOT send Content-Length in a 1xx or 204 response.
-            Some(TransferEncoding::Identity) if matches!(self.status_code.0, 100..=199 | 204) => (),
-
             Some(TransferEncoding::Identity) => {
                 assert!(data_length.is_some());
                 let data_length = data_length.unwrap();

@@ -5,8 +5,9 @@ use std::sync::mpsc::{Receiver, Sender};
 
 /// A `Reader` that reads exactly the number of bytes from a sub-reader.
 ///
-/// If the limit is reached, it returns EOF. (minijwt patch: bytes left
-/// unread are no longer drained on drop; the connection closes instead.)
+/// If the limit is reached, it returns EOF. If the limit is not reached
+/// when the destructor is called, the remaining bytes will be read and
+/// thrown away.
 pub struct EqualReader<R>
 where
     R: Read,
@@ -58,12 +59,32 @@ where
     }
 }
 
-// minijwt patch (see PATCHES.md): the original `Drop` drained the unread rest
-// of the body, into a buffer as large as that rest, so `Content-Length:
-// 100000000000` aborted the process, and a client that stalled held the
-// thread for another socket timeout. A connection whose body may be left
-// unread is now closed after its response instead (client.rs), so nothing
-// needs draining and there is no `Drop`.
+impl<R> Drop for EqualReader<R>
+where
+    R: Read,
+{
+    fn drop(&mut self) {
+        let mut remaining_to_read = self.size;
+
+        while remaining_to_read > 0 {
+            let mut buf = vec![0; remaining_to_read];
+
+            match self.reader.read(&mut buf) {
+                Err(e) => {
+                    self.last_read_signal.send(Err(e)).ok();
+                    break;
+                }
+                Ok(0) => {
+                    self.last_read_signal.send(Ok(())).ok();
+                    break;
+                }
+                Ok(other) => {
+                    remaining_to_read -= other;
+                }
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

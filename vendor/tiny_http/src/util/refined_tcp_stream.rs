@@ -12,16 +12,12 @@ pub(crate) enum Stream {
     Https(SslStream),
 }
 
-impl Stream {
-    // minijwt patch (see PATCHES.md): this was `Clone`, unwrapping the
-    // descriptor's duplication, so running out of descriptors (EMFILE)
-    // between accept and dup panicked the accept thread and closed the
-    // listener for good.
-    fn try_clone(&self) -> IoResult<Self> {
+impl Clone for Stream {
+    fn clone(&self) -> Self {
         match self {
-            Stream::Http(tcp_stream) => tcp_stream.try_clone().map(Stream::Http),
+            Stream::Http(tcp_stream) => Stream::Http(tcp_stream.try_clone().unwrap()),
             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => Ok(Stream::Https(ssl_stream.clone())),
+            Stream::Https(ssl_stream) => Stream::Https(ssl_stream.clone()),
         }
     }
 }
@@ -93,13 +89,13 @@ pub struct RefinedTcpStream {
 }
 
 impl RefinedTcpStream {
-    pub(crate) fn new<S>(stream: S) -> IoResult<(RefinedTcpStream, RefinedTcpStream)>
+    pub(crate) fn new<S>(stream: S) -> (RefinedTcpStream, RefinedTcpStream)
     where
         S: Into<Stream>,
     {
         let stream: Stream = stream.into();
 
-        let (read, write) = (stream.try_clone()?, stream);
+        let (read, write) = (stream.clone(), stream);
 
         let read = RefinedTcpStream {
             stream: read,
@@ -113,7 +109,7 @@ impl RefinedTcpStream {
             close_write: true,
         };
 
-        Ok((read, write))
+        (read, write)
     }
 
     /// Returns true if this struct wraps around a secure connection.

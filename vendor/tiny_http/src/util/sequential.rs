@@ -1,5 +1,5 @@
 use std::io::Result as IoResult;
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 
 use std::sync::mpsc::channel;
 use std::sync::mpsc::{Receiver, Sender};
@@ -121,27 +121,6 @@ impl<R: Read + Send> Read for SequentialReader<R> {
         let result = reader.read(buf);
         self.inner = SequentialReaderInner::MyTurn(reader);
         result
-    }
-}
-
-// minijwt patch (see PATCHES.md): request heads are read through the
-// buffer, a line at a time, instead of a byte at a time through `Read`.
-impl<R: BufRead + Send> BufRead for SequentialReader<R> {
-    fn fill_buf(&mut self) -> IoResult<&[u8]> {
-        if let SequentialReaderInner::Waiting(ref mut recv) = self.inner {
-            let reader = recv.recv().unwrap();
-            self.inner = SequentialReaderInner::MyTurn(reader);
-        }
-        match self.inner {
-            SequentialReaderInner::MyTurn(ref mut reader) => reader.fill_buf(),
-            _ => unreachable!(),
-        }
-    }
-
-    fn consume(&mut self, amount: usize) {
-        if let SequentialReaderInner::MyTurn(ref mut reader) = self.inner {
-            reader.consume(amount);
-        }
     }
 }
 

@@ -69,12 +69,7 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        // minijwt patch (see PATCHES.md): a thread counted as waiting may
-        // already be promised to a task queued before this one. Start a new
-        // thread unless there are more waiting threads than queued tasks;
-        // otherwise a burst of keep-alive connections queues behind threads
-        // that serve one connection for its whole life, and starves.
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
@@ -85,12 +80,7 @@ impl TaskPool {
     fn add_thread(&self, initial_fn: Option<Box<dyn FnMut() + Send>>) {
         let sharing = self.sharing.clone();
 
-        // minijwt patch (see PATCHES.md): `thread::spawn` panics when the
-        // system refuses a thread (EAGAIN: a thread, process or memory
-        // limit), and this runs on the accept thread, whose panic closed the
-        // listener for good. The task is dropped instead, and with it the
-        // connection it would have served.
-        let spawned = thread::Builder::new().spawn(move || {
+        thread::spawn(move || {
             let sharing = sharing;
             let _active_guard = Registration::new(&sharing.active_tasks);
 
@@ -134,9 +124,6 @@ impl TaskPool {
                 task();
             }
         });
-        if let Err(e) = spawned {
-            log::error!("Error starting a thread for a new client: {}", e);
-        }
     }
 }
 
