@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use minijwt::auth::{Auth, AuthConfig, ManualClock};
 use minijwt::http::page::CONTENT_SECURITY_POLICY;
-use minijwt::http::server::RunningServer;
+use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
 use serde_json::json;
@@ -38,7 +38,7 @@ fn start() -> (Server, SocketAddr) {
         Arc::new(ManualClock::new(1_800_000_000)),
     )
     .unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 4, false).unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
     let addr = server.addr();
     (Server(Some(server)), addr)
 }

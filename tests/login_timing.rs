@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
-use minijwt::http::server::RunningServer;
+use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
 
@@ -66,7 +66,7 @@ fn unknown_user_and_wrong_password_take_the_same_time() {
     )
     .unwrap();
     auth.register("alice", "the real password").unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 2, false).unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
     let addr = server.addr();
 
     // Warm up both paths (connection pool, caches, CPU frequency).

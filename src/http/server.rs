@@ -1,79 +1,125 @@
-//! The socket side: `tiny_http` accepts connections and parses HTTP; worker
-//! threads take requests, read bodies within limits, call the router, and
-//! log one line per request.
+//! The socket side: the forked `tiny_http` serves each connection on its own
+//! thread within the limits set here, and calls `App` with each request,
+//! body read; `App` calls the router and logs one line per request.
+//!
+//! Every limit a client meets on the wire is in this file: [`limits`]. The
+//! table in docs/security.md lists them with what a client gets past each.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tiny_http::{Limits, Refusal, ResponseBox};
+
 use super::{router, Request, Response, MAX_BODY};
 use crate::auth::Auth;
 
-/// The longest a request body may take to arrive.
-const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections served at once unless `--max-connections` says otherwise.
+pub const MAX_CONNECTIONS: usize = 1024;
 
-/// How long the logger lets lines accumulate after writing a batch.
+/// The longest a request head may take to arrive (and an idle keep-alive
+/// connection may stay open).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a request body may take to arrive, from the end of its head.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest writing a response may take; a client that does not read it
+/// loses its connection.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request head (request line and headers), in bytes.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// Longest request target, in bytes.
+pub const MAX_TARGET: usize = 8 * 1024;
+
+/// Most header fields in one request.
+pub const MAX_HEADERS: usize = 100;
+
+/// How long the log lets lines accumulate after writing a batch.
 const LOG_BATCH_PAUSE: Duration = Duration::from_millis(20);
 
-/// How often an idle worker looks at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
+/// The transport's limits for `max_connections` connections.
+///
+/// ```
+/// let limits = minijwt::http::server::limits(64);
+/// assert_eq!((limits.max_connections, limits.max_body), (64, 65_536));
+/// ```
+pub fn limits(max_connections: usize) -> Limits {
+    Limits {
+        max_connections,
+        max_head: MAX_HEAD,
+        max_target: MAX_TARGET,
+        max_headers: MAX_HEADERS,
+        head_timeout: HEAD_TIMEOUT,
+        max_body: MAX_BODY,
+        body_timeout: BODY_TIMEOUT,
+        write_timeout: WRITE_TIMEOUT,
+        linger: Duration::from_secs(1),
+    }
+}
+
+/// How to run the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Connections served at once; past it a new one gets 503 and is closed.
+    pub max_connections: usize,
+    /// One line per request on stderr (never a header or a body).
+    pub log: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_connections: MAX_CONNECTIONS,
+            log: false,
+        }
+    }
+}
 
 /// A server running on its own threads.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use minijwt::auth::{Auth, AuthConfig, SystemClock};
-/// use minijwt::http::server::RunningServer;
+/// use minijwt::http::server::{Options, RunningServer};
 /// use minijwt::{store::Store, Hs256Key};
 ///
 /// let auth = Auth::new(Store::open_in_memory().unwrap(), Hs256Key::new(&[7; 32]).unwrap(),
 ///                      AuthConfig::default(), Arc::new(SystemClock)).unwrap();
-/// let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 2, false).unwrap();
+/// let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
 /// assert!(server.addr().port() > 0);
 /// server.shutdown();
 /// ```
 pub struct RunningServer {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    transport: tiny_http::Running,
     logger: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
-    /// Binds `addr` and starts `workers` threads; `log` prints one line per
-    /// request on stderr.
-    pub fn start(auth: Arc<Auth>, addr: &str, workers: usize, log: bool) -> std::io::Result<RunningServer> {
+    /// Binds `addr` and serves.
+    pub fn start(auth: Arc<Auth>, addr: &str, options: Options) -> std::io::Result<RunningServer> {
         let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
         let addr = server
             .server_addr()
             .to_ip()
             .ok_or_else(|| std::io::Error::other("not an IP address"))?;
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let (log, logger) = match log {
+        let (log, logger) = match options.log {
             true => {
                 let (sender, thread) = start_logger()?;
                 (Some(sender), Some(thread))
             }
             false => (None, None),
         };
-        let workers = (0..workers.max(1))
-            .map(|i| {
-                let (server, stop, auth, log) = (server.clone(), stop.clone(), auth.clone(), log.clone());
-                std::thread::Builder::new()
-                    .name(format!("minijwt-worker-{i}"))
-                    .spawn(move || work(&server, &stop, &auth, log.as_ref()))
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let transport = server.serve(limits(options.max_connections.max(1)), App { auth, log })?;
         Ok(RunningServer {
             addr,
-            stop,
-            workers,
+            transport,
             logger,
         })
     }
@@ -83,14 +129,16 @@ impl RunningServer {
         self.addr
     }
 
-    /// Stops taking requests, answers those already received, and waits for
-    /// the workers. The listening socket closes with the last worker.
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.transport.open_connections()
+    }
+
+    /// Stops accepting, answers the requests being served, and waits for
+    /// their connections to close.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for worker in self.workers {
-            let _ = worker.join();
-        }
-        // The workers held the last senders: the logger drains and ends.
+        // The transport held the last sender: the logger drains and ends.
+        self.transport.shutdown();
         if let Some(logger) = self.logger {
             let _ = logger.join();
         }
@@ -98,7 +146,7 @@ impl RunningServer {
 }
 
 /// Log lines go through a channel to one thread that writes them in batches:
-/// a worker pays for formatting a line, not for a write to stderr.
+/// a connection pays for formatting a line, not for a write to stderr.
 fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
     let (sender, lines) = channel::<String>();
     let thread = std::thread::Builder::new()
@@ -113,130 +161,88 @@ fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
                     let _ = writeln!(out, "{line}");
                 }
                 let _ = out.flush();
-                // Under load, let lines pile up for a moment: a worker's send
-                // to a sleeping logger wakes nobody, and one write carries many.
+                // Under load, let lines pile up for a moment: a send to a
+                // sleeping logger wakes nobody, and one write carries many.
                 std::thread::sleep(LOG_BATCH_PAUSE);
             }
         })?;
     Ok((sender, thread))
 }
 
-fn work(server: &tiny_http::Server, stop: &AtomicBool, auth: &Auth, log: Option<&Sender<String>>) {
-    while !stop.load(Ordering::SeqCst) {
-        if let Ok(Some(request)) = server.recv_timeout(POLL) {
-            serve(auth, request, log);
+/// What the transport calls for each request.
+struct App {
+    auth: Arc<Auth>,
+    log: Option<Sender<String>>,
+}
+
+impl tiny_http::Handler for App {
+    fn handle(&self, raw: tiny_http::Request) -> ResponseBox {
+        let started = Instant::now();
+        let request = Request {
+            method: raw.method().as_str().to_owned(),
+            path: raw.url().to_owned(),
+            headers: raw
+                .headers()
+                .iter()
+                .map(|h| (h.field.to_string(), h.value.to_string()))
+                .collect(),
+            client: raw.remote_addr().map(|a| a.ip()),
+            body: raw.into_body(),
+        };
+        let response = router::handle(&self.auth, &request);
+        if let Some(log) = &self.log {
+            // Path without query; never a header or body: they carry tokens and passwords.
+            let path = request.path.split('?').next().unwrap_or_default();
+            let _ = log.send(format!(
+                "{} {} {} {} {}us",
+                crate::time::utc(crate::Validation::default().now()),
+                request.method,
+                path.escape_debug(),
+                response.status,
+                started.elapsed().as_micros()
+            ));
         }
+        to_tiny(response)
     }
-    // Requests already received are answered, not dropped: tiny_http would
-    // answer them 500 when the server is dropped.
-    while let Ok(Some(request)) = server.try_recv() {
-        serve(auth, request, log);
+
+    /// The transport's refusals in the API's error format.
+    fn refuse(&self, refusal: Refusal) -> ResponseBox {
+        let code = match refusal {
+            Refusal::BadRequest(_) => "invalid_request",
+            Refusal::Timeout => "request_timeout",
+            Refusal::LengthRequired => "length_required",
+            Refusal::BodyTooLarge => "payload_too_large",
+            Refusal::TargetTooLong => "uri_too_long",
+            Refusal::ExpectationFailed => "expectation_failed",
+            Refusal::HeadTooLarge => "request_header_fields_too_large",
+            Refusal::HandlerPanicked => "server_error",
+            Refusal::Busy => "temporarily_unavailable",
+            Refusal::VersionNotSupported => "http_version_not_supported",
+        };
+        let mut response = Response::error(refusal.status(), code, refusal.description());
+        if refusal == Refusal::Busy {
+            response = response.with_header("Retry-After", "1");
+        }
+        // Busy is rendered once at start-up and sent by the accept thread
+        // from then on: it is not a request to log.
+        if let Some(log) = self.log.as_ref().filter(|_| refusal != Refusal::Busy) {
+            let _ = log.send(format!(
+                "{} refused {} {}",
+                crate::time::utc(crate::Validation::default().now()),
+                refusal.status(),
+                code
+            ));
+        }
+        to_tiny(response)
     }
 }
 
-fn serve(auth: &Auth, mut raw: tiny_http::Request, log: Option<&Sender<String>>) {
-    let started = Instant::now();
-    let method = raw.method().as_str().to_owned();
-    let path = raw.url().split('?').next().unwrap_or_default().to_owned();
-
-    let response = match read_body(&mut raw) {
-        Err(response) => response,
-        Ok(body) => {
-            let request = Request {
-                method: method.clone(),
-                path: raw.url().to_owned(),
-                headers: raw
-                    .headers()
-                    .iter()
-                    .map(|h| (h.field.to_string(), h.value.to_string()))
-                    .collect(),
-                body,
-                client: raw.remote_addr().map(|a| a.ip()),
-            };
-            // A bug in a handler must cost one request, not the server.
-            catch_unwind(AssertUnwindSafe(|| router::handle(auth, &request)))
-                .unwrap_or_else(|_| Response::error(500, "server_error", "internal error"))
-        }
-    };
-    let status = response.status;
-    let _ = raw.respond(to_tiny(response));
-    if let Some(log) = log {
-        // Path without query; never a header or body: they carry tokens and passwords.
-        let _ = log.send(format!(
-            "{} {method} {} {status} {}us",
-            crate::time::utc(crate::Validation::default().now()),
-            path.escape_debug(),
-            started.elapsed().as_micros()
-        ));
-    }
-}
-
-/// Reads the body, at most [`MAX_BODY`] bytes; a larger one is a 413 before
-/// it is read (when announced) or as soon as it passes the limit. A body that
-/// trickles in for longer than [`BODY_DEADLINE`], or stalls for longer than
-/// tiny_http's socket timeout, is a 408: a slow client must not keep a
-/// worker.
-fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
-    let too_large = || Response::error(413, "payload_too_large", "the body is over 64 KiB");
-    let too_slow = || Response::error(408, "request_timeout", "the body was not received in time");
-    let announced = raw.body_length();
-    if announced.is_some_and(|n| n > MAX_BODY) {
-        return Err(too_large());
-    }
-    // No length and not chunked (a GET, say): no body, nothing to read.
-    let chunked = raw.headers().iter().any(|h| h.field.equiv("Transfer-Encoding"));
-    if announced == Some(0) || (announced.is_none() && !chunked) {
-        return Ok(Vec::new());
-    }
-    let started = Instant::now();
-    let reader = raw.as_reader();
-    let mut body = Vec::new();
-    let mut chunk = [0u8; 8 * 1024];
-    loop {
-        match reader.read(&mut chunk) {
-            // tiny_http's reader of an announced length ends quietly when the
-            // client closes early: a cut body must not pass for a whole one.
-            Ok(0) if announced.is_some_and(|n| body.len() < n) => {
-                return Err(Response::error(
-                    400,
-                    "invalid_request",
-                    "the body ended before its Content-Length",
-                ))
-            }
-            Ok(0) => return Ok(body),
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(too_slow())
-            }
-            Err(_) => {
-                return Err(Response::error(
-                    400,
-                    "invalid_request",
-                    "the body could not be read",
-                ))
-            }
-        }
-        if body.len() > MAX_BODY {
-            return Err(too_large());
-        }
-        if started.elapsed() > BODY_DEADLINE {
-            return Err(too_slow());
-        }
-    }
-}
-
-fn to_tiny(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+fn to_tiny(response: Response) -> ResponseBox {
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
     for (name, value) in &response.headers {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             out.add_header(header);
         }
     }
-    out
+    out.boxed()
 }
