@@ -71,13 +71,15 @@ pub fn find_end(buf: &[u8], from: usize) -> Result<Option<usize>, Refusal> {
 /// assert!(matches!(parse(twice, &Limits::default()), Err(Refusal::BadRequest(_))));
 /// ```
 pub fn parse(head: &[u8], limits: &Limits) -> Result<Head, Refusal> {
-    let head = head
-        .strip_suffix(b"\r\n\r\n")
-        .ok_or(Refusal::BadRequest("the head does not end in an empty line"))?;
-    let mut lines = head.split(|&b| b == b'\n').map(|line| {
-        // find_end saw a CR before every LF; the last line had its CRLF cut.
-        line.strip_suffix(b"\r").unwrap_or(line)
-    });
+    if !head.ends_with(b"\r\n\r\n") {
+        return Err(Refusal::BadRequest("the head does not end in an empty line"));
+    }
+    // Without the empty line, every line ends in exactly one CRLF: exactly
+    // that is cut, so a stray CR before it stays in the line and is refused.
+    let lines_part = &head[..head.len() - 2];
+    let mut lines = lines_part
+        .split_inclusive(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r\n").unwrap_or(line));
     let request_line = lines.next().unwrap_or_default();
     let (method, target, version) = request_line_parts(request_line, limits)?;
 
@@ -298,6 +300,8 @@ mod tests {
             "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\r\n\r\n",
+            "GET / HTTP/1.1\r\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: caf\u{e9}\r\n\r\n",
             "GET / HTTP/1.1\r\n: empty name\r\n\r\n",
             "GET / HTTP/1.1\r\nno colon\r\n\r\n",
