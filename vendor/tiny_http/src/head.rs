@@ -99,12 +99,16 @@ pub fn parse(head: &[u8], limits: &Limits) -> Result<Head, Refusal> {
     let has = |token: &str| connection.iter().any(|t| t.eq_ignore_ascii_case(token));
     let close = has("close") || (version == HTTPVersion(1, 0) && !has("keep-alive"));
 
+    // RFC 9110 §10.1.1: an HTTP/1.0 request's Expect is ignored (no 1.0
+    // client waits for a 100 Continue).
     let mut expect_continue = false;
-    for expectation in tokens_of(&headers, "Expect") {
-        if !expectation.eq_ignore_ascii_case("100-continue") {
-            return Err(Refusal::ExpectationFailed);
+    if version == HTTPVersion(1, 1) {
+        for expectation in tokens_of(&headers, "Expect") {
+            if !expectation.eq_ignore_ascii_case("100-continue") {
+                return Err(Refusal::ExpectationFailed);
+            }
+            expect_continue = true;
         }
-        expect_continue = true;
     }
 
     Ok(Head {
@@ -311,7 +315,7 @@ mod tests {
             "G(T / HTTP/1.1\r\n\r\n",
             "GET /a\x7fb HTTP/1.1\r\n\r\n",
         ] {
-            assert!(matches!(refusal(head), Refusal::BadRequest(_)), "{head:?}");
+            assert!(matches!(refusal(head), Refusal::BadRequest(_)), "{:?}", head);
         }
     }
 
@@ -346,6 +350,8 @@ mod tests {
             refusal("POST / HTTP/1.1\r\nExpect: 200-ok\r\n\r\n"),
             Refusal::ExpectationFailed
         );
+        let old = parse_ok("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n");
+        assert!(!old.expect_continue);
     }
 
     #[test]
@@ -358,9 +364,9 @@ mod tests {
     fn the_end_is_found_across_reads() {
         let whole = b"GET / HTTP/1.1\r\nA: b\r\n\r\n";
         for cut in 0..whole.len() {
-            assert_eq!(find_end(&whole[..cut], 0), Ok(None), "{cut}");
+            assert_eq!(find_end(&whole[..cut], 0), Ok(None), "{}", cut);
             // Scanning resumes where the previous call stopped.
-            assert_eq!(find_end(whole, cut), Ok(Some(whole.len())), "{cut}");
+            assert_eq!(find_end(whole, cut), Ok(Some(whole.len())), "{}", cut);
         }
         assert!(find_end(b"GET / HTTP/1.1\r\nA: b\n", 0).is_err());
     }

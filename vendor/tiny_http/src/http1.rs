@@ -116,14 +116,18 @@ impl Http1<'_> {
     fn next_head(&mut self) -> Result<Option<usize>, Refusal> {
         let limits = &self.shared.limits;
         let deadline = Instant::now() + limits.head_timeout;
-        let mut scanned = 0;
+        let mut scanned: usize = 0;
         let mut skipped = 0;
         loop {
             // RFC 9112 §2.2: empty lines before a request line are ignored
             // (they count against the head's size all the same).
-            while scanned == 0 && self.buf[self.start..self.end].starts_with(b"\r\n") {
+            // A request line never starts with CR, so a head that does is
+            // still in those empty lines, even when one was split between
+            // two reads.
+            while self.buf[self.start..self.end].starts_with(b"\r\n") {
                 self.start += 2;
                 skipped += 2;
+                scanned = scanned.saturating_sub(2);
             }
             let received = &self.buf[self.start..self.end];
             if let Some(len) = head::find_end(received, scanned)? {

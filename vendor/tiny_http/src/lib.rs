@@ -251,21 +251,12 @@ impl Server {
     /// Starts the accept thread and serves every connection with `handler`
     /// within `limits`, until [`Running::shutdown`].
     pub fn serve<H: Handler>(self, limits: Limits, handler: H) -> std::io::Result<Running> {
-        let mut busy = Vec::new();
-        http1::write_response(
-            &mut busy,
-            handler.refuse(Refusal::Busy),
-            HTTPVersion(1, 1),
-            false,
-            true,
-        )?;
         let shared = Arc::new(Shared {
             limits,
             handler: Box::new(handler),
             stop: AtomicBool::new(false),
             open: Mutex::new(0),
             closed: Condvar::new(),
-            busy,
         });
         let Server { listener, addr } = self;
         let accept = {
@@ -380,8 +371,6 @@ pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     open: Mutex<usize>,
     closed: Condvar,
-    /// The 503 for connections over the limit, rendered once.
-    busy: Vec<u8>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -410,7 +399,7 @@ fn accept_loop(listener: &Listener, shared: &Arc<Shared>) {
             let mut open = lock(&shared.open);
             if *open >= shared.limits.max_connections {
                 drop(open);
-                refuse_busy(connection, &shared.busy);
+                refuse_busy(connection, shared.handler.as_ref());
                 continue;
             }
             *open += 1;
@@ -447,11 +436,19 @@ impl Drop for OpenConnection {
 /// buffer without blocking, what the client already sent is read so that
 /// closing does not reset the connection before the 503 is read, and the
 /// socket closes. The accept thread never waits for a client.
-fn refuse_busy(mut connection: Connection, busy: &[u8]) {
-    if connection.set_nonblocking(true).is_err() {
+fn refuse_busy(mut connection: Connection, handler: &dyn Handler) {
+    let mut busy = Vec::with_capacity(512);
+    let rendered = http1::write_response(
+        &mut busy,
+        handler.refuse(Refusal::Busy),
+        HTTPVersion(1, 1),
+        false,
+        true,
+    );
+    if rendered.is_err() || connection.set_nonblocking(true).is_err() {
         return;
     }
-    let _ = connection.write_all(busy);
+    let _ = connection.write_all(&busy);
     let _ = connection.shutdown(Shutdown::Write);
     let mut sink = [0u8; 4096];
     for _ in 0..16 {

@@ -429,8 +429,19 @@ where
                     assert!(data_length.is_some());
                     let data_length = data_length.unwrap();
 
+                    // minijwt fork: exactly the announced length, or an
+                    // error (the connection then closes): a reader longer or
+                    // shorter than its Content-Length must not leave bytes
+                    // a client would take for the next response.
                     if data_length >= 1 {
-                        io::copy(&mut reader, &mut writer)?;
+                        let sent = io::copy(&mut reader.by_ref().take(data_length as u64), &mut writer)?;
+                        let mut extra = [0u8; 1];
+                        if sent < data_length as u64 || reader.read(&mut extra)? > 0 {
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "the response body does not match its Content-Length",
+                            ));
+                        }
                     }
                 }
 
