@@ -145,20 +145,39 @@ impl RunningServer {
     }
 }
 
-/// Log lines go through a channel to one thread that writes them in batches:
-/// a connection pays for formatting a line, not for a write to stderr.
-fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
-    let (sender, lines) = channel::<String>();
+/// One line of the request log, formatted by the logger thread: a
+/// connection pays for a channel send, not for formatting or writing.
+enum LogLine {
+    Request {
+        at: i64,
+        method: String,
+        /// Without the query: it may carry what should not be logged.
+        path: String,
+        status: u16,
+        micros: u128,
+    },
+    Refused {
+        at: i64,
+        status: u16,
+        code: &'static str,
+    },
+}
+
+/// Log lines go through a channel to one thread that writes them in batches.
+fn start_logger() -> std::io::Result<(Sender<LogLine>, JoinHandle<()>)> {
+    let (sender, lines) = channel::<LogLine>();
     let thread = std::thread::Builder::new()
         .name("minijwt-log".to_owned())
         .spawn(move || {
             let mut out = std::io::BufWriter::new(std::io::stderr());
+            // The date changes once a second: formatted once a second.
+            let mut stamp = (i64::MIN, String::new());
             while let Ok(line) = lines.recv() {
-                let _ = writeln!(out, "{line}");
+                write_line(&mut out, &mut stamp, line);
                 // Write whatever else is already waiting, then flush: lines reach
                 // stderr within one batch of being produced.
                 while let Ok(line) = lines.try_recv() {
-                    let _ = writeln!(out, "{line}");
+                    write_line(&mut out, &mut stamp, line);
                 }
                 let _ = out.flush();
                 // Under load, let lines pile up for a moment: a send to a
@@ -169,10 +188,35 @@ fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
     Ok((sender, thread))
 }
 
+/// Writes one log line; `stamp` caches the formatted date of one second.
+fn write_line(out: &mut impl Write, stamp: &mut (i64, String), line: LogLine) {
+    let at = match &line {
+        LogLine::Request { at, .. } | LogLine::Refused { at, .. } => *at,
+    };
+    if stamp.0 != at {
+        *stamp = (at, crate::time::utc(at));
+    }
+    let _ = match line {
+        LogLine::Request {
+            method,
+            path,
+            status,
+            micros,
+            ..
+        } => writeln!(
+            out,
+            "{} {method} {} {status} {micros}us",
+            stamp.1,
+            path.escape_debug()
+        ),
+        LogLine::Refused { status, code, .. } => writeln!(out, "{} refused {status} {code}", stamp.1),
+    };
+}
+
 /// What the transport calls for each request.
 struct App {
     auth: Arc<Auth>,
-    log: Option<Sender<String>>,
+    log: Option<Sender<LogLine>>,
 }
 
 impl tiny_http::Handler for App {
@@ -191,16 +235,15 @@ impl tiny_http::Handler for App {
         };
         let response = router::handle(&self.auth, &request);
         if let Some(log) = &self.log {
-            // Path without query; never a header or body: they carry tokens and passwords.
-            let path = request.path.split('?').next().unwrap_or_default();
-            let _ = log.send(format!(
-                "{} {} {} {} {}us",
-                crate::time::utc(crate::Validation::default().now()),
-                request.method,
-                path.escape_debug(),
-                response.status,
-                started.elapsed().as_micros()
-            ));
+            let mut path = request.path;
+            path.truncate(path.find('?').unwrap_or(path.len()));
+            let _ = log.send(LogLine::Request {
+                at: crate::Validation::default().now(),
+                method: request.method,
+                path,
+                status: response.status,
+                micros: started.elapsed().as_micros(),
+            });
         }
         to_tiny(response)
     }
@@ -226,12 +269,11 @@ impl tiny_http::Handler for App {
         // Busy is rendered once at start-up and sent by the accept thread
         // from then on: it is not a request to log.
         if let Some(log) = self.log.as_ref().filter(|_| refusal != Refusal::Busy) {
-            let _ = log.send(format!(
-                "{} refused {} {}",
-                crate::time::utc(crate::Validation::default().now()),
-                refusal.status(),
-                code
-            ));
+            let _ = log.send(LogLine::Refused {
+                at: crate::Validation::default().now(),
+                status: refusal.status(),
+                code,
+            });
         }
         to_tiny(response)
     }

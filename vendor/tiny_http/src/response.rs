@@ -72,8 +72,27 @@ impl FromStr for TransferEncoding {
 
 /// Builds a Date: header with the current date.
 fn build_date_header() -> Header {
-    let d = HttpDate::from(SystemTime::now());
-    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
+    // minijwt fork: the date changes once a second, so each thread formats
+    // it once a second (the connection threads write many responses each).
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, Option<Header>)> = const { std::cell::RefCell::new((u64::MAX, None)) };
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        match &cached.1 {
+            Some(header) if cached.0 == second => header.clone(),
+            _ => {
+                let d = HttpDate::from(now);
+                let header = Header::from_bytes(&b"Date"[..], d.to_string().into_bytes()).unwrap();
+                *cached = (second, Some(header.clone()));
+                header
+            }
+        }
+    })
 }
 
 fn write_message_header<W>(
