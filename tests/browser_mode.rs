@@ -189,7 +189,7 @@ fn the_cookie_is_never_read_without_the_opt_in_header() {
     let form = raw(
         addr,
         format!(
-            "POST /auth/refresh HTTP/1.1\r\nX-Refresh-Cookie: 1\r\nCookie: minijwt_refresh={cookie}\r\n\
+            "POST /auth/refresh HTTP/1.1\r\nHost: t\r\nX-Refresh-Cookie: 1\r\nCookie: minijwt_refresh={cookie}\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=b"
         )
         .as_bytes(),

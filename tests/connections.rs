@@ -80,7 +80,7 @@ fn healthz(addr: std::net::SocketAddr) -> u16 {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
@@ -153,8 +153,8 @@ fn clients_sending_a_byte_a_second_are_cut_off() {
     assert_eq!(healthz(addr), 200);
     let before = (threads_of_this_process(), descriptors_of_this_process());
     let starts: [&[u8]; 2] = [
-        b"GET /healthz HTTP/1.1\r\nX-Slow: ",
-        b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ",
+        b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
     ];
     let mut slow: Vec<TcpStream> = (0..200)
         .map(|i| {
@@ -207,11 +207,11 @@ fn a_connection_flood_leaks_nothing() {
     assert_eq!(healthz(addr), 200);
     let before = (threads_of_this_process(), descriptors_of_this_process());
     let cut_offs: [&[u8]; 5] = [
-        b"",                                                         // connect, close
-        b"GET /heal",                                                // half a request line
-        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",                     // headers unfinished
-        b"POST /auth/login HTTP/1.1\r\nContent-Length: 50\r\n\r\n{", // body unfinished
-        b"GET /healthz HTTP/1.1\r\n\r\n",                            // a response never read
+        b"",                                                                    // connect, close
+        b"GET /heal",                                                           // half a request line
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",                                // headers unfinished
+        b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{", // body unfinished
+        b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n",                            // a response never read
     ];
     let started = Instant::now();
     let clients: Vec<_> = (0..4)
@@ -310,10 +310,10 @@ fn a_body_shorter_than_announced_closes_the_connection_at_once() {
     // Small or large, a body cut short is a 400, then the connection is
     // closed. The JSON sent is complete and valid: only the length says it
     // was cut, and nothing must be done with it.
-    let login = "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    let login = "POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n";
     let note = format!("{{\"text\": \"cut\"}}{}", " ".repeat(2000));
     let head = format!(
-        "POST /notes HTTP/1.1\r\nAuthorization: Bearer {access}\r\nContent-Type: application/json\r\n\
+        "POST /notes HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {access}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\n\r\n",
         note.len() + 1000
     );

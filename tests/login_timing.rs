@@ -24,7 +24,7 @@ const SAMPLES: usize = 200;
 fn login(addr: SocketAddr, username: &str) -> (u16, Duration) {
     let body = format!(r#"{{"username":"{username}","password":"not the password"}}"#);
     let request = format!(
-        "POST /auth/login HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let mut stream = TcpStream::connect(addr).unwrap();

@@ -456,7 +456,7 @@ fn bad_input_gets_precise_errors() {
     let access = user(s.addr, "alice").text("access_token");
     let a = s.addr;
 
-    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope");
+    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope");
     assert_eq!((reply.status, reply.error()), (400, "invalid_request"));
     assert!(reply.text("error_description").contains("not valid JSON"));
 
@@ -470,7 +470,7 @@ fn bad_input_gets_precise_errors() {
     let reply = post(a, "/auth/login", json!([1]));
     assert_eq!(reply.status, 400);
 
-    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
     assert_eq!(reply.status, 415);
 
     let reply = call(a, "PUT", "/notes", Some(&access), None);
@@ -486,7 +486,8 @@ fn bad_input_gets_precise_errors() {
     assert_eq!(reply.header("WWW-Authenticate"), Some("Bearer realm=\"minijwt\""));
     let reply = raw(
         a,
-        format!("GET /me HTTP/1.1\r\nAuthorization: Basic {access}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET /me HTTP/1.1\r\nHost: t\r\nAuthorization: Basic {access}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
     );
     assert_eq!(reply.status, 401);
     assert!(reply
@@ -496,18 +497,19 @@ fn bad_input_gets_precise_errors() {
     let long = "a".repeat(9000);
     let reply = raw(
         a,
-        format!("GET /me HTTP/1.1\r\nAuthorization: Bearer {long}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET /me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {long}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
     );
     assert_eq!(reply.status, 401);
 
     // Bodies over 64 KiB are refused unread; chunked bodies are not read at
     // all (411: the API needs none, and their size lines are one more thing
     // to bound).
-    let reply = raw(a, b"POST /notes HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 70000\r\nConnection: close\r\n\r\n");
+    let reply = raw(a, b"POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 70000\r\nConnection: close\r\n\r\n");
     assert_eq!(reply.status, 413);
     let chunk = "x".repeat(70_000);
     let chunked = format!(
-        "POST /notes HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        "POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
         chunk.len()
     );
     let refused = raw(a, chunked.as_bytes());
@@ -521,7 +523,7 @@ fn huge_announced_body_is_413_and_server_survives() {
     let s = start(AuthConfig::default());
     let reply = raw(
         s.addr,
-        b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100000000000\r\n\r\n{}",
+        b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100000000000\r\n\r\n{}",
     );
     assert_eq!(reply.status, 413);
     assert_eq!(call(s.addr, "GET", "/healthz", None, None).status, 200);
@@ -571,7 +573,7 @@ fn no_request_can_be_smuggled_in_an_unread_body() {
     let mut body = vec![b' '; 1024 * 1024 + 100];
     body.extend_from_slice(smuggled);
     let head = format!(
-        "POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len() + 4096
     );
     assert_only_a_413(&send_and_collect(s.addr, head, body));
@@ -582,7 +584,7 @@ fn no_request_can_be_smuggled_in_an_unread_body() {
     body.extend_from_slice(&chunk);
     body.extend_from_slice(b"\r\n0\r\n\r\n");
     body.extend_from_slice(smuggled);
-    let head = "POST /notes HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    let head = "POST /notes HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         .to_owned();
     assert_only_one(411, &send_and_collect(s.addr, head, body));
 }
@@ -593,7 +595,7 @@ fn a_stalled_body_times_out_and_holds_only_its_own_connection() {
     let mut stalled = TcpStream::connect(s.addr).unwrap();
     stalled.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     stalled
-        .write_all(b"POST /auth/login HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n{\"user")
+        .write_all(b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 2000\r\n\r\n{\"user")
         .unwrap();
     let started = Instant::now();
     std::thread::sleep(Duration::from_millis(300));
@@ -601,7 +603,7 @@ fn a_stalled_body_times_out_and_holds_only_its_own_connection() {
     let mut other = TcpStream::connect(s.addr).unwrap();
     other.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     other
-        .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     assert_eq!(read_reply(&mut BufReader::new(other)).unwrap().status, 200);
     assert!(
@@ -679,7 +681,8 @@ fn restart_keeps_tokens_and_revocations() {
 fn headers_sent_a_byte_at_a_time_are_cut_off() {
     let s = start(AuthConfig::default());
     let mut slow = TcpStream::connect(s.addr).unwrap();
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nX-Slow: ").unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        .unwrap();
     let started = Instant::now();
     let mut cut_off = None;
     while started.elapsed() < Duration::from_secs(40) {
@@ -729,7 +732,7 @@ fn a_head_split_between_cr_and_lf_is_read() {
 #[test]
 fn endless_headers_are_cut_off() {
     let s = start(AuthConfig::default());
-    let mut head = b"GET /healthz HTTP/1.1\r\nX-Long: ".to_vec();
+    let mut head = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Long: ".to_vec();
     head.extend(std::iter::repeat_n(b'a', 200 * 1024));
     head.extend_from_slice(b"\r\n\r\n");
     let answer = send_and_collect(s.addr, String::from_utf8(head).unwrap(), Vec::new());

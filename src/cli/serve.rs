@@ -177,10 +177,23 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("minijwt: stopping: finishing requests in flight");
+    say("minijwt: stopping: finishing requests in flight");
     server.shutdown();
-    eprintln!("minijwt: stopped");
+    say("minijwt: stopped");
     Ok(())
+}
+
+/// A line on stderr that does not hold up the stop: stderr may be a pipe
+/// whose reader stopped reading (the request log filled it), and a stopping
+/// server must still stop. Written by a thread of its own, waited for 1 s.
+fn say(line: &'static str) {
+    let Ok(writer) = std::thread::Builder::new().spawn(move || eprintln!("{line}")) else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while !writer.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The key from `MINIJWT_SECRET`, else from `path`, which is created with 32

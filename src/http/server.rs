@@ -7,7 +7,8 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::mpsc::{channel, Sender};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -37,11 +38,26 @@ pub const MAX_HEAD: usize = 64 * 1024;
 /// Longest request target, in bytes.
 pub const MAX_TARGET: usize = 8 * 1024;
 
+/// Longest method, in bytes (the API's longest is 6).
+pub const MAX_METHOD: usize = 32;
+
 /// Most header fields in one request.
 pub const MAX_HEADERS: usize = 100;
 
 /// How long the log lets lines accumulate after writing a batch.
 const LOG_BATCH_PAUSE: Duration = Duration::from_millis(20);
+
+/// Log lines waiting for the logger thread. Past it (stderr slower than the
+/// requests, or blocked) lines are dropped and counted, never queued without
+/// bound: a client must not be able to grow the server through its log.
+const LOG_QUEUE: usize = 4096;
+
+/// The most of a request's path a log line keeps (the rest is cut).
+const LOG_PATH: usize = 200;
+
+/// How long `shutdown` waits for the logger to write what is queued: stderr
+/// may be a pipe nobody reads.
+const LOG_DRAIN: Duration = Duration::from_secs(2);
 
 /// The transport's limits for `max_connections` connections.
 ///
@@ -54,6 +70,7 @@ pub fn limits(max_connections: usize) -> Limits {
         max_connections,
         max_head: MAX_HEAD,
         max_target: MAX_TARGET,
+        max_method: MAX_METHOD,
         max_headers: MAX_HEADERS,
         head_timeout: HEAD_TIMEOUT,
         max_body: MAX_BODY,
@@ -137,10 +154,17 @@ impl RunningServer {
     /// Stops accepting, answers the requests being served, and waits for
     /// their connections to close.
     pub fn shutdown(self) {
-        // The transport held the last sender: the logger drains and ends.
+        // The transport held the last sender: the logger drains and ends,
+        // unless stderr blocks it; then it is left behind after LOG_DRAIN.
         self.transport.shutdown();
         if let Some(logger) = self.logger {
-            let _ = logger.join();
+            let deadline = Instant::now() + LOG_DRAIN;
+            while !logger.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if logger.is_finished() {
+                let _ = logger.join();
+            }
         }
     }
 }
@@ -163,29 +187,59 @@ enum LogLine {
     },
 }
 
-/// Log lines go through a channel to one thread that writes them in batches.
-fn start_logger() -> std::io::Result<(Sender<LogLine>, JoinHandle<()>)> {
-    let (sender, lines) = channel::<LogLine>();
+/// The sending side of the request log: a bounded queue that drops (and
+/// counts) what does not fit.
+struct Log {
+    lines: SyncSender<LogLine>,
+    dropped: Arc<AtomicUsize>,
+}
+
+impl Log {
+    fn send(&self, line: LogLine) {
+        if let Err(TrySendError::Full(_)) = self.lines.try_send(line) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Log lines go through a bounded channel to one thread that writes them in batches.
+fn start_logger() -> std::io::Result<(Log, JoinHandle<()>)> {
+    let (sender, lines) = sync_channel::<LogLine>(LOG_QUEUE);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let log = Log {
+        lines: sender,
+        dropped: dropped.clone(),
+    };
     let thread = std::thread::Builder::new()
         .name("minijwt-log".to_owned())
-        .spawn(move || {
-            let mut out = std::io::BufWriter::new(std::io::stderr());
-            // The date changes once a second: formatted once a second.
-            let mut stamp = (i64::MIN, String::new());
-            while let Ok(line) = lines.recv() {
-                write_line(&mut out, &mut stamp, line);
-                // Write whatever else is already waiting, then flush: lines reach
-                // stderr within one batch of being produced.
-                while let Ok(line) = lines.try_recv() {
-                    write_line(&mut out, &mut stamp, line);
-                }
-                let _ = out.flush();
-                // Under load, let lines pile up for a moment: a send to a
-                // sleeping logger wakes nobody, and one write carries many.
-                std::thread::sleep(LOG_BATCH_PAUSE);
-            }
-        })?;
-    Ok((sender, thread))
+        .spawn(move || write_log(&lines, &dropped))?;
+    Ok((log, thread))
+}
+
+fn write_log(lines: &Receiver<LogLine>, dropped: &AtomicUsize) {
+    let mut out = std::io::BufWriter::new(std::io::stderr());
+    // The date changes once a second: formatted once a second.
+    let mut stamp = (i64::MIN, String::new());
+    while let Ok(line) = lines.recv() {
+        write_line(&mut out, &mut stamp, line);
+        // Write whatever else is already waiting, then flush: lines reach
+        // stderr within one batch of being produced.
+        while let Ok(line) = lines.try_recv() {
+            write_line(&mut out, &mut stamp, line);
+        }
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let _ = writeln!(
+                out,
+                "{} log: {lost} lines dropped (the log could not keep up)",
+                stamp.1
+            );
+        }
+        let _ = out.flush();
+        // Under load, let lines pile up for a moment: a send to a sleeping
+        // logger wakes nobody, and one write carries many.
+        std::thread::sleep(LOG_BATCH_PAUSE);
+    }
 }
 
 /// Writes one log line; `stamp` caches the formatted date of one second.
@@ -216,7 +270,7 @@ fn write_line(out: &mut impl Write, stamp: &mut (i64, String), line: LogLine) {
 /// What the transport calls for each request.
 struct App {
     auth: Arc<Auth>,
-    log: Option<Sender<LogLine>>,
+    log: Option<Log>,
 }
 
 impl tiny_http::Handler for App {
@@ -236,8 +290,12 @@ impl tiny_http::Handler for App {
         let response = router::handle(&self.auth, &request);
         if let Some(log) = &self.log {
             let mut path = request.path;
-            path.truncate(path.find('?').unwrap_or(path.len()));
-            let _ = log.send(LogLine::Request {
+            let mut end = path.find('?').unwrap_or(path.len()).min(LOG_PATH);
+            while !path.is_char_boundary(end) {
+                end -= 1;
+            }
+            path.truncate(end);
+            log.send(LogLine::Request {
                 at: crate::Validation::default().now(),
                 method: request.method,
                 path,
@@ -259,6 +317,7 @@ impl tiny_http::Handler for App {
             Refusal::ExpectationFailed => "expectation_failed",
             Refusal::HeadTooLarge => "request_header_fields_too_large",
             Refusal::HandlerPanicked => "server_error",
+            Refusal::MethodTooLong => "not_implemented",
             Refusal::Busy => "temporarily_unavailable",
             Refusal::VersionNotSupported => "http_version_not_supported",
         };
@@ -266,10 +325,10 @@ impl tiny_http::Handler for App {
         if refusal == Refusal::Busy {
             response = response.with_header("Retry-After", "1");
         }
-        // Busy is rendered once at start-up and sent by the accept thread
-        // from then on: it is not a request to log.
+        // Busy is answered by the accept thread to connections it does not
+        // serve: not a request to log.
         if let Some(log) = self.log.as_ref().filter(|_| refusal != Refusal::Busy) {
-            let _ = log.send(LogLine::Refused {
+            log.send(LogLine::Refused {
                 at: crate::Validation::default().now(),
                 status: refusal.status(),
                 code,

@@ -251,7 +251,7 @@ impl Store {
             users: RwLock::default(),
             _keeper: None,
         };
-        store.run(|conn| {
+        store.run(false, |conn| {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             schema::migrate(conn)
         })?;
@@ -418,15 +418,20 @@ impl Store {
         // A shared-cache in-memory database locks tables, and a reader that
         // meets a writer fails at once (SQLITE_LOCKED; no busy timeout
         // applies): in memory, every operation takes the writers' turn.
-        let _turn = match self.location {
-            Location::Memory(_) => Some(self.writer.lock().unwrap_or_else(|p| p.into_inner())),
-            Location::File(_) => None,
-        };
-        self.run(f)
+        self.run(matches!(self.location, Location::Memory(_)), f)
     }
 
-    fn run<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Runs `f` on a connection from the pool, after taking the writers'
+    /// turn when `exclusive`. The connection is taken first, always: a
+    /// thread holding the turn never waits for the pool, so the turn is
+    /// held only while SQL runs, and no two threads can wait for each other.
+    fn run<T>(
+        &self,
+        exclusive: bool,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut checkout = self.connect()?;
+        let _turn = exclusive.then(|| self.writer.lock().unwrap_or_else(|p| p.into_inner()));
         let Some((conn, _)) = checkout.conn.as_mut() else {
             return Err(StoreError::Internal("no connection".into()));
         };
@@ -446,8 +451,7 @@ impl Store {
     /// (examples/loadgen.rs): p99 14–21 ms with the mutex, 39 ms without, at
     /// about the same throughput. `busy_timeout` still covers other processes.
     fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let _turn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.run(f)
+        self.run(true, f)
     }
 
     /// Checks the database answers.

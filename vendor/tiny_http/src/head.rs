@@ -91,8 +91,14 @@ pub fn parse(head: &[u8], limits: &Limits) -> Result<Head, Refusal> {
         headers.push(header_line(line)?);
     }
 
-    if headers.iter().filter(|h| h.field.equiv("Host")).count() > 1 {
-        return Err(Refusal::BadRequest("more than one Host header"));
+    // RFC 9112 §3.2: an HTTP/1.1 request has exactly one Host; a 1.0 one
+    // at most one.
+    match headers.iter().filter(|h| h.field.equiv("Host")).count() {
+        0 if version == HTTPVersion(1, 1) => {
+            return Err(Refusal::BadRequest("an HTTP/1.1 request needs a Host header"))
+        }
+        0 | 1 => {}
+        _ => return Err(Refusal::BadRequest("more than one Host header")),
     }
     let framing = framing(&headers, version)?;
     let connection = tokens_of(&headers, "Connection");
@@ -141,6 +147,9 @@ fn request_line_parts(line: &[u8], limits: &Limits) -> Result<(Method, String, H
     };
     if method.is_empty() || !method.iter().all(|&b| is_tchar(b)) {
         return Err(bad);
+    }
+    if method.len() > limits.max_method {
+        return Err(Refusal::MethodTooLong);
     }
     if target.len() > limits.max_target {
         return Err(Refusal::TargetTooLong);
@@ -263,12 +272,36 @@ fn is_tchar(b: u8) -> bool {
 mod tests {
     use super::*;
 
+    /// The head with a `Host` after its request line (HTTP/1.1 needs one),
+    /// unless it names one already.
+    fn with_host(head: &str) -> String {
+        match (head.contains("Host"), head.find("\r\n")) {
+            (false, Some(end)) => format!("{}\r\nHost: t{}", &head[..end], &head[end..]),
+            _ => head.to_owned(),
+        }
+    }
+
     fn parse_ok(head: &str) -> Head {
-        parse(head.as_bytes(), &Limits::default()).unwrap()
+        parse(with_host(head).as_bytes(), &Limits::default()).unwrap()
     }
 
     fn refusal(head: &str) -> Refusal {
-        parse(head.as_bytes(), &Limits::default()).unwrap_err()
+        parse(with_host(head).as_bytes(), &Limits::default()).unwrap_err()
+    }
+
+    #[test]
+    fn host_is_required_once_in_http_1_1() {
+        let parse = |head: &str| parse(head.as_bytes(), &Limits::default());
+        assert!(matches!(
+            parse("GET / HTTP/1.1\r\n\r\n"),
+            Err(Refusal::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n"),
+            Err(Refusal::BadRequest(_))
+        ));
+        assert!(parse("GET / HTTP/1.0\r\n\r\n").is_ok());
+        assert!(parse("GET / HTTP/1.1\r\nHost: a\r\n\r\n").is_ok());
     }
 
     #[test]
@@ -341,6 +374,15 @@ mod tests {
         assert_eq!(parse_ok(&fits).target.len(), 8 * 1024);
         let many = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(101));
         assert_eq!(refusal(&many), Refusal::HeadTooLarge);
+        let method = format!("{} / HTTP/1.1\r\n\r\n", "M".repeat(33));
+        assert_eq!(refusal(&method), Refusal::MethodTooLong);
+        assert_eq!(
+            parse_ok(&format!("{} / HTTP/1.1\r\n\r\n", "M".repeat(32)))
+                .method
+                .as_str()
+                .len(),
+            32
+        );
     }
 
     #[test]

@@ -131,7 +131,12 @@ impl Http1<'_> {
             }
             let received = &self.buf[self.start..self.end];
             if let Some(len) = head::find_end(received, scanned)? {
-                return Ok(Some(len));
+                // A head may end in the last read, which can carry it past
+                // the limit by up to one read: counted exactly here.
+                return match len + skipped > limits.max_head {
+                    true => Err(Refusal::HeadTooLarge),
+                    false => Ok(Some(len)),
+                };
             }
             scanned = received.len();
             if scanned + skipped >= limits.max_head {

@@ -78,6 +78,8 @@ pub struct Limits {
     pub max_head: usize,
     /// Bytes of the request target; past it `414`.
     pub max_target: usize,
+    /// Bytes of the method; past it `501` (no server implements such a method).
+    pub max_method: usize,
     /// Header fields in one request; past it `431`.
     pub max_headers: usize,
     /// Time for a request head to arrive, counted from the end of the
@@ -103,6 +105,7 @@ impl Default for Limits {
             max_connections: 1024,
             max_head: 64 * 1024,
             max_target: 8 * 1024,
+            max_method: 32,
             max_headers: 100,
             head_timeout: Duration::from_secs(10),
             max_body: 64 * 1024,
@@ -133,6 +136,8 @@ pub enum Refusal {
     ExpectationFailed,
     /// 431: the head over [`Limits::max_head`] or [`Limits::max_headers`].
     HeadTooLarge,
+    /// 501: a method longer than [`Limits::max_method`].
+    MethodTooLong,
     /// 500: the handler panicked (the connection stays open).
     HandlerPanicked,
     /// 503: [`Limits::max_connections`] connections are open.
@@ -157,6 +162,7 @@ impl Refusal {
             Refusal::ExpectationFailed => 417,
             Refusal::HeadTooLarge => 431,
             Refusal::HandlerPanicked => 500,
+            Refusal::MethodTooLong => 501,
             Refusal::Busy => 503,
             Refusal::VersionNotSupported => 505,
         }
@@ -177,6 +183,7 @@ impl Refusal {
             Refusal::ExpectationFailed => "only Expect: 100-continue is supported",
             Refusal::HeadTooLarge => "the request head is too large",
             Refusal::HandlerPanicked => "internal error",
+            Refusal::MethodTooLong => "the method is longer than any this server implements",
             Refusal::Busy => "too many open connections; retry shortly",
             Refusal::VersionNotSupported => "only HTTP/1.0 and HTTP/1.1 are supported",
         }
@@ -323,7 +330,32 @@ impl Running {
 
     fn stop_accepting(&mut self) {
         self.shared.stop.store(true, Ordering::SeqCst);
-        // The accept thread is blocked in accept(): connect once to wake it.
+        let Some(accept) = self.accept.take() else { return };
+        // The accept thread is blocked in accept(): a connection wakes it.
+        // Connecting can fail while the process is out of descriptors, so it
+        // is tried again until the thread has ended; the stopping connections
+        // free descriptors within STOP_POLL, idle or not within head_timeout.
+        // Past that the thread is left behind (it ends with the process).
+        let deadline = Instant::now() + self.shared.limits.head_timeout + STOP_POLL;
+        while !accept.is_finished() && Instant::now() < deadline {
+            self.wake_accept();
+            let waited = Instant::now() + Duration::from_millis(50);
+            while !accept.is_finished() && Instant::now() < waited {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if accept.is_finished() {
+            let _ = accept.join();
+        }
+        #[cfg(unix)]
+        if let ListenAddr::Unix(addr) = &self.addr {
+            if let Some(path) = addr.as_pathname() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    fn wake_accept(&self) {
         if let ListenAddr::IP(addr) = &self.addr {
             let mut wake = *addr;
             if wake.ip().is_unspecified() {
@@ -332,26 +364,20 @@ impl Running {
                     SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
                 });
             }
-            let _ = TcpStream::connect_timeout(&wake, Duration::from_secs(1));
+            let _ = TcpStream::connect_timeout(&wake, Duration::from_millis(200));
         }
         #[cfg(unix)]
         if let ListenAddr::Unix(addr) = &self.addr {
             if let Some(path) = addr.as_pathname() {
                 let _ = std::os::unix::net::UnixStream::connect(path);
-                let _ = std::fs::remove_file(path);
             }
-        }
-        if let Some(accept) = self.accept.take() {
-            let _ = accept.join();
         }
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if self.accept.is_some() {
-            self.stop_accepting();
-        }
+        self.stop_accepting();
     }
 }
 

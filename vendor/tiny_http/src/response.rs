@@ -437,11 +437,25 @@ where
         // sending the body
         if !do_not_send_body {
             match transfer_encoding {
+                // minijwt fork: chunks written here rather than by
+                // chunked_transfer's Encoder, whose Drop wrote the last chunk
+                // even after the body failed halfway: the client then took a
+                // cut body for a whole one. Now the last chunk is written
+                // only after the whole body.
                 Some(TransferEncoding::Chunked) => {
-                    use chunked_transfer::Encoder;
-
-                    let mut writer = Encoder::new(writer);
-                    io::copy(&mut reader, &mut writer)?;
+                    let mut chunk = vec![0u8; 8 * 1024];
+                    loop {
+                        let n = match reader.read(&mut chunk) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
+                        };
+                        write!(writer, "{:x}\r\n", n)?;
+                        writer.write_all(&chunk[..n])?;
+                        writer.write_all(b"\r\n")?;
+                    }
+                    writer.write_all(b"0\r\n\r\n")?;
                 }
 
                 Some(TransferEncoding::Identity) => {

@@ -221,9 +221,10 @@ fn refusals_are_answered_and_close_the_connection() {
         max_headers: 4,
         ..support::limits()
     };
-    let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(64));
+    let long_target = format!("GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n", "a".repeat(64));
     let many_headers = format!("GET / HTTP/1.1\r\n{}\r\n", "A: b\r\n".repeat(5));
-    let cases: [(&str, &str, u16); 8] = [
+    let long_method = format!("{} / HTTP/1.1\r\nHost: localhost\r\n\r\n", "M".repeat(33));
+    let cases: [(&str, &str, u16); 10] = [
         (
             "both lengths",
             "POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
@@ -237,17 +238,19 @@ fn refusals_are_answered_and_close_the_connection() {
         ("bare LF", "GET / HTTP/1.1\nHost: localhost\n\n", 400),
         (
             "chunked body",
-            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
             411,
         ),
         ("long target", &long_target, 414),
         (
             "unsupported Expect",
-            "POST / HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx",
+            "POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx",
             417,
         ),
         ("many headers", &many_headers, 431),
         ("HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 505),
+        ("no Host", "GET / HTTP/1.1\r\n\r\n", 400),
+        ("long method", &long_method, 501),
     ];
     for (what, request, status) in cases {
         let (_running, mut client) = support::serve(limits.clone(), support::hello_world);
@@ -364,4 +367,48 @@ fn a_response_longer_than_its_length_closes_the_connection() {
     assert_eq!(reply.body, "hello");
     // Not " world" taken for the next response: the connection is closed.
     assert_eq!(support::read_to_close(&mut client), "");
+}
+
+#[test]
+fn a_head_that_ends_past_max_head_is_refused() {
+    let limits = Limits {
+        max_head: 1024,
+        ..support::limits()
+    };
+    let (_running, mut client) = support::serve(limits, support::hello_world);
+    // 1,000 bytes first, so that the server's next read carries the rest,
+    // its end included, 500 bytes past the limit.
+    let padding = "a".repeat(1400);
+    let head = format!("GET / HTTP/1.1\r\nHost: localhost\r\nX-Pad: {}\r\n\r\n", padding);
+    client.write_all(&head.as_bytes()[..1000]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    client.write_all(&head.as_bytes()[1000..]).unwrap();
+    assert_eq!(support::read_response(&mut client).status, 431);
+}
+
+/// A body that fails after its first bytes.
+struct Failing(usize);
+
+impl std::io::Read for Failing {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.0 == 0 {
+            return Err(std::io::Error::other("the body's source failed"));
+        }
+        let n = self.0.min(buf.len());
+        buf[..n].fill(b'x');
+        self.0 -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_chunked_body_that_fails_is_not_ended_as_if_whole() {
+    let failing = |_: Request| Response::new(200.into(), Vec::new(), Failing(10), None, None).boxed();
+    let (_running, mut client) = support::serve(support::limits(), failing);
+    write!(client, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let sent = support::read_to_close(&mut client);
+    assert!(sent.contains("Transfer-Encoding: chunked"), "{}", sent);
+    // The ten bytes may arrive, but never the last chunk that would say the
+    // body is complete.
+    assert!(!sent.ends_with("0\r\n\r\n"), "{:?}", sent);
 }

@@ -12,10 +12,18 @@ mod support;
 fn connection_close_header() {
     let (_running, mut client) = support::new_client_to_hello_world_server();
 
-    write!(client, "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n").unwrap();
+    write!(
+        client,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"
+    )
+    .unwrap();
     thread::sleep(Duration::from_millis(100));
 
-    write!(client, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        client,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
 
     // if the connection was not closed, this fails after a timeout
     let content = support::read_to_close(&mut client);
@@ -40,7 +48,11 @@ fn http_1_0_connection_close() {
 fn detect_connection_closed() {
     let (_running, mut client) = support::new_client_to_hello_world_server();
 
-    write!(client, "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n").unwrap();
+    write!(
+        client,
+        "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n"
+    )
+    .unwrap();
     thread::sleep(Duration::from_millis(100));
 
     client.shutdown(Shutdown::Write).unwrap();

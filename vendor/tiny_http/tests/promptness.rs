@@ -105,7 +105,7 @@ mod prompt_pipelining {
     fn empty() {
         assert_requests_handled_in_turn(5, &[], move |wr| {
             for _ in 0..5 {
-                write!(wr, "GET / HTTP/1.1\r\n")?;
+                write!(wr, "GET / HTTP/1.1\r\nHost: localhost\r\n")?;
                 write!(wr, "Connection: keep-alive\r\n\r\n")?;
             }
             Ok(())
@@ -117,7 +117,7 @@ mod prompt_pipelining {
         let body = &[65u8; 100]; // short but not trivial
         assert_requests_handled_in_turn(5, body, move |wr| {
             for _ in 0..5 {
-                write!(wr, "GET / HTTP/1.1\r\n")?;
+                write!(wr, "GET / HTTP/1.1\r\nHost: localhost\r\n")?;
                 write!(wr, "Connection: keep-alive\r\n")?;
                 write!(wr, "Content-Length: {}\r\n\r\n", body.len())?;
                 wr.write_all(body)?;
@@ -131,7 +131,7 @@ mod prompt_pipelining {
         let body = &[65u8; 10000]; // long enough that it won't be buffered
         assert_requests_handled_in_turn(5, body, move |wr| {
             for _ in 0..5 {
-                write!(wr, "GET / HTTP/1.1\r\n")?;
+                write!(wr, "GET / HTTP/1.1\r\nHost: localhost\r\n")?;
                 write!(wr, "Connection: keep-alive\r\n")?;
                 write!(wr, "Content-Length: {}\r\n\r\n", body.len())?;
                 wr.write_all(body)?;
@@ -149,7 +149,7 @@ mod prompt_pipelining {
         let mut writer = client.try_clone().unwrap();
         spawn(move || {
             for _ in 0..5 {
-                write!(writer, "GET / HTTP/1.1\r\n")?;
+                write!(writer, "GET / HTTP/1.1\r\nHost: localhost\r\n")?;
                 write!(writer, "Connection: keep-alive\r\n")?;
                 write!(writer, "Transfer-Encoding: chunked\r\n\r\n")?;
                 encode_chunked(&mut &body[..], &mut writer)?;
@@ -208,7 +208,7 @@ mod prompt_responses {
         // Changed: the body is read before the handler is called, so a
         // prompt answer now comes from the transport: over `max_body`, 413.
         assert_responds_promptly(Duration::from_secs(1), 413, move |wr| {
-            write!(wr, "GET / HTTP/1.1\r\n")?;
+            write!(wr, "GET / HTTP/1.1\r\nHost: localhost\r\n")?;
             write!(wr, "Content-Length: {}\r\n\r\n", slow_body().len)?;
             copy(&mut slow_body(), wr).map(drop)
         });
@@ -229,7 +229,7 @@ mod prompt_responses {
         // Changed: "100 continue" (sic) is not `100-continue`: an unsupported
         // Expect now gets 417 at once, from the transport.
         assert_responds_promptly(Duration::from_secs(1), 417, move |wr| {
-            write!(wr, "GET / HTTP/1.1\r\n")?;
+            write!(wr, "GET / HTTP/1.1\r\nHost: localhost\r\n")?;
             write!(wr, "Expect: 100 continue\r\n")?;
             write!(wr, "Content-Length: {}\r\n\r\n", slow_body().len)?;
             copy(&mut slow_body(), wr).map(drop)
@@ -240,7 +240,7 @@ mod prompt_responses {
     fn chunked() {
         // Changed: chunked request bodies are not read: 411 at once.
         assert_responds_promptly(Duration::from_secs(1), 411, move |wr| {
-            write!(wr, "GET / HTTP/1.1\r\n")?;
+            write!(wr, "GET / HTTP/1.1\r\nHost: localhost\r\n")?;
             write!(wr, "Transfer-Encoding: chunked\r\n\r\n")?;
             encode_chunked(&mut slow_body(), wr)
         });
