@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# HTTP benchmark of `minijwt serve` on 127.0.0.1, with a bare tiny_http server
-# (examples/hello.rs, same patched tiny_http, same worker count) as the ceiling
-# in the same run. Bounded: each load runs DURATION seconds (default 10).
+# HTTP benchmark of `minijwt serve` on 127.0.0.1. The ceiling, measured in the
+# same run: a hello-world server on the unmodified crates.io tiny_http 0.12.0
+# with two recv() threads (bench/stock-hello). Beside it, the same hello on
+# minijwt's fork of tiny_http (examples/hello.rs), to tell the transport's
+# share from the token path's. Bounded: each load runs DURATION seconds
+# (default 10).
 #
 #   bench/http.sh [DURATION]
 #
@@ -11,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
 CONNECTIONS=64
-WORKERS=16
+STOCK_PORT=18180
 HELLO_PORT=18181
 SERVE_PORT=18182
 
@@ -22,6 +25,9 @@ fi
 
 cargo build --release --bin minijwt --example hello --example loadgen 2>&1 | grep -E '^(error|Finished)|Finished' || true
 [ -x target/release/examples/loadgen ] || { echo "build failed" >&2; exit 1; }
+cargo build --release --manifest-path bench/stock-hello/Cargo.toml 2>&1 | grep -E '^error' || true
+STOCK=bench/stock-hello/target/release/stock-hello
+[ -x "$STOCK" ] || { echo "stock-hello build failed" >&2; exit 1; }
 BIN=target/release/minijwt
 WORK=$(mktemp -d)
 PIDS=()
@@ -54,15 +60,23 @@ peak_rss() { # samples VmRSS of $1 every 100 ms for $2 seconds, prints the peak 
 }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }
 
-# 1. The ceiling: bare tiny_http.
-target/release/examples/hello "127.0.0.1:$HELLO_PORT" "$WORKERS" 2>/dev/null & PIDS+=($!)
+# 1. The ceiling: stock tiny_http 0.12 (two recv() threads), then the fork's hello.
+"$STOCK" "127.0.0.1:$STOCK_PORT" 2>/dev/null & STOCK_PID=$!
+PIDS+=($STOCK_PID)
+wait_port $STOCK_PORT
+wrk -t2 -c$CONNECTIONS -d"${DURATION}s" --latency "http://127.0.0.1:$STOCK_PORT/" > "$WORK/stock.txt"
+check_wrk "stock hello" "$WORK/stock.txt"
+kill $STOCK_PID
+
+target/release/examples/hello "127.0.0.1:$HELLO_PORT" 2>/dev/null & HELLO_PID=$!
+PIDS+=($HELLO_PID)
 wait_port $HELLO_PORT
 wrk -t2 -c$CONNECTIONS -d"${DURATION}s" --latency "http://127.0.0.1:$HELLO_PORT/" > "$WORK/hello.txt"
-check_wrk hello "$WORK/hello.txt"
-kill "${PIDS[0]}"
+check_wrk "fork hello" "$WORK/hello.txt"
+kill $HELLO_PID
 
 # 2. The server, fresh database and key.
-(cd "$WORK" && exec "$OLDPWD/$BIN" serve --addr "127.0.0.1:$SERVE_PORT" --workers $WORKERS 2>"$WORK/serve.log") & SERVE=$!
+(cd "$WORK" && exec "$OLDPWD/$BIN" serve --addr "127.0.0.1:$SERVE_PORT" 2>"$WORK/serve.log") & SERVE=$!
 PIDS+=($SERVE)
 wait_port $SERVE_PORT
 URL="http://127.0.0.1:$SERVE_PORT"
@@ -108,16 +122,17 @@ wait $FLOOD || true
 wait $SAMPLER
 check_wrk "GET /me during login flood" "$WORK/me_flood.txt"
 
-HELLO=$(rps "$WORK/hello.txt"); ME=$(rps "$WORK/me.txt")
+STOCK_RPS=$(rps "$WORK/stock.txt"); HELLO=$(rps "$WORK/hello.txt"); ME=$(rps "$WORK/me.txt")
 echo
-echo "minijwt HTTP benchmark: $(nproc) cores, $CONNECTIONS connections, ${DURATION} s per load, $WORKERS workers"
+echo "minijwt HTTP benchmark: $(nproc) cores, $CONNECTIONS connections, ${DURATION} s per load, default settings"
 printf '%-34s %12s %10s %10s %10s\n' "load" "req/s" "p50" "p99" "RSS MB"
-printf '%-34s %12s %10s %10s %10s\n' "bare tiny_http hello (ceiling)" "$HELLO" "$(pct "$WORK/hello.txt" 50%)" "$(pct "$WORK/hello.txt" 99%)" "-"
+printf '%-34s %12s %10s %10s %10s\n' "stock tiny_http 0.12 hello (ceiling)" "$STOCK_RPS" "$(pct "$WORK/stock.txt" 50%)" "$(pct "$WORK/stock.txt" 99%)" "-"
+printf '%-34s %12s %10s %10s %10s\n' "fork hello (examples/hello.rs)" "$HELLO" "$(pct "$WORK/hello.txt" 50%)" "$(pct "$WORK/hello.txt" 99%)" "-"
 printf '%-34s %12s %10s %10s %10s\n' "GET /me" "$ME" "$(pct "$WORK/me.txt" 50%)" "$(pct "$WORK/me.txt" 99%)" "$(cat "$WORK/me_rss.txt")"
 printf '%-34s %12s %10s %10s %10s\n' "POST /auth/login" "$(rps "$WORK/login.txt")" "$(pct "$WORK/login.txt" 50%)" "$(pct "$WORK/login.txt" 99%)" "-"
 printf '%-34s %12s\n' "POST /auth/refresh (loadgen)" "$(sed 's/.*= \([0-9]*\) req\/s.*/\1/' "$WORK/refresh.txt")"
 echo "    $(cat "$WORK/refresh.txt")"
 printf '%-34s %12s %10s %10s %10s\n' "GET /me during a login flood" "$(rps "$WORK/me_flood.txt")" "$(pct "$WORK/me_flood.txt" 50%)" "$(pct "$WORK/me_flood.txt" 99%)" "$(cat "$WORK/flood_rss.txt")"
 echo "  (login flood beside it, 16 connections: $(rps "$WORK/flood.txt") answers/s, of which refused with 503 busy or 429 throttled: $(grep -o 'Non-2xx or 3xx responses: [0-9]*' "$WORK/flood.txt" | grep -o '[0-9]*$' || echo 0))"
-echo "GET /me / ceiling: $(awk -v a="$ME" -v b="$HELLO" 'BEGIN {printf "%.2f", a/b}')"
+echo "GET /me / stock ceiling: $(awk -v a="$ME" -v b="$STOCK_RPS" 'BEGIN {printf "%.2f", a/b}')   fork hello / stock: $(awk -v a="$HELLO" -v b="$STOCK_RPS" 'BEGIN {printf "%.2f", a/b}')"
 echo "server peak RSS over the whole run (VmHWM): $(hwm_mb $SERVE) MB"

@@ -36,7 +36,7 @@ kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
 count() { # REQUESTS -> total instructions of the whole server process
   valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$1" \
-    "$BIN" serve --addr "127.0.0.1:$PORT" --db "$WORK/db" --key-file "$WORK/key" --workers 4 2>/dev/null &
+    "$BIN" serve --addr "127.0.0.1:$PORT" --db "$WORK/db" --key-file "$WORK/key" 2>/dev/null &
   local server=$!
   python3 - "$PORT" "$TOKEN" "$1" <<'PY'
 import http.client, sys, time

@@ -20,7 +20,7 @@ fi
 
 fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$fuzz_dir"
-targets=(${TARGETS:-decode_token decode_unverified base64url validate_claims router})
+targets=(${TARGETS:-decode_token decode_unverified base64url validate_claims router http_head})
 
 if [[ "${ASAN:-0}" == 1 ]]; then
     # AddressSanitizer needs -Zsanitizer: allowed on a stable toolchain only

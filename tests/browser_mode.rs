@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use minijwt::auth::{Auth, AuthConfig, ManualClock};
 use minijwt::http::page::CONTENT_SECURITY_POLICY;
-use minijwt::http::server::RunningServer;
+use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
 use serde_json::json;
@@ -38,7 +38,7 @@ fn start() -> (Server, SocketAddr) {
         Arc::new(ManualClock::new(1_800_000_000)),
     )
     .unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 4, false).unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
     let addr = server.addr();
     (Server(Some(server)), addr)
 }
@@ -189,7 +189,7 @@ fn the_cookie_is_never_read_without_the_opt_in_header() {
     let form = raw(
         addr,
         format!(
-            "POST /auth/refresh HTTP/1.1\r\nX-Refresh-Cookie: 1\r\nCookie: minijwt_refresh={cookie}\r\n\
+            "POST /auth/refresh HTTP/1.1\r\nHost: t\r\nX-Refresh-Cookie: 1\r\nCookie: minijwt_refresh={cookie}\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=b"
         )
         .as_bytes(),

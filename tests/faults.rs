@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use minijwt::auth::{Auth, AuthConfig, ManualClock};
-use minijwt::http::server::RunningServer;
+use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::{RefreshRecord, Rotation, Store};
 use minijwt::Hs256Key;
 use rusqlite::Connection;
@@ -49,7 +49,7 @@ impl Fixture {
         let key = Hs256Key::new(b"faults-test-key-0123456789abcdefgh").unwrap();
         let auth =
             Arc::new(Auth::new(Store::open(&path).unwrap(), key, AuthConfig::default(), clock).unwrap());
-        let server = RunningServer::start(auth.clone(), "127.0.0.1:0", 4, false).unwrap();
+        let server = RunningServer::start(auth.clone(), "127.0.0.1:0", Options::default()).unwrap();
         Fixture {
             addr: server.addr(),
             server: Some(server),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
-use minijwt::http::server::RunningServer;
+use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
 
@@ -24,7 +24,7 @@ const SAMPLES: usize = 200;
 fn login(addr: SocketAddr, username: &str) -> (u16, Duration) {
     let body = format!(r#"{{"username":"{username}","password":"not the password"}}"#);
     let request = format!(
-        "POST /auth/login HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -66,7 +66,7 @@ fn unknown_user_and_wrong_password_take_the_same_time() {
     )
     .unwrap();
     auth.register("alice", "the real password").unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 2, false).unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
     let addr = server.addr();
 
     // Warm up both paths (connection pool, caches, CPU frequency).

@@ -15,6 +15,9 @@ struct Serve {
     addr: SocketAddr,
     /// Every stderr line so far, as it arrives.
     lines: Receiver<String>,
+    /// With `Launch::stderr_unread`: the server's stderr, held open and not
+    /// read after its first line.
+    _unread: Option<BufReader<std::process::ChildStderr>>,
 }
 
 impl Drop for Serve {
@@ -44,6 +47,9 @@ struct Launch {
     wrapper: Vec<String>,
     /// The binary to run instead of the one cargo built.
     binary: Option<PathBuf>,
+    /// Read stderr's first line only, then keep the pipe open unread, as a
+    /// log collector that stopped would.
+    stderr_unread: bool,
 }
 
 fn serve_with(dir: &Path, env: &[(&str, &str)], launch: &Launch) -> Serve {
@@ -73,18 +79,23 @@ fn serve_with(dir: &Path, env: &[(&str, &str)], launch: &Launch) -> Serve {
         command.env(name, value);
     }
     let mut child = command.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("a start-up line");
     let (tx, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+    let unread = match launch.stderr_unread {
+        true => Some(stderr),
+        false => {
+            std::thread::spawn(move || {
+                for line in stderr.lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            None
         }
-    });
-    let first = lines
-        .recv_timeout(Duration::from_secs(30))
-        .expect("a start-up line");
+    };
     let addr = first
         .split("http://")
         .nth(1)
@@ -94,7 +105,12 @@ fn serve_with(dir: &Path, env: &[(&str, &str)], launch: &Launch) -> Serve {
     // The start-up line names the database and the key's source, never the key.
     assert!(first.contains("database minijwt.db"), "{first}");
     assert!(first.contains("key from"), "{first}");
-    Serve { child, addr, lines }
+    Serve {
+        child,
+        addr,
+        lines,
+        _unread: unread,
+    }
 }
 
 fn post(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
@@ -281,7 +297,7 @@ fn running_out_of_file_descriptors_is_survived() {
         let mut stream = TcpStream::connect(s.addr).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
         stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
@@ -387,4 +403,67 @@ fn threads_of(uid: u32) -> u32 {
         }
     }
     threads
+}
+
+/// Whoever reads the server's stderr stops reading (a stuck log collector):
+/// the request log must neither grow the server without bound nor keep it
+/// from stopping. Lines that do not fit its queue are dropped.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_log_nobody_reads_neither_grows_the_server_nor_blocks_its_stop() {
+    let dir = workdir("unread-log");
+    let launch = Launch {
+        stderr_unread: true,
+        ..Launch::default()
+    };
+    let server = serve_with(&dir, &[], &launch);
+    let rss = |pid: u32| -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap()
+    };
+    let before = rss(server.child.id());
+    // 20,000 requests with 4,000-byte paths: 80 MB of log, were paths and
+    // lines kept whole and queued without bound.
+    let path = format!("/{}", "p".repeat(4000));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").repeat(100);
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut sink = [0u8; 64 * 1024];
+    for _ in 0..200 {
+        stream.write_all(request.as_bytes()).unwrap();
+        // Read the 100 answers (404s) so the connection keeps going.
+        let mut answers = 0;
+        let mut seen = Vec::new();
+        while answers < 100 {
+            let n = stream.read(&mut sink).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            seen.extend_from_slice(&sink[..n]);
+            answers = seen.windows(12).filter(|w| w == b"HTTP/1.1 404").count();
+        }
+    }
+    let after = rss(server.child.id());
+    assert!(after < before + 16 * 1024, "RSS {before} kB -> {after} kB");
+    // SIGTERM: the server stops within seconds although its log is stuck.
+    let mut server = server;
+    let started = std::time::Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

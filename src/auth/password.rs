@@ -4,8 +4,8 @@
 //! parameters: m = 19456 KiB, t = 2, p = 1). A flood of logins must not run
 //! hundreds at once, so a counting semaphore bounds them, and the memory used
 //! stays at `permits × 19 MiB`. The queue behind it is bounded too: each
-//! waiting login holds a request worker, and unbounded waiting would leave no
-//! worker for anyone else. Past the queue, [`Busy`] says "retry shortly".
+//! waiting login holds its connection's thread, and a client answered
+//! quickly can go elsewhere. Past the queue, [`Busy`] says "retry shortly".
 
 use std::sync::{Condvar, Mutex};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
-use minijwt::http::server::RunningServer;
+use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
 
@@ -23,7 +23,11 @@ Options (each also read from the environment variable shown; the option wins):
   --access-ttl SECS    access token lifetime           MINIJWT_ACCESS_TTL   [3600]
   --refresh-ttl SECS   refresh token family lifetime   MINIJWT_REFRESH_TTL  [1209600 = 2 weeks]
   --issuer ISS         iss of every token              MINIJWT_ISSUER       [minijwt]
-  --workers N          request worker threads          MINIJWT_WORKERS      [16]
+  --max-connections N  connections served at once; past it a new one gets
+                       503 and is closed               MINIJWT_MAX_CONNECTIONS [1024]
+  --workers N          accepted for old command lines, no effect: each
+                       connection is served on its own thread
+                                                       MINIJWT_WORKERS
   --failed-logins-per-address N
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
@@ -80,6 +84,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "refresh-ttl",
             "issuer",
             "workers",
+            "max-connections",
             "failed-logins-per-address",
         ],
         &["no-register", "demo"],
@@ -102,7 +107,15 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         if demo { DEMO_ACCESS_TTL } else { 3600 },
     )?;
     let refresh_ttl: u32 = number(&parsed, "refresh-ttl", "MINIJWT_REFRESH_TTL", 14 * 24 * 3600)?;
-    let workers: usize = number(&parsed, "workers", "MINIJWT_WORKERS", 16)?;
+    // Still parsed and checked, so that a command line that worked before
+    // starts the same way; the transport has no worker pool any more.
+    let workers: usize = number(&parsed, "workers", "MINIJWT_WORKERS", 1)?;
+    let max_connections: usize = number(
+        &parsed,
+        "max-connections",
+        "MINIJWT_MAX_CONNECTIONS",
+        minijwt::http::server::MAX_CONNECTIONS,
+    )?;
     let per_address: usize = number(
         &parsed,
         "failed-logins-per-address",
@@ -117,9 +130,9 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "1" | "true" | "yes" | "on"
         ),
     };
-    if access_ttl == 0 || refresh_ttl == 0 || workers == 0 || per_address == 0 {
+    if access_ttl == 0 || refresh_ttl == 0 || workers == 0 || max_connections == 0 || per_address == 0 {
         return Err(usage(
-            "TTLs, --workers and --failed-logins-per-address must be at least 1",
+            "TTLs, --workers, --max-connections and --failed-logins-per-address must be at least 1",
         ));
     }
 
@@ -145,10 +158,14 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         signal_hook::flag::register(signal, stop.clone())
             .map_err(|e| usage(format!("cannot install signal handler: {e}")))?;
     }
-    let server = RunningServer::start(auth, &addr, workers, true)
+    let options = Options {
+        max_connections,
+        log: true,
+    };
+    let server = RunningServer::start(auth, &addr, options)
         .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;
     eprintln!(
-        "minijwt: listening on http://{}, database {db}, key from {key_source}, {workers} workers",
+        "minijwt: listening on http://{}, database {db}, key from {key_source}, up to {max_connections} connections",
         server.addr()
     );
     if demo {
@@ -160,10 +177,23 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("minijwt: stopping: finishing requests in flight");
+    say("minijwt: stopping: finishing requests in flight");
     server.shutdown();
-    eprintln!("minijwt: stopped");
+    say("minijwt: stopped");
     Ok(())
+}
+
+/// A line on stderr that does not hold up the stop: stderr may be a pipe
+/// whose reader stopped reading (the request log filled it), and a stopping
+/// server must still stop. Written by a thread of its own, waited for 1 s.
+fn say(line: &'static str) {
+    let Ok(writer) = std::thread::Builder::new().spawn(move || eprintln!("{line}")) else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    while !writer.is_finished() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// The key from `MINIJWT_SECRET`, else from `path`, which is created with 32

@@ -1,79 +1,142 @@
-//! The socket side: `tiny_http` accepts connections and parses HTTP; worker
-//! threads take requests, read bodies within limits, call the router, and
-//! log one line per request.
+//! The socket side: the forked `tiny_http` serves each connection on its own
+//! thread within the limits set here, and calls `App` with each request,
+//! body read; `App` calls the router and logs one line per request.
+//!
+//! Every limit a client meets on the wire is in this file: [`limits`]. The
+//! table in docs/security.md lists them with what a client gets past each.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Sender};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tiny_http::{Limits, Refusal, ResponseBox};
+
 use super::{router, Request, Response, MAX_BODY};
 use crate::auth::Auth;
 
-/// The longest a request body may take to arrive.
-const BODY_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections served at once unless `--max-connections` says otherwise.
+pub const MAX_CONNECTIONS: usize = 1024;
 
-/// How long the logger lets lines accumulate after writing a batch.
+/// The longest a request head may take to arrive (and an idle keep-alive
+/// connection may stay open).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest a request body may take to arrive, from the end of its head.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest writing a response may take; a client that does not read it
+/// loses its connection.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request head (request line and headers), in bytes.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// Longest request target, in bytes.
+pub const MAX_TARGET: usize = 8 * 1024;
+
+/// Longest method, in bytes (the API's longest is 6).
+pub const MAX_METHOD: usize = 32;
+
+/// Most header fields in one request.
+pub const MAX_HEADERS: usize = 100;
+
+/// How long the log lets lines accumulate after writing a batch.
 const LOG_BATCH_PAUSE: Duration = Duration::from_millis(20);
 
-/// How often an idle worker looks at the stop flag.
-const POLL: Duration = Duration::from_millis(100);
+/// Log lines waiting for the logger thread. Past it (stderr slower than the
+/// requests, or blocked) lines are dropped and counted, never queued without
+/// bound: a client must not be able to grow the server through its log.
+const LOG_QUEUE: usize = 4096;
+
+/// The most of a request's path a log line keeps (the rest is cut).
+const LOG_PATH: usize = 200;
+
+/// How long `shutdown` waits for the logger to write what is queued: stderr
+/// may be a pipe nobody reads.
+const LOG_DRAIN: Duration = Duration::from_secs(2);
+
+/// The transport's limits for `max_connections` connections.
+///
+/// ```
+/// let limits = minijwt::http::server::limits(64);
+/// assert_eq!((limits.max_connections, limits.max_body), (64, 65_536));
+/// ```
+pub fn limits(max_connections: usize) -> Limits {
+    Limits {
+        max_connections,
+        max_head: MAX_HEAD,
+        max_target: MAX_TARGET,
+        max_method: MAX_METHOD,
+        max_headers: MAX_HEADERS,
+        head_timeout: HEAD_TIMEOUT,
+        max_body: MAX_BODY,
+        body_timeout: BODY_TIMEOUT,
+        write_timeout: WRITE_TIMEOUT,
+        linger: Duration::from_secs(1),
+    }
+}
+
+/// How to run the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Connections served at once; past it a new one gets 503 and is closed.
+    pub max_connections: usize,
+    /// One line per request on stderr (never a header or a body).
+    pub log: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_connections: MAX_CONNECTIONS,
+            log: false,
+        }
+    }
+}
 
 /// A server running on its own threads.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use minijwt::auth::{Auth, AuthConfig, SystemClock};
-/// use minijwt::http::server::RunningServer;
+/// use minijwt::http::server::{Options, RunningServer};
 /// use minijwt::{store::Store, Hs256Key};
 ///
 /// let auth = Auth::new(Store::open_in_memory().unwrap(), Hs256Key::new(&[7; 32]).unwrap(),
 ///                      AuthConfig::default(), Arc::new(SystemClock)).unwrap();
-/// let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", 2, false).unwrap();
+/// let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
 /// assert!(server.addr().port() > 0);
 /// server.shutdown();
 /// ```
 pub struct RunningServer {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    transport: tiny_http::Running,
     logger: Option<JoinHandle<()>>,
 }
 
 impl RunningServer {
-    /// Binds `addr` and starts `workers` threads; `log` prints one line per
-    /// request on stderr.
-    pub fn start(auth: Arc<Auth>, addr: &str, workers: usize, log: bool) -> std::io::Result<RunningServer> {
+    /// Binds `addr` and serves.
+    pub fn start(auth: Arc<Auth>, addr: &str, options: Options) -> std::io::Result<RunningServer> {
         let server = tiny_http::Server::http(addr).map_err(std::io::Error::other)?;
         let addr = server
             .server_addr()
             .to_ip()
             .ok_or_else(|| std::io::Error::other("not an IP address"))?;
-        let server = Arc::new(server);
-        let stop = Arc::new(AtomicBool::new(false));
-        let (log, logger) = match log {
+        let (log, logger) = match options.log {
             true => {
                 let (sender, thread) = start_logger()?;
                 (Some(sender), Some(thread))
             }
             false => (None, None),
         };
-        let workers = (0..workers.max(1))
-            .map(|i| {
-                let (server, stop, auth, log) = (server.clone(), stop.clone(), auth.clone(), log.clone());
-                std::thread::Builder::new()
-                    .name(format!("minijwt-worker-{i}"))
-                    .spawn(move || work(&server, &stop, &auth, log.as_ref()))
-            })
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let transport = server.serve(limits(options.max_connections.max(1)), App { auth, log })?;
         Ok(RunningServer {
             addr,
-            stop,
-            workers,
+            transport,
             logger,
         })
     }
@@ -83,160 +146,204 @@ impl RunningServer {
         self.addr
     }
 
-    /// Stops taking requests, answers those already received, and waits for
-    /// the workers. The listening socket closes with the last worker.
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.transport.open_connections()
+    }
+
+    /// Stops accepting, answers the requests being served, and waits for
+    /// their connections to close.
     pub fn shutdown(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for worker in self.workers {
-            let _ = worker.join();
-        }
-        // The workers held the last senders: the logger drains and ends.
+        // The transport held the last sender: the logger drains and ends,
+        // unless stderr blocks it; then it is left behind after LOG_DRAIN.
+        self.transport.shutdown();
         if let Some(logger) = self.logger {
-            let _ = logger.join();
+            let deadline = Instant::now() + LOG_DRAIN;
+            while !logger.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if logger.is_finished() {
+                let _ = logger.join();
+            }
         }
     }
 }
 
-/// Log lines go through a channel to one thread that writes them in batches:
-/// a worker pays for formatting a line, not for a write to stderr.
-fn start_logger() -> std::io::Result<(Sender<String>, JoinHandle<()>)> {
-    let (sender, lines) = channel::<String>();
+/// One line of the request log, formatted by the logger thread: a
+/// connection pays for a channel send, not for formatting or writing.
+enum LogLine {
+    Request {
+        at: i64,
+        method: String,
+        /// Without the query: it may carry what should not be logged.
+        path: String,
+        status: u16,
+        micros: u128,
+    },
+    Refused {
+        at: i64,
+        status: u16,
+        code: &'static str,
+    },
+}
+
+/// The sending side of the request log: a bounded queue that drops (and
+/// counts) what does not fit.
+struct Log {
+    lines: SyncSender<LogLine>,
+    dropped: Arc<AtomicUsize>,
+}
+
+impl Log {
+    fn send(&self, line: LogLine) {
+        if let Err(TrySendError::Full(_)) = self.lines.try_send(line) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Log lines go through a bounded channel to one thread that writes them in batches.
+fn start_logger() -> std::io::Result<(Log, JoinHandle<()>)> {
+    let (sender, lines) = sync_channel::<LogLine>(LOG_QUEUE);
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let log = Log {
+        lines: sender,
+        dropped: dropped.clone(),
+    };
     let thread = std::thread::Builder::new()
         .name("minijwt-log".to_owned())
-        .spawn(move || {
-            let mut out = std::io::BufWriter::new(std::io::stderr());
-            while let Ok(line) = lines.recv() {
-                let _ = writeln!(out, "{line}");
-                // Write whatever else is already waiting, then flush: lines reach
-                // stderr within one batch of being produced.
-                while let Ok(line) = lines.try_recv() {
-                    let _ = writeln!(out, "{line}");
-                }
-                let _ = out.flush();
-                // Under load, let lines pile up for a moment: a worker's send
-                // to a sleeping logger wakes nobody, and one write carries many.
-                std::thread::sleep(LOG_BATCH_PAUSE);
-            }
-        })?;
-    Ok((sender, thread))
+        .spawn(move || write_log(&lines, &dropped))?;
+    Ok((log, thread))
 }
 
-fn work(server: &tiny_http::Server, stop: &AtomicBool, auth: &Auth, log: Option<&Sender<String>>) {
-    while !stop.load(Ordering::SeqCst) {
-        if let Ok(Some(request)) = server.recv_timeout(POLL) {
-            serve(auth, request, log);
+fn write_log(lines: &Receiver<LogLine>, dropped: &AtomicUsize) {
+    let mut out = std::io::BufWriter::new(std::io::stderr());
+    // The date changes once a second: formatted once a second.
+    let mut stamp = (i64::MIN, String::new());
+    while let Ok(line) = lines.recv() {
+        write_line(&mut out, &mut stamp, line);
+        // Write whatever else is already waiting, then flush: lines reach
+        // stderr within one batch of being produced.
+        while let Ok(line) = lines.try_recv() {
+            write_line(&mut out, &mut stamp, line);
         }
-    }
-    // Requests already received are answered, not dropped: tiny_http would
-    // answer them 500 when the server is dropped.
-    while let Ok(Some(request)) = server.try_recv() {
-        serve(auth, request, log);
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let _ = writeln!(
+                out,
+                "{} log: {lost} lines dropped (the log could not keep up)",
+                stamp.1
+            );
+        }
+        let _ = out.flush();
+        // Under load, let lines pile up for a moment: a send to a sleeping
+        // logger wakes nobody, and one write carries many.
+        std::thread::sleep(LOG_BATCH_PAUSE);
     }
 }
 
-fn serve(auth: &Auth, mut raw: tiny_http::Request, log: Option<&Sender<String>>) {
-    let started = Instant::now();
-    let method = raw.method().as_str().to_owned();
-    let path = raw.url().split('?').next().unwrap_or_default().to_owned();
-
-    let response = match read_body(&mut raw) {
-        Err(response) => response,
-        Ok(body) => {
-            let request = Request {
-                method: method.clone(),
-                path: raw.url().to_owned(),
-                headers: raw
-                    .headers()
-                    .iter()
-                    .map(|h| (h.field.to_string(), h.value.to_string()))
-                    .collect(),
-                body,
-                client: raw.remote_addr().map(|a| a.ip()),
-            };
-            // A bug in a handler must cost one request, not the server.
-            catch_unwind(AssertUnwindSafe(|| router::handle(auth, &request)))
-                .unwrap_or_else(|_| Response::error(500, "server_error", "internal error"))
-        }
+/// Writes one log line; `stamp` caches the formatted date of one second.
+fn write_line(out: &mut impl Write, stamp: &mut (i64, String), line: LogLine) {
+    let at = match &line {
+        LogLine::Request { at, .. } | LogLine::Refused { at, .. } => *at,
     };
-    let status = response.status;
-    let _ = raw.respond(to_tiny(response));
-    if let Some(log) = log {
-        // Path without query; never a header or body: they carry tokens and passwords.
-        let _ = log.send(format!(
-            "{} {method} {} {status} {}us",
-            crate::time::utc(crate::Validation::default().now()),
-            path.escape_debug(),
-            started.elapsed().as_micros()
-        ));
+    if stamp.0 != at {
+        *stamp = (at, crate::time::utc(at));
+    }
+    let _ = match line {
+        LogLine::Request {
+            method,
+            path,
+            status,
+            micros,
+            ..
+        } => writeln!(
+            out,
+            "{} {method} {} {status} {micros}us",
+            stamp.1,
+            path.escape_debug()
+        ),
+        LogLine::Refused { status, code, .. } => writeln!(out, "{} refused {status} {code}", stamp.1),
+    };
+}
+
+/// What the transport calls for each request.
+struct App {
+    auth: Arc<Auth>,
+    log: Option<Log>,
+}
+
+impl tiny_http::Handler for App {
+    fn handle(&self, raw: tiny_http::Request) -> ResponseBox {
+        let started = Instant::now();
+        let request = Request {
+            method: raw.method().as_str().to_owned(),
+            path: raw.url().to_owned(),
+            headers: raw
+                .headers()
+                .iter()
+                .map(|h| (h.field.to_string(), h.value.to_string()))
+                .collect(),
+            client: raw.remote_addr().map(|a| a.ip()),
+            body: raw.into_body(),
+        };
+        let response = router::handle(&self.auth, &request);
+        if let Some(log) = &self.log {
+            let mut path = request.path;
+            let mut end = path.find('?').unwrap_or(path.len()).min(LOG_PATH);
+            while !path.is_char_boundary(end) {
+                end -= 1;
+            }
+            path.truncate(end);
+            log.send(LogLine::Request {
+                at: crate::Validation::default().now(),
+                method: request.method,
+                path,
+                status: response.status,
+                micros: started.elapsed().as_micros(),
+            });
+        }
+        to_tiny(response)
+    }
+
+    /// The transport's refusals in the API's error format.
+    fn refuse(&self, refusal: Refusal) -> ResponseBox {
+        let code = match refusal {
+            Refusal::BadRequest(_) => "invalid_request",
+            Refusal::Timeout => "request_timeout",
+            Refusal::LengthRequired => "length_required",
+            Refusal::BodyTooLarge => "payload_too_large",
+            Refusal::TargetTooLong => "uri_too_long",
+            Refusal::ExpectationFailed => "expectation_failed",
+            Refusal::HeadTooLarge => "request_header_fields_too_large",
+            Refusal::HandlerPanicked => "server_error",
+            Refusal::MethodTooLong => "not_implemented",
+            Refusal::Busy => "temporarily_unavailable",
+            Refusal::VersionNotSupported => "http_version_not_supported",
+        };
+        let mut response = Response::error(refusal.status(), code, refusal.description());
+        if refusal == Refusal::Busy {
+            response = response.with_header("Retry-After", "1");
+        }
+        // Busy is answered by the accept thread to connections it does not
+        // serve: not a request to log.
+        if let Some(log) = self.log.as_ref().filter(|_| refusal != Refusal::Busy) {
+            log.send(LogLine::Refused {
+                at: crate::Validation::default().now(),
+                status: refusal.status(),
+                code,
+            });
+        }
+        to_tiny(response)
     }
 }
 
-/// Reads the body, at most [`MAX_BODY`] bytes; a larger one is a 413 before
-/// it is read (when announced) or as soon as it passes the limit. A body that
-/// trickles in for longer than [`BODY_DEADLINE`], or stalls for longer than
-/// tiny_http's socket timeout, is a 408: a slow client must not keep a
-/// worker.
-fn read_body(raw: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
-    let too_large = || Response::error(413, "payload_too_large", "the body is over 64 KiB");
-    let too_slow = || Response::error(408, "request_timeout", "the body was not received in time");
-    let announced = raw.body_length();
-    if announced.is_some_and(|n| n > MAX_BODY) {
-        return Err(too_large());
-    }
-    // No length and not chunked (a GET, say): no body, nothing to read.
-    let chunked = raw.headers().iter().any(|h| h.field.equiv("Transfer-Encoding"));
-    if announced == Some(0) || (announced.is_none() && !chunked) {
-        return Ok(Vec::new());
-    }
-    let started = Instant::now();
-    let reader = raw.as_reader();
-    let mut body = Vec::new();
-    let mut chunk = [0u8; 8 * 1024];
-    loop {
-        match reader.read(&mut chunk) {
-            // tiny_http's reader of an announced length ends quietly when the
-            // client closes early: a cut body must not pass for a whole one.
-            Ok(0) if announced.is_some_and(|n| body.len() < n) => {
-                return Err(Response::error(
-                    400,
-                    "invalid_request",
-                    "the body ended before its Content-Length",
-                ))
-            }
-            Ok(0) => return Ok(body),
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(too_slow())
-            }
-            Err(_) => {
-                return Err(Response::error(
-                    400,
-                    "invalid_request",
-                    "the body could not be read",
-                ))
-            }
-        }
-        if body.len() > MAX_BODY {
-            return Err(too_large());
-        }
-        if started.elapsed() > BODY_DEADLINE {
-            return Err(too_slow());
-        }
-    }
-}
-
-fn to_tiny(response: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+fn to_tiny(response: Response) -> ResponseBox {
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
     for (name, value) in &response.headers {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             out.add_header(header);
         }
     }
-    out
+    out.boxed()
 }

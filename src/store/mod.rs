@@ -1,9 +1,10 @@
 //! SQLite persistence: users, refresh tokens (as hashes) and notes.
 //!
 //! The only module that runs SQL. Every method takes a connection from a small
-//! pool, so any number of worker threads may call it at once: SQLite in WAL
+//! bounded pool, so any number of threads may call it at once: SQLite in WAL
 //! mode lets readers run beside the one writer, and `busy_timeout` makes a
-//! second writer wait instead of failing.
+//! second writer wait instead of failing. Past the pool's size, a caller waits
+//! for a connection to come back rather than open one more.
 //!
 //! Times are Unix seconds, decided by the caller (the auth layer owns the clock).
 
@@ -13,8 +14,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
-use std::time::Duration;
+use std::sync::{Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, MAIN_DB};
 
@@ -24,8 +25,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Users kept in [`Store::user_by_id`]'s cache before it starts over.
 pub const MAX_CACHED_USERS: usize = 10_000;
 
-/// Connections kept open for reuse; more may be opened under load.
-const MAX_IDLE_CONNECTIONS: usize = 16;
+/// SQLite connections open at once. The server serves each client on a
+/// thread of its own, so more threads than this may want the database at
+/// once: they wait for a connection rather than open one, since a new
+/// connection starts with an empty statement cache and each keeps a page
+/// cache of its own (up to 2 MB). Measured with 64 clients refreshing
+/// (examples/loadgen.rs): opening past 16 idle ones cost 10% of refresh
+/// throughput.
+const MAX_CONNECTIONS: usize = 16;
+
+/// The longest a caller waits for a pooled connection before the store
+/// answers "busy" (503 with Retry-After).
+const POOL_WAIT: Duration = Duration::from_secs(5);
 
 /// Why a store operation failed.
 ///
@@ -176,8 +187,10 @@ enum Location {
 /// ```
 pub struct Store {
     location: Location,
-    /// Open connections, each with the limits last applied to it.
-    idle: Mutex<Vec<(Connection, Limits)>>,
+    /// Connections not in use, each with the limits last applied to it.
+    pool: Mutex<Pool>,
+    /// Signalled when a connection goes back to the pool or is closed.
+    returned: Condvar,
     /// See [`Store::set_page_limit`]; 0 means none.
     page_limit: AtomicU64,
     /// See [`Store::set_read_only`].
@@ -198,6 +211,28 @@ impl fmt::Debug for Store {
     }
 }
 
+/// The connections not in use, and how many are open in all.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<(Connection, Limits)>,
+    open: usize,
+}
+
+/// A connection taken from the pool; dropping it gives it back (or, unless
+/// `keep` was set, closes it and frees its place), whatever happened while
+/// it was out, a panic included.
+struct Checkout<'s> {
+    store: &'s Store,
+    conn: Option<(Connection, Limits)>,
+    keep: bool,
+}
+
+impl Drop for Checkout<'_> {
+    fn drop(&mut self) {
+        self.store.give_back(self.conn.take(), self.keep);
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema
     /// up to date.
@@ -208,17 +243,18 @@ impl Store {
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let store = Store {
             location: Location::File(path.as_ref().to_owned()),
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::default(),
+            returned: Condvar::new(),
             page_limit: AtomicU64::new(0),
             read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
             users: RwLock::default(),
             _keeper: None,
         };
-        let (mut conn, limits) = store.connect()?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        schema::migrate(&mut conn)?;
-        store.release((conn, limits));
+        store.run(false, |conn| {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            schema::migrate(conn)
+        })?;
         Ok(store)
     }
 
@@ -239,7 +275,8 @@ impl Store {
         schema::migrate(&mut keeper)?;
         Ok(Store {
             location: Location::Memory(uri),
-            idle: Mutex::new(Vec::new()),
+            pool: Mutex::default(),
+            returned: Condvar::new(),
             page_limit: AtomicU64::new(0),
             read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
@@ -248,8 +285,37 @@ impl Store {
         })
     }
 
-    fn connect(&self) -> Result<(Connection, Limits), StoreError> {
-        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    /// Takes a connection: an idle one, a new one while fewer than
+    /// [`MAX_CONNECTIONS`] are open, or else the next one given back (within
+    /// [`POOL_WAIT`]).
+    fn connect(&self) -> Result<Checkout<'_>, StoreError> {
+        let deadline = Instant::now() + POOL_WAIT;
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let pooled = loop {
+            if let Some(idle) = pool.idle.pop() {
+                break Some(idle);
+            }
+            if pool.open < MAX_CONNECTIONS {
+                pool.open += 1;
+                break None;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Unavailable("the database is busy".into()));
+            }
+            pool = match self.returned.wait_timeout(pool, left) {
+                Ok((pool, _)) => pool,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        };
+        drop(pool);
+        // From here the checkout counts as open: if opening fails, or a
+        // pragma does, dropping it gives its place back.
+        let mut checkout = Checkout {
+            store: self,
+            conn: None,
+            keep: false,
+        };
         // A new connection has had nothing applied, but may share a pager
         // (in memory) that another connection capped: it gets both pragmas.
         let (conn, applied) = match pooled {
@@ -275,7 +341,8 @@ impl Store {
         if applied.map(|a| a.read_only) != Some(wanted.read_only) {
             conn.pragma_update(None, "query_only", wanted.read_only)?;
         }
-        Ok((conn, wanted))
+        checkout.conn = Some((conn, wanted));
+        Ok(checkout)
     }
 
     /// Caps the database at `pages` pages (of 4 KiB; never below its current
@@ -330,16 +397,19 @@ impl Store {
         self.read_only.store(read_only, Ordering::Relaxed);
     }
 
-    fn release(&self, conn: (Connection, Limits)) {
+    /// Takes back a connection from a [`Checkout`]: into the pool when it
+    /// may be used again, closed otherwise.
+    fn give_back(&self, conn: Option<(Connection, Limits)>, keep: bool) {
         // SQLite opens a file it cannot write read-only, for good: such a
         // connection would refuse writes after the file is writable again.
-        if conn.0.is_readonly(MAIN_DB).unwrap_or(true) {
-            return;
+        let conn = conn.filter(|(c, _)| keep && !c.is_readonly(MAIN_DB).unwrap_or(true));
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        match conn {
+            Some(conn) => pool.idle.push(conn),
+            None => pool.open -= 1,
         }
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_CONNECTIONS {
-            idle.push(conn);
-        }
+        drop(pool);
+        self.returned.notify_one();
     }
 
     /// Runs `f` on a pooled connection. A connection whose work panicked is
@@ -348,22 +418,29 @@ impl Store {
         // A shared-cache in-memory database locks tables, and a reader that
         // meets a writer fails at once (SQLITE_LOCKED; no busy timeout
         // applies): in memory, every operation takes the writers' turn.
-        let _turn = match self.location {
-            Location::Memory(_) => Some(self.writer.lock().unwrap_or_else(|p| p.into_inner())),
-            Location::File(_) => None,
-        };
-        self.run(f)
+        self.run(matches!(self.location, Location::Memory(_)), f)
     }
 
-    fn run<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let (mut conn, limits) = self.connect()?;
-        let result = f(&mut conn);
+    /// Runs `f` on a connection from the pool, after taking the writers'
+    /// turn when `exclusive`. The connection is taken first, always: a
+    /// thread holding the turn never waits for the pool, so the turn is
+    /// held only while SQL runs, and no two threads can wait for each other.
+    fn run<T>(
+        &self,
+        exclusive: bool,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut checkout = self.connect()?;
+        let _turn = exclusive.then(|| self.writer.lock().unwrap_or_else(|p| p.into_inner()));
+        let Some((conn, _)) = checkout.conn.as_mut() else {
+            return Err(StoreError::Internal("no connection".into()));
+        };
+        let result = f(conn);
         // A connection that met a fault (a full or read-only disk, an I/O
         // error) is not kept: whatever state the fault left it in, a new one
-        // costs a few microseconds and starts clean.
-        if !matches!(result, Err(StoreError::Unavailable(_))) {
-            self.release((conn, limits));
-        }
+        // costs a few microseconds and starts clean. One whose work panicked
+        // is not kept either (`keep` stays false while unwinding).
+        checkout.keep = !matches!(result, Err(StoreError::Unavailable(_)));
         result
     }
 
@@ -374,8 +451,7 @@ impl Store {
     /// (examples/loadgen.rs): p99 14–21 ms with the mutex, 39 ms without, at
     /// about the same throughput. `busy_timeout` still covers other processes.
     fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let _turn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        self.run(f)
+        self.run(true, f)
     }
 
     /// Checks the database answers.

@@ -168,13 +168,19 @@ impl Header {
         B1: Into<Vec<u8>> + AsRef<[u8]>,
         B2: Into<Vec<u8>> + AsRef<[u8]>,
     {
+        // minijwt fork: a name must be a token and a value must hold no
+        // control byte but tab, so that no header can split a response.
+        let is_tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+        if header.as_ref().is_empty() || !header.as_ref().iter().all(is_tchar) {
+            return Err(());
+        }
+        if value.as_ref().iter().any(|&b| b.is_ascii_control() && b != b'\t') {
+            return Err(());
+        }
         let header = HeaderField::from_bytes(header).or(Err(()))?;
         let value = AsciiString::from_ascii(value).or(Err(()))?;
 
-        Ok(Header {
-            field: header,
-            value,
-        })
+        Ok(Header { field: header, value })
     }
 }
 
@@ -333,7 +339,7 @@ impl Display for Method {
 
 /// HTTP version (usually 1.0 or 1.1).
 #[allow(clippy::upper_case_acronyms)]
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Copy)]
 pub struct HTTPVersion(pub u8, pub u8);
 
 impl Display for HTTPVersion {
@@ -403,7 +409,7 @@ mod test {
     fn test_parse_header() {
         let header: Header = "Content-Type: text/html".parse().unwrap();
 
-        assert!(header.field.equiv(&"content-type"));
+        assert!(header.field.equiv("content-type"));
         assert!(header.value.as_str() == "text/html");
 
         assert!("hello world".parse::<Header>().is_err());
@@ -420,7 +426,7 @@ mod test {
     fn test_parse_header_with_doublecolon() {
         let header: Header = "Time: 20: 34".parse().unwrap();
 
-        assert!(header.field.equiv(&"time"));
+        assert!(header.field.equiv("time"));
         assert!(header.value.as_str() == "20: 34");
     }
 

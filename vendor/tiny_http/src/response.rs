@@ -72,8 +72,27 @@ impl FromStr for TransferEncoding {
 
 /// Builds a Date: header with the current date.
 fn build_date_header() -> Header {
-    let d = HttpDate::from(SystemTime::now());
-    Header::from_bytes(&b"Date"[..], &d.to_string().into_bytes()[..]).unwrap()
+    // minijwt fork: the date changes once a second, so each thread formats
+    // it once a second (the connection threads write many responses each).
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, Option<Header>)> = const { std::cell::RefCell::new((u64::MAX, None)) };
+    }
+    let now = SystemTime::now();
+    let second = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    DATE.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        match &cached.1 {
+            Some(header) if cached.0 == second => header.clone(),
+            _ => {
+                let d = HttpDate::from(now);
+                let header = Header::from_bytes(&b"Date"[..], d.to_string().into_bytes()).unwrap();
+                *cached = (second, Some(header.clone()));
+                header
+            }
+        }
+    })
 }
 
 fn write_message_header<W>(
@@ -272,10 +291,7 @@ where
             return;
         // if the header is Content-Type and it's already set, overwrite it
         } else if header.field.equiv("Content-Type") {
-            if let Some(content_type_header) = self
-                .headers
-                .iter_mut()
-                .find(|h| h.field.equiv("Content-Type"))
+            if let Some(content_type_header) = self.headers.iter_mut().find(|h| h.field.equiv("Content-Type"))
             {
                 content_type_header.value = header.value;
                 return;
@@ -337,9 +353,9 @@ where
         http_version: HTTPVersion,
         request_headers: &[Header],
         do_not_send_body: bool,
-        upgrade: Option<&str>,
+        connection: Option<&str>,
     ) -> IoResult<()> {
-        let mut transfer_encoding = Some(choose_transfer_encoding(
+        let transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
             request_headers,
             &http_version,
@@ -361,33 +377,28 @@ where
             );
         }
 
-        // handling upgrade
-        if let Some(upgrade) = upgrade {
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Upgrade"[..], upgrade.as_bytes()).unwrap(),
-            );
-            self.headers.insert(
-                0,
-                Header::from_bytes(&b"Connection"[..], &b"upgrade"[..]).unwrap(),
-            );
-            transfer_encoding = None;
+        // minijwt fork: the connection layer says whether the connection
+        // stays open (this replaces tiny_http's protocol upgrade, gone with
+        // the old connection layer).
+        if let Some(connection) = connection {
+            if let Ok(header) = Header::from_bytes(&b"Connection"[..], connection.as_bytes()) {
+                self.headers.push(header);
+            }
         }
 
         // if the transfer encoding is identity, the content length must be known ; therefore if
         // we don't know it, we buffer the entire response first here
         // while this is an expensive operation, it is only ever needed for clients using HTTP 1.0
-        let (mut reader, data_length): (Box<dyn Read>, _) =
-            match (self.data_length, transfer_encoding) {
-                (Some(l), _) => (Box::new(self.reader), Some(l)),
-                (None, Some(TransferEncoding::Identity)) => {
-                    let mut buf = Vec::new();
-                    self.reader.read_to_end(&mut buf)?;
-                    let l = buf.len();
-                    (Box::new(Cursor::new(buf)), Some(l))
-                }
-                _ => (Box::new(self.reader), None),
-            };
+        let (mut reader, data_length): (Box<dyn Read>, _) = match (self.data_length, transfer_encoding) {
+            (Some(l), _) => (Box::new(self.reader), Some(l)),
+            (None, Some(TransferEncoding::Identity)) => {
+                let mut buf = Vec::new();
+                self.reader.read_to_end(&mut buf)?;
+                let l = buf.len();
+                (Box::new(Cursor::new(buf)), Some(l))
+            }
+            _ => (Box::new(self.reader), None),
+        };
 
         // checking whether to ignore the body of the response
         let do_not_send_body = do_not_send_body
@@ -403,20 +414,17 @@ where
                 .headers
                 .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
 
-            // minijwt patch (see PATCHES.md): RFC 9110 §8.6, a server MUST
-            // NOT send Content-Length in a 1xx or 204 response.
-            Some(TransferEncoding::Identity) if matches!(self.status_code.0, 100..=199 | 204) => (),
+            // minijwt fork: RFC 9110 §8.6, a server MUST NOT send
+            // Content-Length in a 1xx or 204 response.
+            Some(TransferEncoding::Identity) if matches!(self.status_code.0, 100..=199 | 204) => {}
 
             Some(TransferEncoding::Identity) => {
                 assert!(data_length.is_some());
                 let data_length = data_length.unwrap();
 
                 self.headers.push(
-                    Header::from_bytes(
-                        &b"Content-Length"[..],
-                        format!("{}", data_length).as_bytes(),
-                    )
-                    .unwrap(),
+                    Header::from_bytes(&b"Content-Length"[..], format!("{}", data_length).as_bytes())
+                        .unwrap(),
                 )
             }
 
@@ -424,29 +432,49 @@ where
         };
 
         // sending headers
-        write_message_header(
-            writer.by_ref(),
-            &http_version,
-            &self.status_code,
-            &self.headers,
-        )?;
+        write_message_header(writer.by_ref(), &http_version, &self.status_code, &self.headers)?;
 
         // sending the body
         if !do_not_send_body {
             match transfer_encoding {
+                // minijwt fork: chunks written here rather than by
+                // chunked_transfer's Encoder, whose Drop wrote the last chunk
+                // even after the body failed halfway: the client then took a
+                // cut body for a whole one. Now the last chunk is written
+                // only after the whole body.
                 Some(TransferEncoding::Chunked) => {
-                    use chunked_transfer::Encoder;
-
-                    let mut writer = Encoder::new(writer);
-                    io::copy(&mut reader, &mut writer)?;
+                    let mut chunk = vec![0u8; 8 * 1024];
+                    loop {
+                        let n = match reader.read(&mut chunk) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
+                        };
+                        write!(writer, "{:x}\r\n", n)?;
+                        writer.write_all(&chunk[..n])?;
+                        writer.write_all(b"\r\n")?;
+                    }
+                    writer.write_all(b"0\r\n\r\n")?;
                 }
 
                 Some(TransferEncoding::Identity) => {
                     assert!(data_length.is_some());
                     let data_length = data_length.unwrap();
 
+                    // minijwt fork: exactly the announced length, or an
+                    // error (the connection then closes): a reader longer or
+                    // shorter than its Content-Length must not leave bytes
+                    // a client would take for the next response.
                     if data_length >= 1 {
-                        io::copy(&mut reader, &mut writer)?;
+                        let sent = io::copy(&mut reader.by_ref().take(data_length as u64), &mut writer)?;
+                        let mut extra = [0u8; 1];
+                        if sent < data_length as u64 || reader.read(&mut extra)? > 0 {
+                            return Err(io::Error::new(
+                                io::ErrorKind::InvalidData,
+                                "the response body does not match its Content-Length",
+                            ));
+                        }
                     }
                 }
 
@@ -497,13 +525,7 @@ impl Response<File> {
     pub fn from_file(file: File) -> Response<File> {
         let file_size = file.metadata().ok().map(|v| v.len() as usize);
 
-        Response::new(
-            StatusCode(200),
-            Vec::with_capacity(0),
-            file,
-            file_size,
-            None,
-        )
+        Response::new(StatusCode(200), Vec::with_capacity(0), file, file_size, None)
     }
 }
 
@@ -533,10 +555,7 @@ impl Response<Cursor<Vec<u8>>> {
 
         Response::new(
             StatusCode(200),
-            vec![
-                Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=UTF-8"[..])
-                    .unwrap(),
-            ],
+            vec![Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=UTF-8"[..]).unwrap()],
             Cursor::new(data.into_bytes()),
             Some(data_len),
             None,
