@@ -158,16 +158,17 @@ fn starts_with_no_setup_and_stops_cleanly_on_sigterm() {
     register(server.addr);
     let tokens = login(server.addr);
 
+    // The key, the database and SQLite's -wal and -shm files beside it hold
+    // secrets (a key, password hashes): readable by their owner only.
     #[cfg(unix)]
-    {
+    for file in ["minijwt.key", "minijwt.db", "minijwt.db-wal", "minijwt.db-shm"] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("minijwt.key"))
-            .unwrap()
+        let mode = std::fs::metadata(dir.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode & 0o777, 0o600, "{file} is {:o}", mode & 0o777);
     }
-    assert!(dir.join("minijwt.db").exists());
 
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])

@@ -192,9 +192,17 @@ fn rotation_keeps_the_family_expiry_two_weeks_after_login() {
     assert_eq!(login(s.addr, "alice").body["refresh_expires_in"], two_weeks);
 }
 
+/// Strict rotation: no grace window, so any second use is reuse.
+fn strict() -> AuthConfig {
+    AuthConfig {
+        refresh_grace: 0,
+        ..AuthConfig::default()
+    }
+}
+
 #[test]
 fn reuse_of_a_rotated_token_revokes_the_family() {
-    let s = start(AuthConfig::default());
+    let s = start(strict());
     let first = user(s.addr, "alice");
     let other_login = login(s.addr, "alice");
     let second = refresh(s.addr, &first.text("refresh_token"), None);
@@ -213,25 +221,99 @@ fn reuse_of_a_rotated_token_revokes_the_family() {
     );
 }
 
-#[test]
-fn sixteen_concurrent_refreshes_exactly_one_succeeds() {
-    let s = start(AuthConfig::default());
-    let token = user(s.addr, "alice").text("refresh_token");
-    let barrier = Arc::new(Barrier::new(16));
-    let statuses: Vec<u16> = (0..16)
+/// `n` refreshes of one token at once; the replies in no particular order.
+fn concurrent_refreshes(addr: SocketAddr, token: &str, n: usize) -> Vec<Reply> {
+    let barrier = Arc::new(Barrier::new(n));
+    (0..n)
         .map(|_| {
-            let (barrier, token, addr) = (barrier.clone(), token.clone(), s.addr);
+            let (barrier, token) = (barrier.clone(), token.to_owned());
             std::thread::spawn(move || {
                 barrier.wait();
-                refresh(addr, &token, None).status
+                refresh(addr, &token, None)
             })
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|t| t.join().unwrap())
+        .collect()
+}
+
+#[test]
+fn sixteen_concurrent_refreshes_without_grace_exactly_one_succeeds() {
+    let s = start(strict());
+    let token = user(s.addr, "alice").text("refresh_token");
+    let statuses: Vec<u16> = concurrent_refreshes(s.addr, &token, 16)
+        .iter()
+        .map(|r| r.status)
         .collect();
     assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|&s| s == 200 || s == 401), "{statuses:?}");
+}
+
+#[test]
+fn a_retry_within_the_grace_window_gets_the_same_successor() {
+    let s = start(AuthConfig::default()); // grace 30 s
+    let first = user(s.addr, "alice");
+    let r1 = first.text("refresh_token");
+    let second = refresh(s.addr, &r1, Some(&first.text("access_token")));
+    assert_eq!(second.status, 200);
+    let r2 = second.text("refresh_token");
+
+    // The answer was lost; the client tries again 5 s later: the same
+    // successor, byte for byte, and a fresh access token.
+    s.clock.time.advance(5);
+    let retry = refresh(s.addr, &r1, None);
+    assert_eq!(retry.status, 200, "{retry:?}");
+    assert_eq!(retry.text("refresh_token"), r2);
+    assert_eq!(
+        retry.body["refresh_expires_in"],
+        second.body["refresh_expires_in"].as_i64().unwrap() - 5
+    );
+    assert_eq!(
+        call(s.addr, "GET", "/me", Some(&retry.text("access_token")), None).status,
+        200
+    );
+
+    // The family goes on as a line: R2 rotates as usual...
+    let third = refresh(s.addr, &r2, None);
+    assert_eq!(third.status, 200);
+    // ...and once R2 has been used, R1 again is reuse: the family is revoked.
+    let replay = refresh(s.addr, &r1, None);
+    assert_eq!(replay.text("error_description"), "refresh token reuse detected");
+    assert_eq!(refresh(s.addr, &third.text("refresh_token"), None).status, 401);
+}
+
+#[test]
+fn concurrent_refreshes_within_the_grace_window_all_get_one_successor() {
+    let s = start(AuthConfig::default());
+    let token = user(s.addr, "alice").text("refresh_token");
+    let replies = concurrent_refreshes(s.addr, &token, 8);
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:?}");
+    let successors: std::collections::HashSet<String> =
+        replies.iter().map(|r| r.text("refresh_token")).collect();
+    assert_eq!(successors.len(), 1, "{successors:?}");
+    let successor = successors.into_iter().next().unwrap();
+    assert_eq!(refresh(s.addr, &successor, None).status, 200);
+}
+
+#[test]
+fn after_the_grace_window_a_retry_is_reuse() {
+    let s = start(AuthConfig {
+        refresh_grace: 2,
+        ..AuthConfig::default()
+    });
+    let r1 = user(s.addr, "alice").text("refresh_token");
+    let r2 = refresh(s.addr, &r1, None).text("refresh_token");
+    s.clock.time.advance(1);
+    // Still within 2 s: the same successor.
+    assert_eq!(refresh(s.addr, &r1, None).text("refresh_token"), r2);
+    s.clock.time.advance(1);
+    let late = refresh(s.addr, &r1, None);
+    assert_eq!((late.status, late.error()), (401, "invalid_grant"));
+    assert_eq!(late.text("error_description"), "refresh token reuse detected");
+    // The successor is revoked with its family.
+    let after = refresh(s.addr, &r2, None);
+    assert_eq!(after.text("error_description"), "refresh token was revoked");
 }
 
 #[test]

@@ -115,6 +115,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// [`AuthConfig::refresh_grace`] unless set: long enough for a client to
+/// retry a refresh whose answer was lost, short enough that a stolen
+/// token replayed later is still caught.
+pub const DEFAULT_REFRESH_GRACE: i64 = 30;
+
 /// Settings of the auth service.
 ///
 /// ```
@@ -129,6 +134,10 @@ pub struct AuthConfig {
     pub access_ttl: i64,
     /// Refresh token family lifetime in seconds (default 1,209,600: two weeks).
     pub refresh_ttl: i64,
+    /// Seconds after a rotation during which the previous refresh token,
+    /// presented again while its successor is unused, gets that same
+    /// successor instead of counting as reuse (default 30; 0: strict).
+    pub refresh_grace: i64,
     /// Whether `register` is allowed.
     pub allow_register: bool,
     /// Password hashes run at once (each takes 19 MiB).
@@ -143,6 +152,7 @@ impl Default for AuthConfig {
             issuer: "minijwt".to_owned(),
             access_ttl: 3600,
             refresh_ttl: 14 * 24 * 3600,
+            refresh_grace: DEFAULT_REFRESH_GRACE,
             allow_register: true,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             throttle: ThrottleLimits::default(),
@@ -447,7 +457,8 @@ impl Auth {
         let credentials = checked?;
         let user = credentials.ok_or(AuthError::InvalidCredentials)?;
         let expires_at = now + self.config.refresh_ttl;
-        let (refresh_token, jti) = self.mint_refresh(user.id, now, expires_at)?;
+        let jti = random_id()?;
+        let refresh_token = self.mint_refresh(user.id, &jti, now, expires_at)?;
         let record = RefreshRecord {
             jti,
             token_hash: token_hash(&refresh_token),
@@ -531,19 +542,29 @@ impl Auth {
     /// (rotation). If `access_token` is given (the seed's step 13), it must be
     /// genuine (expired is fine) and belong to the same user.
     ///
+    /// Presenting the previous token again within
+    /// [`AuthConfig::refresh_grace`] of its rotation, while its successor is
+    /// unused, is a retry (a lost answer, two tabs): it gets the same
+    /// successor, byte for byte, and a fresh access token. Any other use of a
+    /// rotated token is reuse: the whole family is revoked.
+    ///
     /// ```
     /// # use std::sync::Arc;
     /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// let clock = Arc::new(ManualClock::new(1_800_000_000));
     /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
-    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), clock.clone()).unwrap();
     /// # auth.register("alice", "correct horse").unwrap();
     /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
-    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
     /// let next = auth.refresh(&tokens.refresh_token, Some(&tokens.access_token)).unwrap();
     /// assert_ne!(next.refresh_token, tokens.refresh_token); // rotated
-    /// // The old one again: reuse, and the whole family is revoked.
+    /// // A retry moments later: the same successor.
+    /// clock.advance(5);
+    /// assert_eq!(auth.refresh(&tokens.refresh_token, None).unwrap().refresh_token, next.refresh_token);
+    /// // Once the successor has been used, the old one is reuse: the family is revoked.
+    /// let third = auth.refresh(&next.refresh_token, None).unwrap();
     /// assert_eq!(auth.refresh(&tokens.refresh_token, None), Err(minijwt::auth::AuthError::ReuseDetected));
-    /// assert!(auth.refresh(&next.refresh_token, None).is_err());
+    /// assert!(auth.refresh(&third.refresh_token, None).is_err());
     /// ```
     pub fn refresh(&self, refresh_token: &str, access_token: Option<&str>) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
@@ -565,7 +586,8 @@ impl Auth {
             .sub
             .parse()
             .map_err(|_| AuthError::InvalidGrant("bad subject".to_owned()))?;
-        let (token, jti) = self.mint_refresh(user_id, now, claims.exp)?;
+        let jti = random_id()?;
+        let token = self.mint_refresh(user_id, &jti, now, claims.exp)?;
         let successor = |old: &RefreshRecord| RefreshRecord {
             jti,
             token_hash: token_hash(&token),
@@ -574,9 +596,10 @@ impl Auth {
             issued_at: now,
             expires_at: old.expires_at,
         };
+        let grace = self.config.refresh_grace;
         match self
             .store
-            .rotate_refresh(&claims.jti, &token_hash(refresh_token), now, successor)?
+            .rotate_refresh(&claims.jti, &token_hash(refresh_token), now, grace, successor)?
         {
             Rotation::Rotated(record) => {
                 let user = self
@@ -584,6 +607,22 @@ impl Auth {
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
                 self.pair(&user, token, record.expires_at, now)
+            }
+            Rotation::Retried(record) => {
+                // The successor's token is not stored, only its hash: it is
+                // minted again from the stored claims, byte for byte the
+                // same (the same key signs the same claims the same way).
+                let again =
+                    self.mint_refresh(record.user_id, &record.jti, record.issued_at, record.expires_at)?;
+                if token_hash(&again) != record.token_hash {
+                    // The key or the issuer changed since: cannot be the same.
+                    return Err(AuthError::InvalidGrant("refresh token was rotated".to_owned()));
+                }
+                let user = self
+                    .store
+                    .user_by_id(record.user_id)?
+                    .ok_or(AuthError::NotFound)?;
+                self.pair(&user, again, record.expires_at, now)
             }
             Rotation::Reused => Err(AuthError::ReuseDetected),
             Rotation::Revoked => Err(AuthError::InvalidGrant("refresh token was revoked".to_owned())),
@@ -748,18 +787,24 @@ impl Auth {
     }
 
     /// Signs a refresh token; returns it and its `jti`.
-    fn mint_refresh(&self, user_id: i64, now: i64, expires_at: i64) -> Result<(String, String), AuthError> {
-        let jti = random_id()?;
+    /// A refresh token: a function of its claims and the key alone, so that
+    /// a successor can be minted again for a retry (see `refresh`).
+    fn mint_refresh(
+        &self,
+        user_id: i64,
+        jti: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<String, AuthError> {
         let claims = RefreshClaims {
             iss: self.config.issuer.clone(),
             sub: user_id.to_string(),
-            iat: now,
+            iat: issued_at,
             exp: expires_at,
-            jti: jti.clone(),
+            jti: jti.to_owned(),
         };
-        let token = crate::encode_with_header(&self.key, &Header::new().with_typ(REFRESH_TYP), &claims)
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok((token, jti))
+        crate::encode_with_header(&self.key, &Header::new().with_typ(REFRESH_TYP), &claims)
+            .map_err(|e| AuthError::Internal(e.to_string()))
     }
 
     fn pair(

@@ -22,6 +22,9 @@ Options (each also read from the environment variable shown; the option wins):
                        (MINIJWT_SECRET, base64url text, overrides the file)
   --access-ttl SECS    access token lifetime           MINIJWT_ACCESS_TTL   [3600]
   --refresh-ttl SECS   refresh token family lifetime   MINIJWT_REFRESH_TTL  [1209600 = 2 weeks]
+  --refresh-grace SECS after a rotation, the previous refresh token presented
+                       again (a lost answer, two tabs) gets the same successor
+                       while that is unused; 0: strict   MINIJWT_REFRESH_GRACE [30]
   --issuer ISS         iss of every token              MINIJWT_ISSUER       [minijwt]
   --max-connections N  connections served at once; past it a new one gets
                        503 and is closed               MINIJWT_MAX_CONNECTIONS [1024]
@@ -65,11 +68,10 @@ fn number<T: std::str::FromStr>(
 ) -> Result<T, CliError> {
     match setting(parsed, option, env)? {
         None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|_| {
-            usage(format!(
-                "--{option} ({env}) must be a positive whole number, not {text:?}"
-            ))
-        }),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| usage(format!("--{option} ({env}) must be a whole number, not {text:?}"))),
     }
 }
 
@@ -82,6 +84,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "key-file",
             "access-ttl",
             "refresh-ttl",
+            "refresh-grace",
             "issuer",
             "workers",
             "max-connections",
@@ -107,6 +110,12 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         if demo { DEMO_ACCESS_TTL } else { 3600 },
     )?;
     let refresh_ttl: u32 = number(&parsed, "refresh-ttl", "MINIJWT_REFRESH_TTL", 14 * 24 * 3600)?;
+    let refresh_grace: u32 = number(
+        &parsed,
+        "refresh-grace",
+        "MINIJWT_REFRESH_GRACE",
+        minijwt::auth::DEFAULT_REFRESH_GRACE as u32,
+    )?;
     // Still parsed and checked, so that a command line that worked before
     // starts the same way; the transport has no worker pool any more.
     let workers: usize = number(&parsed, "workers", "MINIJWT_WORKERS", 1)?;
@@ -143,6 +152,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         issuer,
         access_ttl: i64::from(access_ttl),
         refresh_ttl: i64::from(refresh_ttl),
+        refresh_grace: i64::from(refresh_grace),
         allow_register: !no_register,
         throttle: ThrottleLimits {
             per_address,

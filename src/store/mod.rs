@@ -141,6 +141,10 @@ pub enum Rotation {
     Unknown,
     /// The token (or its family) was revoked.
     Revoked,
+    /// The token had been rotated moments ago (within the grace window) and
+    /// its successor, `0`, has not been used: a retry, answered with that
+    /// same successor. Nothing was changed.
+    Retried(RefreshRecord),
     /// The token had already been rotated: its whole family is now revoked.
     Reused,
     /// The family's lifetime is over.
@@ -211,6 +215,75 @@ impl fmt::Debug for Store {
     }
 }
 
+/// The database holds password hashes: it is created readable by its owner
+/// only (0600), before SQLite opens it, and SQLite gives the `-wal` and
+/// `-shm` files it creates the database's mode. An existing database and
+/// those files lose any group and other permission bits. Best effort: where
+/// the mode cannot be changed (a file of another user, an immutable one),
+/// opening goes on, and SQLite says what it can and cannot do with the file.
+#[cfg(unix)]
+fn make_private(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    if created.is_ok() {
+        return;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700));
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn make_private(_: &Path) {}
+
+/// A stored refresh token and what has happened to it.
+struct RefreshRow {
+    record: RefreshRecord,
+    rotated_at: Option<i64>,
+    revoked: bool,
+    /// The `jti` of the token it was rotated into.
+    replaced_by: Option<String>,
+}
+
+fn refresh_row(c: &Connection, jti: &str) -> Result<Option<RefreshRow>, StoreError> {
+    Ok(query_row(
+        c,
+        "SELECT jti, token_hash, user_id, family, issued_at, expires_at,
+                rotated_at, revoked_at IS NOT NULL, replaced_by
+         FROM refresh_tokens WHERE jti = ?1",
+        [jti],
+        |row| {
+            let hash: Vec<u8> = row.get(1)?;
+            Ok(RefreshRow {
+                record: RefreshRecord {
+                    jti: row.get(0)?,
+                    token_hash: hash.try_into().unwrap_or([0; 32]),
+                    user_id: row.get(2)?,
+                    family: row.get(3)?,
+                    issued_at: row.get(4)?,
+                    expires_at: row.get(5)?,
+                },
+                rotated_at: row.get(6)?,
+                revoked: row.get(7)?,
+                replaced_by: row.get(8)?,
+            })
+        },
+    )
+    .optional()?)
+}
+
 /// The connections not in use, and how many are open in all.
 #[derive(Default)]
 struct Pool {
@@ -241,6 +314,7 @@ impl Store {
     /// let store = minijwt::store::Store::open("minijwt.db").unwrap();
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        make_private(path.as_ref());
         let store = Store {
             location: Location::File(path.as_ref().to_owned()),
             pool: Mutex::default(),
@@ -578,10 +652,14 @@ impl Store {
 
     /// Rotates the refresh token `jti` whose text hashes to `token_hash`, in one
     /// transaction: if it is current and unexpired at `now`, marks it rotated
-    /// and stores the record `next` builds from it (same user and family, the
-    /// family's expiry). If it was already rotated, this is reuse: the whole
-    /// family is revoked. Of many concurrent calls with one token, exactly one
-    /// gets [`Rotation::Rotated`].
+    /// (naming its successor) and stores the record `next` builds from it
+    /// (same user and family, the family's expiry). If it was already rotated
+    /// no more than `grace` seconds ago and its successor is still unused,
+    /// this is a retry: [`Rotation::Retried`] with that successor, nothing
+    /// changed. Otherwise a rotated token is reuse: the whole family is
+    /// revoked. Of many concurrent calls with one token, exactly one gets
+    /// [`Rotation::Rotated`]; within the grace window the others get
+    /// `Retried` with the same successor.
     ///
     /// ```
     /// # use minijwt::store::{RefreshRecord, Rotation, Store};
@@ -593,62 +671,59 @@ impl Store {
     /// };
     /// store.insert_refresh(&first).unwrap();
     /// let next = |old: &RefreshRecord| RefreshRecord { jti: "j2".into(), token_hash: [2; 32], issued_at: 10, ..old.clone() };
-    /// assert!(matches!(store.rotate_refresh("j1", &[1; 32], 10, next).unwrap(), Rotation::Rotated(_)));
-    /// assert_eq!(store.rotate_refresh("j1", &[1; 32], 11, next).unwrap(), Rotation::Reused);
-    /// assert_eq!(store.rotate_refresh("j2", &[2; 32], 12, next).unwrap(), Rotation::Revoked);
+    /// let Rotation::Rotated(second) = store.rotate_refresh("j1", &[1; 32], 10, 30, next).unwrap() else { panic!() };
+    /// // Within 30 s, while j2 is unused: a retry gets j2 again.
+    /// assert_eq!(store.rotate_refresh("j1", &[1; 32], 15, 30, next).unwrap(), Rotation::Retried(second));
+    /// // Past the window: reuse, and the family (j2 with it) is revoked.
+    /// assert_eq!(store.rotate_refresh("j1", &[1; 32], 41, 30, next).unwrap(), Rotation::Reused);
+    /// assert_eq!(store.rotate_refresh("j2", &[2; 32], 42, 30, next).unwrap(), Rotation::Revoked);
     /// ```
     pub fn rotate_refresh(
         &self,
         jti: &str,
         token_hash: &[u8; 32],
         now: i64,
+        grace: i64,
         next: impl FnOnce(&RefreshRecord) -> RefreshRecord,
     ) -> Result<Rotation, StoreError> {
         self.write(|c| {
             // IMMEDIATE takes the write lock first, so two rotations of one
             // token cannot both read it as current.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row = query_row(
-                &tx,
-                "SELECT jti, token_hash, user_id, family, issued_at, expires_at,
-                            rotated_at IS NOT NULL, revoked_at IS NOT NULL
-                     FROM refresh_tokens WHERE jti = ?1",
-                [jti],
-                |row| {
-                    let hash: Vec<u8> = row.get(1)?;
-                    Ok((
-                        RefreshRecord {
-                            jti: row.get(0)?,
-                            token_hash: hash.try_into().unwrap_or([0; 32]),
-                            user_id: row.get(2)?,
-                            family: row.get(3)?,
-                            issued_at: row.get(4)?,
-                            expires_at: row.get(5)?,
-                        },
-                        row.get::<_, bool>(6)?,
-                        row.get::<_, bool>(7)?,
-                    ))
-                },
-            )
-            .optional()?;
-            let outcome = match row {
-                Some((record, _, _)) if !constant_time_eq(&record.token_hash, token_hash) => {
-                    Rotation::Unknown
-                }
+            let outcome = match refresh_row(&tx, jti)? {
+                Some(row) if !constant_time_eq(&row.record.token_hash, token_hash) => Rotation::Unknown,
                 None => Rotation::Unknown,
-                Some((_, _, true)) => Rotation::Revoked,
-                Some((record, true, false)) => {
-                    revoke_family(&tx, &record.family, now)?;
-                    Rotation::Reused
+                Some(row) if row.revoked => Rotation::Revoked,
+                Some(RefreshRow {
+                    record,
+                    rotated_at: Some(rotated_at),
+                    replaced_by,
+                    ..
+                }) => {
+                    // A retry of a rotation whose answer was lost (or two
+                    // tabs at once) within the grace window, while the
+                    // successor is unused: the same successor again.
+                    let unused_successor = match replaced_by {
+                        Some(successor) if now - rotated_at < grace => refresh_row(&tx, &successor)?
+                            .filter(|s| s.rotated_at.is_none() && !s.revoked && s.record.expires_at > now),
+                        _ => None,
+                    };
+                    match unused_successor {
+                        Some(successor) => Rotation::Retried(successor.record),
+                        None => {
+                            revoke_family(&tx, &record.family, now)?;
+                            Rotation::Reused
+                        }
+                    }
                 }
-                Some((record, false, false)) if record.expires_at <= now => Rotation::Expired,
-                Some((record, false, false)) => {
+                Some(row) if row.record.expires_at <= now => Rotation::Expired,
+                Some(row) => {
+                    let new = next(&row.record);
                     execute(
                         &tx,
-                        "UPDATE refresh_tokens SET rotated_at = ?1 WHERE jti = ?2",
-                        params![now, jti],
+                        "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2 WHERE jti = ?3",
+                        params![now, new.jti, jti],
                     )?;
-                    let new = next(&record);
                     insert_refresh(&tx, &new)?;
                     Rotation::Rotated(new)
                 }

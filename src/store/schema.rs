@@ -34,6 +34,9 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     CREATE INDEX notes_by_user ON notes(user_id, created_at DESC, id DESC);",
+    // 1 -> 2: a rotated refresh token names its successor, so that a retry
+    // within the grace window can be answered with that same successor.
+    "ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;",
 ];
 
 /// Brings the schema to the latest version, one transaction per step.

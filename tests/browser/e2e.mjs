@@ -321,17 +321,19 @@ async function main() {
     await screenshot(page, '05-tampered.png');
   });
 
-  await step('replayed refresh token: reuse detected, family revoked',
+  await step('replayed refresh token: a retry gets the same successor, reuse revokes the family',
     [{ method: 'POST', path: '/auth/refresh', status: [401] }], async () => {
-      const rows = await clickAndLog(page, '#btn-replay', 4);
+      const rows = await clickAndLog(page, '#btn-replay', 6);
       expectRows(rows, [['POST', '/auth/login', 200, '1'], ['POST', '/auth/refresh', 200, '12'],
+        ['POST', '/auth/refresh', 200, '12'], ['POST', '/auth/refresh', 200, '12'],
         ['POST', '/auth/refresh', 401, '12'], ['POST', '/auth/refresh', 401, '12']]);
       check(rows.every((r) => r.actor === 'api-client'), 'the replay rows are not marked as the API client');
       check(rows.every((r) => !/X-Refresh-Cookie/.test(r.text)), 'the API client sent X-Refresh-Cookie');
-      check(/reuse detected/.test(rows[2].text), `the replay was not reported as reuse: ${rows[2].text}`);
-      check(/invalid_grant/.test(rows[3].text), `the newest token was not refused as invalid_grant: ${rows[3].text}`);
+      check(/reuse detected/.test(rows[4].text), `the replay was not reported as reuse: ${rows[4].text}`);
+      check(/invalid_grant/.test(rows[5].text), `the newest token was not refused as invalid_grant: ${rows[5].text}`);
       const items = await page.$$eval('#replay-result li', (li) => li.map((x) => x.textContent));
-      check(items.length === 4, `the replay demo shows ${items.length} lines, expected 4`);
+      check(items.length === 6, `the replay demo shows ${items.length} lines, expected 6`);
+      check(/same R2/.test(items[2]), `the retry did not get the same successor: ${items[2]}`);
       await screenshot(page, '06-replay.png');
     });
 
