@@ -13,6 +13,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use minijwt::auth::{Auth, AuthConfig, Clock, ManualClock};
+use minijwt::http::proxy::TrustedProxies;
 use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
@@ -59,8 +60,17 @@ fn key() -> Hs256Key {
 }
 
 fn start_with(store: Store, config: AuthConfig, clock: Arc<TestClock>) -> TestServer {
+    start_with_options(store, config, clock, Options::default())
+}
+
+fn start_with_options(
+    store: Store,
+    config: AuthConfig,
+    clock: Arc<TestClock>,
+    options: Options,
+) -> TestServer {
     let auth = Auth::new(store, key(), config, clock.clone()).unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", options).unwrap();
     TestServer {
         addr: server.addr(),
         server: Some(server),
@@ -459,8 +469,72 @@ fn wrong_username_and_wrong_password_look_the_same() {
     assert_eq!(wrong_password.error(), "invalid_credentials");
 }
 
+/// Behind a reverse proxy on 127.0.0.1 (the test client), which names the
+/// client in X-Forwarded-For.
+fn start_behind_proxy(config: AuthConfig) -> TestServer {
+    let clock = Arc::new(TestClock::default());
+    clock.time.set(T0);
+    let options = Options {
+        trusted_proxies: TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]),
+        ..Options::default()
+    };
+    start_with_options(Store::open_in_memory().unwrap(), config, clock, options)
+}
+
+/// A login with `password`, by the client the proxy names `client`.
+fn login_from(addr: SocketAddr, client: &str, password: &str) -> Reply {
+    call_with_headers(
+        addr,
+        "POST",
+        "/auth/login",
+        &[("X-Forwarded-For", client)],
+        Some(&json!({"username": "alice", "password": password})),
+    )
+}
+
 #[test]
-fn failed_logins_are_throttled_per_username() {
+fn a_guesser_from_one_address_cannot_keep_the_user_out() {
+    let s = start_behind_proxy(AuthConfig::default());
+    user(s.addr, "alice");
+    for _ in 0..5 {
+        assert_eq!(login_from(s.addr, "198.51.100.7", "wrong guess").status, 401);
+    }
+    // The guesser is stopped, right password or not...
+    assert_eq!(login_from(s.addr, "198.51.100.7", PASSWORD).status, 429);
+    // ...while alice, from her own address, logs in.
+    assert_eq!(login_from(s.addr, "203.0.113.9", PASSWORD).status, 200);
+}
+
+#[test]
+fn guessers_from_many_addresses_meet_the_soft_limit_and_alice_still_gets_in() {
+    let mut config = AuthConfig::default();
+    config.throttle.per_user = 6;
+    let s = start_behind_proxy(config);
+    user(s.addr, "alice");
+    for i in 1..=6 {
+        let guesser = format!("198.51.100.{i}");
+        assert_eq!(login_from(s.addr, &guesser, "wrong guess").status, 401);
+    }
+    // Six addresses have failed once each: they are refused now...
+    assert_eq!(login_from(s.addr, "198.51.100.1", "wrong guess").status, 429);
+    // ...but an address that has not failed is not, and the right password works.
+    assert_eq!(login_from(s.addr, "203.0.113.9", PASSWORD).status, 200);
+}
+
+#[test]
+fn a_spoofed_forwarded_for_changes_nothing_without_a_trusted_proxy() {
+    let s = start(AuthConfig::default());
+    user(s.addr, "alice");
+    for i in 1..=5 {
+        let spoofed = format!("198.51.100.{i}");
+        assert_eq!(login_from(s.addr, &spoofed, "wrong guess").status, 401);
+    }
+    // Every attempt came from 127.0.0.1, whatever the header claimed.
+    assert_eq!(login_from(s.addr, "203.0.113.9", PASSWORD).status, 429);
+}
+
+#[test]
+fn failed_logins_are_throttled_per_username_and_address() {
     let s = start(AuthConfig::default());
     user(s.addr, "alice");
     for _ in 0..5 {

@@ -144,6 +144,17 @@ impl<'a> Parsed<'a> {
         known: &[&'static str],
         flags: &[&'static str],
     ) -> Result<Self, CliError> {
+        Self::with_repeatable(args, known, flags, &[])
+    }
+
+    /// Like [`Parsed::with_flags`], where the options in `repeatable` may be
+    /// given more than once ([`Parsed::all`] has every value).
+    pub fn with_repeatable(
+        args: &[&'a str],
+        known: &[&'static str],
+        flags: &[&'static str],
+        repeatable: &[&'static str],
+    ) -> Result<Self, CliError> {
         let mut parsed = Parsed {
             options: Vec::new(),
             positional: Vec::new(),
@@ -176,7 +187,7 @@ impl<'a> Parsed<'a> {
                     };
                     (name, value)
                 };
-                if parsed.get(name).is_some() {
+                if parsed.get(name).is_some() && !repeatable.contains(&name) {
                     return Err(usage(format!("--{name} given twice")));
                 }
                 parsed.options.push((name, value));
@@ -192,6 +203,15 @@ impl<'a> Parsed<'a> {
     /// The value of option `name`, if given.
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.options.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// Every value of a repeatable option, in order.
+    pub fn all(&self, name: &str) -> Vec<&'a str> {
+        self.options
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .collect()
     }
 
     /// The value of option `name` as a number.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
+use minijwt::http::proxy::{Cidr, TrustedProxies};
 use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
@@ -31,6 +32,11 @@ Options (each also read from the environment variable shown; the option wins):
   --workers N          accepted for old command lines, no effect: each
                        connection is served on its own thread
                                                        MINIJWT_WORKERS
+  --trusted-proxy CIDR a reverse proxy (repeatable): only for connections
+                       from it are Forwarded / X-Forwarded-For read, and the
+                       client is the rightmost address not itself trusted
+                                                       MINIJWT_TRUSTED_PROXIES
+                                                       (comma-separated)    [none]
   --failed-logins-per-address N
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
@@ -76,7 +82,7 @@ fn number<T: std::str::FromStr>(
 }
 
 pub fn run(args: &[&str]) -> Result<(), CliError> {
-    let parsed = Parsed::with_flags(
+    let parsed = Parsed::with_repeatable(
         args,
         &[
             "addr",
@@ -89,8 +95,10 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "workers",
             "max-connections",
             "failed-logins-per-address",
+            "trusted-proxy",
         ],
         &["no-register", "demo"],
+        &["trusted-proxy"],
     )?;
     if parsed.help {
         print!("{HELP}");
@@ -131,6 +139,27 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         "MINIJWT_FAILED_LOGINS_PER_ADDRESS",
         100,
     )?;
+    let proxies = match parsed.all("trusted-proxy") {
+        given if !given.is_empty() => given.into_iter().map(str::to_owned).collect(),
+        _ => match std::env::var("MINIJWT_TRUSTED_PROXIES") {
+            Ok(list) => list
+                .split(',')
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+    };
+    let trusted_proxies = TrustedProxies::new(
+        proxies
+            .iter()
+            .map(|range| {
+                range
+                    .parse::<Cidr>()
+                    .map_err(|e| usage(format!("--trusted-proxy: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+    );
     let issuer = setting(&parsed, "issuer", "MINIJWT_ISSUER")?.unwrap_or_else(|| "minijwt".to_owned());
     let no_register = match setting(&parsed, "no-register", "MINIJWT_NO_REGISTER")? {
         None => false,
@@ -171,6 +200,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
     let options = Options {
         max_connections,
         log: true,
+        trusted_proxies,
     };
     let server = RunningServer::start(auth, &addr, options)
         .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;
