@@ -17,7 +17,7 @@ use minijwt::http::proxy::TrustedProxies;
 use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
-use serde_json::json;
+use serde_json::{json, Value};
 
 mod common;
 use common::*;
@@ -994,4 +994,190 @@ fn burst(n: usize) {
 fn burst_of_keep_alive_clients_all_get_answers() {
     burst(64);
     burst(256);
+}
+
+/// A login from a device that names itself in `User-Agent`.
+fn login_with_agent(addr: SocketAddr, agent: &str) -> Reply {
+    let reply = call_with_headers(
+        addr,
+        "POST",
+        "/auth/login",
+        &[("User-Agent", agent)],
+        Some(&json!({"username": "alice", "password": PASSWORD})),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply
+}
+
+fn sessions(addr: SocketAddr, access: &str) -> Vec<Value> {
+    let reply = call(addr, "GET", "/auth/sessions", Some(access), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+    reply.body["sessions"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_user_sees_their_sessions_and_ends_another_one() {
+    let s = start(AuthConfig::default());
+    assert_eq!(register(s.addr, "alice").status, 201);
+    let laptop = login_with_agent(s.addr, "Laptop/1.0");
+    s.clock.time.advance(10);
+    let long_agent = format!("Phone/2.0 {}", "x".repeat(1000));
+    let phone = login_with_agent(s.addr, &long_agent);
+
+    let listed = sessions(s.addr, &laptop.text("access_token"));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    // The most recently used first; `current` is the laptop's for its token.
+    assert_eq!(listed[0]["user_agent"].as_str().unwrap().len(), 256);
+    assert!(listed[0]["user_agent"].as_str().unwrap().starts_with("Phone/2.0"));
+    assert_eq!(listed[1]["user_agent"], "Laptop/1.0");
+    assert_eq!(
+        (listed[0]["current"].clone(), listed[1]["current"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(listed[1]["created_at"], T0);
+    assert_eq!(listed[1]["expires_at"], T0 + 14 * 24 * 3600);
+
+    // A refresh moves the session's last use.
+    s.clock.time.advance(5);
+    let laptop = refresh(s.addr, &laptop.text("refresh_token"), None);
+    let listed = sessions(s.addr, &laptop.text("access_token"));
+    assert_eq!(listed[0]["user_agent"], "Laptop/1.0");
+    assert_eq!(listed[0]["last_used_at"], T0 + 15);
+    assert_eq!(listed[0]["current"], true);
+
+    // The laptop ends the phone's session: the phone can no longer refresh.
+    let phone_id = listed[1]["id"].as_str().unwrap().to_owned();
+    let ended = call(
+        s.addr,
+        "DELETE",
+        &format!("/auth/sessions/{phone_id}"),
+        Some(&laptop.text("access_token")),
+        None,
+    );
+    assert_eq!(ended.status, 204);
+    assert_eq!(refresh(s.addr, &phone.text("refresh_token"), None).status, 401);
+    assert_eq!(sessions(s.addr, &laptop.text("access_token")).len(), 1);
+
+    // Another user's session, or none, is 404.
+    let bob = user(s.addr, "bob");
+    let laptop_id = listed[0]["id"].as_str().unwrap();
+    let foreign = call(
+        s.addr,
+        "DELETE",
+        &format!("/auth/sessions/{laptop_id}"),
+        Some(&bob.text("access_token")),
+        None,
+    );
+    assert_eq!((foreign.status, foreign.error()), (404, "not_found"));
+    assert_eq!(refresh(s.addr, &laptop.text("refresh_token"), None).status, 200);
+    let unknown = call(
+        s.addr,
+        "DELETE",
+        "/auth/sessions/nope",
+        Some(&bob.text("access_token")),
+        None,
+    );
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        call(
+            s.addr,
+            "DELETE",
+            "/auth/sessions/a.b",
+            Some(&bob.text("access_token")),
+            None
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn changing_the_password_ends_the_other_sessions() {
+    let s = start(AuthConfig::default());
+    let laptop = user(s.addr, "alice");
+    let phone = login(s.addr, "alice");
+    let access = laptop.text("access_token");
+    let change = |current: &str, new: &str| {
+        call(
+            s.addr,
+            "POST",
+            "/auth/password",
+            Some(&access),
+            Some(&json!({"current_password": current, "new_password": new})),
+        )
+    };
+    let wrong = change("not my password", "a brand new password");
+    assert_eq!((wrong.status, wrong.error()), (401, "invalid_credentials"));
+    assert_eq!(change(PASSWORD, "short").status, 400);
+    assert_eq!(change(PASSWORD, "a brand new password").status, 204);
+
+    assert_eq!(refresh(s.addr, &phone.text("refresh_token"), None).status, 401);
+    assert_eq!(refresh(s.addr, &laptop.text("refresh_token"), None).status, 200);
+    assert_eq!(login(s.addr, "alice").status, 401); // the old password
+    let new = post(
+        s.addr,
+        "/auth/login",
+        json!({"username": "alice", "password": "a brand new password"}),
+    );
+    assert_eq!(new.status, 200);
+}
+
+#[test]
+fn a_wrong_current_password_counts_as_a_failed_login() {
+    let s = start(AuthConfig::default());
+    let alice = user(s.addr, "alice");
+    for _ in 0..5 {
+        let reply = call(
+            s.addr,
+            "POST",
+            "/auth/password",
+            Some(&alice.text("access_token")),
+            Some(&json!({"current_password": "guess guess", "new_password": "whatever it is"})),
+        );
+        assert_eq!(reply.status, 401);
+    }
+    assert_eq!(login(s.addr, "alice").status, 429);
+}
+
+#[test]
+fn deleting_the_account_refuses_its_tokens_at_once() {
+    let s = start(AuthConfig::default());
+    let alice = user(s.addr, "alice");
+    let access = alice.text("access_token");
+    assert_eq!(post_note(s.addr, &access, "private").status, 201);
+    let delete = |password: &str| {
+        call(
+            s.addr,
+            "DELETE",
+            "/me",
+            Some(&access),
+            Some(&json!({ "password": password })),
+        )
+    };
+    assert_eq!(delete("not my password").status, 401);
+    assert_eq!(call(s.addr, "GET", "/me", Some(&access), None).status, 200);
+    assert_eq!(delete(PASSWORD).status, 204);
+
+    // The access token has not expired, and is refused everywhere all the same.
+    for (method, path) in [
+        ("GET", "/me"),
+        ("GET", "/notes"),
+        ("GET", "/auth/sessions"),
+        ("POST", "/auth/logout-all"),
+    ] {
+        let reply = call(s.addr, method, path, Some(&access), None);
+        assert_eq!(
+            (reply.status, reply.error()),
+            (401, "invalid_token"),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(post_note(s.addr, &access, "again").status, 401);
+    assert_eq!(refresh(s.addr, &alice.text("refresh_token"), None).status, 401);
+    assert_eq!(login(s.addr, "alice").status, 401);
+    // The name is free again, and the new alice sees none of the old notes.
+    let again = user(s.addr, "alice");
+    let notes = call(s.addr, "GET", "/notes", Some(&again.text("access_token")), None);
+    assert_eq!(notes.body["notes"], json!([]));
 }

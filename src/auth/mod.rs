@@ -23,7 +23,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::store::{Note, User};
+pub use crate::store::{Note, Session, User};
 use crate::store::{RefreshRecord, Rotation, Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, Validation};
 use password::{Busy, PasswordHasher};
@@ -113,6 +113,18 @@ impl Clock for ManualClock {
     fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
+}
+
+/// The most of a login's `User-Agent` a session keeps, in bytes.
+pub const MAX_USER_AGENT: usize = 256;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// [`AuthConfig::refresh_grace`] unless set: long enough for a client to
@@ -265,6 +277,8 @@ pub struct Principal {
     pub user_id: i64,
     /// The username in the token.
     pub username: String,
+    /// The session the token was issued in (`sid`), if it names one.
+    pub session: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -275,6 +289,10 @@ struct AccessClaims {
     iat: i64,
     exp: i64,
     jti: String,
+    /// The session (refresh-token family) the token was issued in; tokens
+    /// from before sessions existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -401,12 +419,7 @@ impl Auth {
             return Err(AuthError::RegistrationClosed);
         }
         check_username(username)?;
-        let length = password.chars().count();
-        if !(8..=1024).contains(&length) {
-            return Err(AuthError::InvalidRequest(format!(
-                "password must be 8 to 1024 characters, got {length}"
-            )));
-        }
+        check_new_password(password)?;
         let hash = self.hasher.hash(password)?.map_err(AuthError::Internal)?;
         match self.store.create_user(username, &hash, self.clock.now()) {
             Err(StoreError::Conflict) => Err(AuthError::UsernameTaken),
@@ -437,7 +450,45 @@ impl Auth {
         password: &str,
         client: Option<IpAddr>,
     ) -> Result<TokenPair, AuthError> {
+        self.login_from(username, password, client, "")
+    }
+
+    /// [`Auth::login`] from a client that says what it is (its
+    /// `User-Agent`, kept with the session, cut to [`MAX_USER_AGENT`] bytes).
+    pub fn login_from(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        user_agent: &str,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
+        let user = self.check_credentials(username, password, client, now)?;
+        let expires_at = now + self.config.refresh_ttl;
+        let jti = random_id()?;
+        let refresh_token = self.mint_refresh(user.id, &jti, now, expires_at)?;
+        let record = RefreshRecord {
+            jti,
+            token_hash: token_hash(&refresh_token),
+            user_id: user.id,
+            family: random_id()?,
+            issued_at: now,
+            expires_at,
+        };
+        self.store
+            .start_session(&record, cut(user_agent, MAX_USER_AGENT))?;
+        self.pair(&user, refresh_token, &record.family, record.expires_at, now)
+    }
+
+    /// A password check that counts as a login attempt: throttled, and a
+    /// wrong password is a failure for the throttle like a failed login.
+    fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        now: i64,
+    ) -> Result<User, AuthError> {
         // Only well-formed names are tracked per user (at most 32 bytes each);
         // anything else can only count against the client's address.
         let user_key = check_username(username)
@@ -454,21 +505,80 @@ impl Auth {
             Ok(None) => {} // a failure, already counted
             Err(_) => self.throttle.abandoned(user_key.as_deref(), client),
         }
-        let credentials = checked?;
-        let user = credentials.ok_or(AuthError::InvalidCredentials)?;
-        let expires_at = now + self.config.refresh_ttl;
-        let jti = random_id()?;
-        let refresh_token = self.mint_refresh(user.id, &jti, now, expires_at)?;
-        let record = RefreshRecord {
-            jti,
-            token_hash: token_hash(&refresh_token),
-            user_id: user.id,
-            family: random_id()?,
-            issued_at: now,
-            expires_at,
-        };
-        self.store.insert_refresh(&record)?;
-        self.pair(&user, refresh_token, record.expires_at, now)
+        checked?.ok_or(AuthError::InvalidCredentials)
+    }
+
+    /// The live sessions of the principal's user, the most recent first.
+    pub fn sessions(&self, principal: &Principal) -> Result<Vec<Session>, AuthError> {
+        Ok(self.store.sessions(principal.user_id, self.clock.now())?)
+    }
+
+    /// Ends one of the principal's sessions: it can no longer refresh.
+    /// Another user's session, or none, is [`AuthError::NotFound`].
+    pub fn revoke_session(&self, principal: &Principal, id: &str) -> Result<(), AuthError> {
+        match self
+            .store
+            .revoke_session(principal.user_id, id, self.clock.now())?
+        {
+            true => Ok(()),
+            false => Err(AuthError::NotFound),
+        }
+    }
+
+    /// Changes the principal's password, checking the current one (a wrong
+    /// one counts as a failed login), and ends every other session of the
+    /// user; the caller's session goes on.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, AuthError, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// let laptop = auth.login("alice", "correct horse", None).unwrap();
+    /// let phone = auth.login("alice", "correct horse", None).unwrap();
+    /// let me = auth.authenticate(&laptop.access_token).unwrap();
+    /// assert_eq!(auth.change_password(&me, "wrong horse", "battery staple", None), Err(AuthError::InvalidCredentials));
+    /// auth.change_password(&me, "correct horse", "battery staple", None).unwrap();
+    /// assert!(auth.refresh(&phone.refresh_token, None).is_err()); // ended
+    /// assert!(auth.refresh(&laptop.refresh_token, None).is_ok()); // goes on
+    /// assert!(auth.login("alice", "battery staple", None).is_ok());
+    /// ```
+    pub fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        check_new_password(new)?;
+        let now = self.clock.now();
+        let user = self.check_credentials(&principal.username, current, client, now)?;
+        if user.id != principal.user_id {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(new)?.map_err(AuthError::Internal)?;
+        self.store.set_password(user.id, &hash)?;
+        self.store
+            .revoke_other_sessions(user.id, principal.session.as_deref(), now)?;
+        Ok(())
+    }
+
+    /// Deletes the principal's account after checking the password (a
+    /// wrong one counts as a failed login): the user, their notes and
+    /// sessions are gone, and their access tokens are refused from then on.
+    pub fn delete_account(
+        &self,
+        principal: &Principal,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let user = self.check_credentials(&principal.username, password, client, self.clock.now())?;
+        if user.id != principal.user_id {
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.store.delete_user(user.id)?;
+        Ok(())
     }
 
     /// The user whose password this is, or `None`; an unknown or malformed
@@ -514,9 +624,17 @@ impl Auth {
             expired: false,
             description: "token subject is not a user id".to_owned(),
         })?;
+        // A deleted user's tokens are refused at once, not when they expire.
+        if self.store.user_by_id(user_id)?.is_none() {
+            return Err(AuthError::InvalidToken {
+                expired: false,
+                description: "the token's user no longer exists".to_owned(),
+            });
+        }
         Ok(Principal {
             user_id,
             username: claims.username,
+            session: claims.sid,
         })
     }
 
@@ -606,7 +724,7 @@ impl Auth {
                     .store
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
-                self.pair(&user, token, record.expires_at, now)
+                self.pair(&user, token, &record.family, record.expires_at, now)
             }
             Rotation::Retried(record) => {
                 // The successor's token is not stored, only its hash: it is
@@ -622,7 +740,7 @@ impl Auth {
                     .store
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
-                self.pair(&user, again, record.expires_at, now)
+                self.pair(&user, again, &record.family, record.expires_at, now)
             }
             Rotation::Reused => Err(AuthError::ReuseDetected),
             Rotation::Revoked => Err(AuthError::InvalidGrant("refresh token was revoked".to_owned())),
@@ -811,6 +929,7 @@ impl Auth {
         &self,
         user: &User,
         refresh_token: String,
+        session: &str,
         refresh_exp: i64,
         now: i64,
     ) -> Result<TokenPair, AuthError> {
@@ -821,6 +940,7 @@ impl Auth {
             iat: now,
             exp: now + self.config.access_ttl,
             jti: random_id()?,
+            sid: Some(session.to_owned()),
         };
         let access_token = crate::encode_with_header(&self.key, &Header::new().with_typ(ACCESS_TYP), &claims)
             .map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -832,6 +952,17 @@ impl Auth {
             refresh_expires_in: refresh_exp - now,
         })
     }
+}
+
+/// The rule for a new password, at registration and on a change.
+fn check_new_password(password: &str) -> Result<(), AuthError> {
+    let length = password.chars().count();
+    if !(8..=1024).contains(&length) {
+        return Err(AuthError::InvalidRequest(format!(
+            "password must be 8 to 1024 characters, got {length}"
+        )));
+    }
+    Ok(())
 }
 
 fn check_username(username: &str) -> Result<(), AuthError> {

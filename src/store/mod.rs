@@ -132,6 +132,21 @@ pub struct RefreshRecord {
     pub expires_at: i64,
 }
 
+/// A live session: one login's refresh-token family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The family's id; access tokens carry it as `sid`.
+    pub id: String,
+    /// When the login happened (Unix seconds).
+    pub created_at: i64,
+    /// The last login or rotation.
+    pub last_used_at: i64,
+    /// When the family ends.
+    pub expires_at: i64,
+    /// The login's `User-Agent` (cut short by the caller).
+    pub user_agent: String,
+}
+
 /// What happened to a refresh token presented for rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -203,6 +218,8 @@ pub struct Store {
     writer: Mutex<()>,
     /// Users by id; see [`Store::user_by_id`].
     users: RwLock<HashMap<i64, User>>,
+    /// Users deleted so far; see [`Store::user_by_id`].
+    deletions: AtomicU64,
     /// For an in-memory store: one connection always open, so the data lives.
     _keeper: Option<Mutex<Connection>>,
 }
@@ -323,6 +340,7 @@ impl Store {
             read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
             users: RwLock::default(),
+            deletions: AtomicU64::new(0),
             _keeper: None,
         };
         store.run(false, |conn| {
@@ -355,6 +373,7 @@ impl Store {
             read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
             users: RwLock::default(),
+            deletions: AtomicU64::new(0),
             _keeper: Some(Mutex::new(keeper)),
         })
     }
@@ -591,9 +610,11 @@ impl Store {
 
     /// The user with row id `id`.
     ///
-    /// Users never change once created (no endpoint renames or deletes one),
-    /// so found users are cached: `GET /me` then costs no SQL. The cache is
-    /// bounded by [`MAX_CACHED_USERS`] and starts over when full.
+    /// A user's id, name and creation time never change (no endpoint renames
+    /// one), so found users are cached: `GET /me` then costs no SQL. A
+    /// deleted user leaves the cache at once, and a lookup that raced with a
+    /// deletion does not put them back (`deletions` counts them). The cache
+    /// is bounded by [`MAX_CACHED_USERS`] and starts over when full.
     ///
     /// ```
     /// # let store = minijwt::store::Store::open_in_memory().unwrap();
@@ -606,6 +627,7 @@ impl Store {
         if let Some(user) = self.users.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
             return Ok(Some(user.clone()));
         }
+        let deletions = self.deletions.load(Ordering::SeqCst);
         let found = self.with(|c| {
             Ok(query_row(
                 c,
@@ -626,7 +648,10 @@ impl Store {
             if users.len() >= MAX_CACHED_USERS {
                 users.clear();
             }
-            users.insert(id, user.clone());
+            // A user deleted since this lookup began may be the one read.
+            if self.deletions.load(Ordering::SeqCst) == deletions {
+                users.insert(id, user.clone());
+            }
         }
         Ok(found)
     }
@@ -648,6 +673,128 @@ impl Store {
             insert_refresh(c, record)?;
             Ok(())
         })
+    }
+
+    /// Starts a session: its row and its first refresh token, in one
+    /// transaction.
+    ///
+    /// ```
+    /// # use minijwt::store::{RefreshRecord, Store};
+    /// # let store = Store::open_in_memory().unwrap();
+    /// # let user = store.create_user("gil", "hash", 0).unwrap();
+    /// let first = RefreshRecord {
+    ///     jti: "j1".into(), token_hash: [1; 32], user_id: user.id,
+    ///     family: "s1".into(), issued_at: 5, expires_at: 100,
+    /// };
+    /// store.start_session(&first, "curl/8").unwrap();
+    /// let sessions = store.sessions(user.id, 6).unwrap();
+    /// assert_eq!((sessions[0].id.as_str(), sessions[0].user_agent.as_str()), ("s1", "curl/8"));
+    /// ```
+    pub fn start_session(&self, first: &RefreshRecord, user_agent: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            execute(
+                &tx,
+                "INSERT INTO sessions (id, user_id, created_at, last_used_at, user_agent)
+                 VALUES (?1, ?2, ?3, ?3, ?4)",
+                params![first.family, first.user_id, first.issued_at, user_agent],
+            )?;
+            insert_refresh(&tx, first)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The user's live sessions at `now` (a current refresh token neither
+    /// revoked nor expired), the most recently used first.
+    pub fn sessions(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT s.id, s.created_at, s.last_used_at, MAX(t.expires_at), s.user_agent
+                 FROM sessions s JOIN refresh_tokens t ON t.family = s.id
+                 WHERE s.user_id = ?1 AND t.rotated_at IS NULL AND t.revoked_at IS NULL
+                       AND t.expires_at > ?2
+                 GROUP BY s.id ORDER BY s.last_used_at DESC, s.id",
+            )?;
+            let rows = statement.query_map(params![user_id, now], |row| {
+                Ok(Session {
+                    id: row.get(0)?,
+                    created_at: row.get(1)?,
+                    last_used_at: row.get(2)?,
+                    expires_at: row.get(3)?,
+                    user_agent: row.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Ends session `id` of `user_id` (its refresh tokens are revoked).
+    /// Returns false when the user has no such session.
+    pub fn revoke_session(&self, user_id: i64, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.write(|c| {
+            let known = query_row(
+                c,
+                "SELECT count(*) FROM sessions WHERE id = ?1 AND user_id = ?2",
+                params![id, user_id],
+                |row| row.get::<_, i64>(0),
+            )? > 0;
+            if known {
+                revoke_family(c, id, now)?;
+            }
+            Ok(known)
+        })
+    }
+
+    /// Ends every session of `user_id` but `keep`; returns how many refresh
+    /// tokens were revoked.
+    pub fn revoke_other_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<&str>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        self.write(|c| {
+            Ok(execute(
+                c,
+                "UPDATE refresh_tokens SET revoked_at = ?1
+                 WHERE user_id = ?2 AND revoked_at IS NULL AND family IS NOT ?3",
+                params![now, user_id, keep],
+            )?)
+        })
+    }
+
+    /// Replaces the password hash of `user_id`.
+    pub fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            execute(
+                c,
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![password_hash, user_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Deletes `user_id` with their notes, sessions and refresh tokens
+    /// (foreign keys cascade), and forgets them in the user cache at once.
+    /// Returns false when there was no such user.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// let user = store.create_user("hal", "hash", 0).unwrap();
+    /// store.create_note(user.id, "bye", 1).unwrap();
+    /// assert!(store.user_by_id(user.id).unwrap().is_some()); // cached now
+    /// assert!(store.delete_user(user.id).unwrap());
+    /// assert!(store.user_by_id(user.id).unwrap().is_none());
+    /// assert!(store.notes(user.id).unwrap().is_empty());
+    /// ```
+    pub fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let deleted = self.write(|c| Ok(execute(c, "DELETE FROM users WHERE id = ?1", [user_id])? > 0))?;
+        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+        self.deletions.fetch_add(1, Ordering::SeqCst);
+        users.remove(&user_id);
+        Ok(deleted)
     }
 
     /// Rotates the refresh token `jti` whose text hashes to `token_hash`, in one
@@ -725,6 +872,11 @@ impl Store {
                         params![now, new.jti, jti],
                     )?;
                     insert_refresh(&tx, &new)?;
+                    execute(
+                        &tx,
+                        "UPDATE sessions SET last_used_at = ?1 WHERE id = ?2",
+                        params![now, new.family],
+                    )?;
                     Rotation::Rotated(new)
                 }
             };
