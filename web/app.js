@@ -156,9 +156,9 @@ async function api(method, path, opts = {}) {
     if (json.refresh_token) notes.push(`answer: refresh_token ${shorten(json.refresh_token)} (visible: API client mode)`);
   }
   if (opts.cookie && status === 200) {
-    notes.push('Set-Cookie: minijwt_refresh=… (HttpOnly: JavaScript cannot read it)');
+    notes.push('Set-Cookie: __Host-minijwt_refresh=… (HttpOnly: JavaScript cannot read it)');
   } else if (opts.cookie && status === 204) {
-    notes.push('Set-Cookie: minijwt_refresh=; Max-Age=0 (cookie cleared)');
+    notes.push('Set-Cookie: __Host-minijwt_refresh=; Max-Age=0 (cookie cleared)');
   }
   if (json && json.error) notes.push(`error: ${json.error}: ${json.error_description}`);
   const steps = typeof opts.steps === 'function' ? opts.steps(status, json) : opts.steps;

@@ -362,7 +362,7 @@ fn missing_refresh_token() -> Response {
     Response::error(
         400,
         "invalid_request",
-        "field `refresh_token` is required (or, with X-Refresh-Cookie: 1, the minijwt_refresh cookie)",
+        "field `refresh_token` is required (or, with X-Refresh-Cookie: 1, the __Host-minijwt_refresh cookie)",
     )
 }
 

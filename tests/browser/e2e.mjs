@@ -256,16 +256,16 @@ async function main() {
     check(/expires in \d+ s/.test(await text(page, '#countdown')), 'no countdown shown');
     firstToken = await text(page, '#token-signature');
 
-    const cookie = (await context.cookies()).find((c) => c.name === 'minijwt_refresh');
-    check(cookie, 'no minijwt_refresh cookie in the browser');
+    const cookie = (await context.cookies()).find((c) => c.name === '__Host-minijwt_refresh');
+    check(cookie, 'no __Host-minijwt_refresh cookie in the browser');
     check(cookie.httpOnly, 'the refresh cookie is not HttpOnly');
     check(cookie.sameSite === 'Strict', `the refresh cookie is SameSite=${cookie.sameSite}`);
-    check(cookie.path === '/auth', `the refresh cookie's path is ${cookie.path}`);
+    check(cookie.path === '/', `the refresh cookie's path is ${cookie.path}`);
     const visible = await page.evaluate(() => ({
       cookie: document.cookie,
       storage: [localStorage, sessionStorage].flatMap((s) => Object.keys(s).map((k) => s.getItem(k))),
     }));
-    check(!visible.cookie.includes('minijwt_refresh'), 'document.cookie shows the refresh cookie');
+    check(!visible.cookie.includes('__Host-minijwt_refresh'), 'document.cookie shows the refresh cookie');
     check(!visible.storage.some((v) => /eyJ|\./.test(v)), 'a token is kept in localStorage or sessionStorage');
     await screenshot(page, '01-logged-in.png');
   });
@@ -346,7 +346,7 @@ async function main() {
     async () => {
       expectRows(await clickAndLog(page, '#btn-logout', 1), [['POST', '/auth/logout', 204, 'logout']]);
       check(await page.isHidden('#token-view'), 'the token view is still shown after logout');
-      check(!(await context.cookies()).some((c) => c.name === 'minijwt_refresh'), 'the refresh cookie is still set');
+      check(!(await context.cookies()).some((c) => c.name === '__Host-minijwt_refresh'), 'the refresh cookie is still set');
       const refresh = await clickAndLog(page, '#btn-refresh', 1);
       check(refresh[0].path === '/auth/refresh' && [400, 401].includes(refresh[0].status),
         `refresh after logout: ${describe(refresh)}`);
@@ -371,7 +371,7 @@ async function main() {
     check(out[0].method === 'POST' && out[0].path === '/auth/logout-all' && out[0].status === 204,
       `log out everywhere: ${describe(out)}`);
     check(await page.isHidden('#token-view'), 'the token view is still shown after logging out everywhere');
-    check(!(await context.cookies()).some((c) => c.name === 'minijwt_refresh'), 'the refresh cookie is still set');
+    check(!(await context.cookies()).some((c) => c.name === '__Host-minijwt_refresh'), 'the refresh cookie is still set');
     const refresh = await clickAndLog(device, '#btn-refresh', 1);
     expectRows(refresh, [['POST', '/auth/refresh', 401, '12']]);
     check(/revoked/.test(refresh[0].text), `the other device's refresh was not refused as revoked: ${refresh[0].text}`);
