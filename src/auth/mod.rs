@@ -12,6 +12,7 @@
 //! Presenting a token that was already rotated revokes the whole family
 //! (RFC 9700 §4.14.2): one of the two holders is a thief.
 
+mod audit;
 mod password;
 mod throttle;
 
@@ -26,6 +27,7 @@ use sha2::{Digest, Sha256};
 pub use crate::store::{Note, Session, User};
 use crate::store::{RefreshRecord, Rotation, Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, Validation};
+use audit::{Subject, Trail};
 use password::{Busy, PasswordHasher};
 use throttle::LoginThrottle;
 pub use throttle::ThrottleLimits;
@@ -156,6 +158,8 @@ pub struct AuthConfig {
     pub max_concurrent_hashes: usize,
     /// Failed-login limits.
     pub throttle: ThrottleLimits,
+    /// Days the audit trail keeps an event (default 90).
+    pub audit_days: i64,
 }
 
 impl Default for AuthConfig {
@@ -168,6 +172,7 @@ impl Default for AuthConfig {
             allow_register: true,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             throttle: ThrottleLimits::default(),
+            audit_days: 90,
         }
     }
 }
@@ -281,6 +286,18 @@ pub struct Principal {
     pub session: Option<String>,
 }
 
+impl Principal {
+    /// What an audit event about this principal names.
+    fn subject(&self, address: Option<IpAddr>) -> Subject<'_> {
+        Subject {
+            user_id: Some(self.user_id),
+            username: Some(&self.username),
+            address,
+            session: self.session.as_deref(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct AccessClaims {
     iss: String,
@@ -313,6 +330,7 @@ pub struct Auth {
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
+    trail: Trail,
 }
 
 impl fmt::Debug for Auth {
@@ -353,6 +371,7 @@ impl Auth {
     ) -> Result<Auth, String> {
         let hasher = PasswordHasher::new(config.max_concurrent_hashes)?;
         let throttle = LoginThrottle::new(config.throttle);
+        let trail = Trail::new(config.audit_days);
         Ok(Auth {
             store,
             key,
@@ -360,6 +379,7 @@ impl Auth {
             clock,
             hasher,
             throttle,
+            trail,
         })
     }
 
@@ -477,6 +497,13 @@ impl Auth {
         };
         self.store
             .start_session(&record, cut(user_agent, MAX_USER_AGENT))?;
+        let subject = Subject {
+            user_id: Some(user.id),
+            username: Some(&user.username),
+            address: client,
+            session: Some(&record.family),
+        };
+        self.trail.record(&self.store, now, "login_ok", subject);
         self.pair(&user, refresh_token, &record.family, record.expires_at, now)
     }
 
@@ -496,13 +523,21 @@ impl Auth {
             .map(|()| username.to_ascii_lowercase());
         // The attempt is counted as a failure *before* the slow hash, so that
         // logins already in flight cannot all slip under the limit.
-        self.throttle
-            .begin(user_key.as_deref(), client, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
+        // Only well-formed names go into the trail, like into the throttle.
+        let subject = Subject {
+            username: user_key.is_some().then_some(username),
+            address: client,
+            ..Subject::default()
+        };
+        if let Err(retry_after) = self.throttle.begin(user_key.as_deref(), client, now) {
+            self.trail.throttled(&self.store, now, subject);
+            return Err(AuthError::Throttled { retry_after });
+        }
         let checked = self.check_password(user_key.is_some(), username, password);
         match &checked {
             Ok(Some(_)) => self.throttle.succeeded(user_key.as_deref(), client),
-            Ok(None) => {} // a failure, already counted
+            // A failure, already counted by the throttle.
+            Ok(None) => self.trail.record(&self.store, now, "login_failed", subject),
             Err(_) => self.throttle.abandoned(user_key.as_deref(), client),
         }
         checked?.ok_or(AuthError::InvalidCredentials)
@@ -516,11 +551,16 @@ impl Auth {
     /// Ends one of the principal's sessions: it can no longer refresh.
     /// Another user's session, or none, is [`AuthError::NotFound`].
     pub fn revoke_session(&self, principal: &Principal, id: &str) -> Result<(), AuthError> {
-        match self
-            .store
-            .revoke_session(principal.user_id, id, self.clock.now())?
-        {
-            true => Ok(()),
+        let now = self.clock.now();
+        match self.store.revoke_session(principal.user_id, id, now)? {
+            true => {
+                let subject = Subject {
+                    session: Some(id),
+                    ..principal.subject(None)
+                };
+                self.trail.record(&self.store, now, "session_revoked", subject);
+                Ok(())
+            }
             false => Err(AuthError::NotFound),
         }
     }
@@ -561,6 +601,8 @@ impl Auth {
         self.store.set_password(user.id, &hash)?;
         self.store
             .revoke_other_sessions(user.id, principal.session.as_deref(), now)?;
+        self.trail
+            .record(&self.store, now, "password_changed", principal.subject(client));
         Ok(())
     }
 
@@ -573,11 +615,14 @@ impl Auth {
         password: &str,
         client: Option<IpAddr>,
     ) -> Result<(), AuthError> {
-        let user = self.check_credentials(&principal.username, password, client, self.clock.now())?;
+        let now = self.clock.now();
+        let user = self.check_credentials(&principal.username, password, client, now)?;
         if user.id != principal.user_id {
             return Err(AuthError::InvalidCredentials);
         }
         self.store.delete_user(user.id)?;
+        self.trail
+            .record(&self.store, now, "account_deleted", principal.subject(client));
         Ok(())
     }
 
@@ -685,6 +730,16 @@ impl Auth {
     /// assert!(auth.refresh(&third.refresh_token, None).is_err());
     /// ```
     pub fn refresh(&self, refresh_token: &str, access_token: Option<&str>) -> Result<TokenPair, AuthError> {
+        self.refresh_from(refresh_token, access_token, None)
+    }
+
+    /// [`Auth::refresh`] for a client at `client` (for the audit trail).
+    pub fn refresh_from(
+        &self,
+        refresh_token: &str,
+        access_token: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
         let claims = self.verify_refresh(refresh_token, self.refresh_validation(now))?;
         if let Some(access_token) = access_token {
@@ -724,6 +779,8 @@ impl Auth {
                     .store
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
+                self.trail
+                    .record(&self.store, now, "refresh", refreshed(&user, &record, client));
                 self.pair(&user, token, &record.family, record.expires_at, now)
             }
             Rotation::Retried(record) => {
@@ -740,9 +797,23 @@ impl Auth {
                     .store
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
+                self.trail.record(
+                    &self.store,
+                    now,
+                    "refresh_grace",
+                    refreshed(&user, &record, client),
+                );
                 self.pair(&user, again, &record.family, record.expires_at, now)
             }
-            Rotation::Reused => Err(AuthError::ReuseDetected),
+            Rotation::Reused => {
+                let subject = Subject {
+                    user_id: Some(user_id),
+                    address: client,
+                    ..Subject::default()
+                };
+                self.trail.record(&self.store, now, "reuse_detected", subject);
+                Err(AuthError::ReuseDetected)
+            }
             Rotation::Revoked => Err(AuthError::InvalidGrant("refresh token was revoked".to_owned())),
             Rotation::Expired => Err(AuthError::InvalidGrant("refresh token expired".to_owned())),
             Rotation::Unknown => Err(AuthError::InvalidGrant("refresh token is not known".to_owned())),
@@ -772,6 +843,11 @@ impl Auth {
         )?;
         self.store
             .revoke_family_of(&claims.jti, &token_hash(refresh_token), now)?;
+        let subject = Subject {
+            user_id: claims.sub.parse().ok(),
+            ..Subject::default()
+        };
+        self.trail.record(&self.store, now, "logout", subject);
         Ok(())
     }
 
@@ -791,7 +867,10 @@ impl Auth {
     /// assert!(auth.refresh(&other.refresh_token, None).is_err());
     /// ```
     pub fn logout_all(&self, principal: &Principal) -> Result<(), AuthError> {
-        self.store.revoke_user(principal.user_id, self.clock.now())?;
+        let now = self.clock.now();
+        self.store.revoke_user(principal.user_id, now)?;
+        self.trail
+            .record(&self.store, now, "logout_all", principal.subject(None));
         Ok(())
     }
 
@@ -951,6 +1030,16 @@ impl Auth {
             refresh_token,
             refresh_expires_in: refresh_exp - now,
         })
+    }
+}
+
+/// What a refresh's audit event names.
+fn refreshed<'a>(user: &'a User, record: &'a RefreshRecord, client: Option<IpAddr>) -> Subject<'a> {
+    Subject {
+        user_id: Some(user.id),
+        username: Some(&user.username),
+        address: client,
+        session: Some(&record.family),
     }
 }
 

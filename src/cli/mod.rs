@@ -4,6 +4,8 @@
 //! Exit codes: 0 success, 1 verification failed, 2 usage or input error.
 //! Every error is one line on stderr; nothing here panics on user input.
 
+#[cfg(feature = "server")]
+mod audit;
 mod keygen;
 #[cfg(feature = "server")]
 mod serve;
@@ -29,6 +31,7 @@ Usage:
   minijwt token explain [--key-file F] [--typ T] TOKEN|-
   minijwt keygen        [--out FILE]
   minijwt serve         [--addr A] [--db FILE] [--key-file F] ...   (see serve --help)
+  minijwt audit         [--db FILE] [--user NAME] [--since T]      (the server's audit trail)
 
 The key is base64url text of at least 32 bytes, read from --key-file or from the
 MINIJWT_SECRET environment variable. `-` reads the token or claims from stdin.
@@ -118,6 +121,8 @@ fn dispatch(args: Vec<OsString>) -> Result<(), CliError> {
         ["keygen", rest @ ..] => keygen::run(rest),
         #[cfg(feature = "server")]
         ["serve", rest @ ..] => serve::run(rest),
+        #[cfg(feature = "server")]
+        ["audit", rest @ ..] => audit::run(rest),
         [other, ..] => Err(usage(format!("unknown command `{other}` (try `minijwt --help`)"))),
     }
 }

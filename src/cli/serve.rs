@@ -37,6 +37,8 @@ Options (each also read from the environment variable shown; the option wins):
                        client is the rightmost address not itself trusted
                                                        MINIJWT_TRUSTED_PROXIES
                                                        (comma-separated)    [none]
+  --audit-days N       days the audit trail keeps an event
+                       (read it with `minijwt audit`)  MINIJWT_AUDIT_DAYS   [90]
   --failed-logins-per-address N
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
@@ -96,6 +98,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "max-connections",
             "failed-logins-per-address",
             "trusted-proxy",
+            "audit-days",
         ],
         &["no-register", "demo"],
         &["trusted-proxy"],
@@ -133,6 +136,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         "MINIJWT_MAX_CONNECTIONS",
         minijwt::http::server::MAX_CONNECTIONS,
     )?;
+    let audit_days: u32 = number(&parsed, "audit-days", "MINIJWT_AUDIT_DAYS", 90)?;
     let per_address: usize = number(
         &parsed,
         "failed-logins-per-address",
@@ -182,6 +186,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         access_ttl: i64::from(access_ttl),
         refresh_ttl: i64::from(refresh_ttl),
         refresh_grace: i64::from(refresh_grace),
+        audit_days: i64::from(audit_days),
         allow_register: !no_register,
         throttle: ThrottleLimits {
             per_address,

@@ -193,7 +193,7 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<Id<'_>>) -> H
             let access = optional_string_field(&body, "access_token")?;
             let refresh_token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
             let tokens = auth
-                .refresh(refresh_token, access)
+                .refresh_from(refresh_token, access, request.client)
                 .map_err(|e| refresh_failure(request, e))?;
             Ok(token_response(request, &tokens))
         }

@@ -147,6 +147,23 @@ pub struct Session {
     pub user_agent: String,
 }
 
+/// One entry of the audit trail: a security event. Never a password or token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// What happened: `login_ok`, `login_failed`, `refresh`, `reuse_detected`, ...
+    pub event: String,
+    /// The user's id, when known.
+    pub user_id: Option<i64>,
+    /// The username, when known (kept after the user is deleted).
+    pub username: Option<String>,
+    /// The client's address, when known.
+    pub address: Option<String>,
+    /// The session (refresh-token family), when one is concerned.
+    pub session: Option<String>,
+}
+
 /// What happened to a refresh token presented for rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -762,6 +779,65 @@ impl Store {
                 params![now, user_id, keep],
             )?)
         })
+    }
+
+    /// Adds an event to the audit trail.
+    ///
+    /// ```
+    /// # use minijwt::store::{AuditEvent, Store};
+    /// # let store = Store::open_in_memory().unwrap();
+    /// let event = AuditEvent { at: 10, event: "login_ok".into(), user_id: Some(1),
+    ///     username: Some("ann".into()), address: Some("192.0.2.1".into()), session: None };
+    /// store.record(&event).unwrap();
+    /// assert_eq!(store.audit_trail(Some("ANN"), 0).unwrap(), vec![event]);
+    /// assert_eq!(store.prune_audit(11).unwrap(), 1);
+    /// assert!(store.audit_trail(None, 0).unwrap().is_empty());
+    /// ```
+    pub fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.write(|c| {
+            execute(
+                c,
+                "INSERT INTO audit (at, event, user_id, username, address, session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    event.at,
+                    event.event,
+                    event.user_id,
+                    event.username,
+                    event.address,
+                    event.session
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The audit trail since `since` (Unix seconds), oldest first; only the
+    /// events of `username` (any case) when given.
+    pub fn audit_trail(&self, username: Option<&str>, since: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT at, event, user_id, username, address, session FROM audit
+                 WHERE at >= ?1 AND (?2 IS NULL OR username = ?2 COLLATE NOCASE)
+                 ORDER BY at, id",
+            )?;
+            let rows = statement.query_map(params![since, username], |row| {
+                Ok(AuditEvent {
+                    at: row.get(0)?,
+                    event: row.get(1)?,
+                    user_id: row.get(2)?,
+                    username: row.get(3)?,
+                    address: row.get(4)?,
+                    session: row.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Deletes the audit events older than `before`; returns how many.
+    pub fn prune_audit(&self, before: i64) -> Result<usize, StoreError> {
+        self.write(|c| Ok(execute(c, "DELETE FROM audit WHERE at < ?1", [before])?))
     }
 
     /// Replaces the password hash of `user_id`.

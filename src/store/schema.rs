@@ -50,6 +50,19 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO sessions (id, user_id, created_at, last_used_at, user_agent)
         SELECT family, user_id, MIN(issued_at), MAX(issued_at), ''
         FROM refresh_tokens GROUP BY family;",
+    // 3 -> 4: the audit trail. No foreign key: a deleted user's events stay,
+    // by name, until they are older than the retention.
+    "CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        event    TEXT NOT NULL,
+        user_id  INTEGER,
+        username TEXT,
+        address  TEXT,
+        session  TEXT
+    );
+    CREATE INDEX audit_by_time ON audit(at);
+    CREATE INDEX audit_by_user ON audit(username COLLATE NOCASE, at);",
 ];
 
 /// Brings the schema to the latest version, one transaction per step.
