@@ -20,6 +20,68 @@ pub fn utc(seconds: i64) -> String {
     )
 }
 
+/// Reads a UTC date as [`utc`] writes it, `YYYY-MM-DDTHH:MM:SSZ`, or a
+/// day alone, `YYYY-MM-DD` (its midnight), as Unix seconds.
+///
+/// ```
+/// use minijwt::time::{parse_utc, utc};
+/// assert_eq!(parse_utc("2011-03-22T18:43:00Z"), Some(1_300_819_380));
+/// assert_eq!(parse_utc("2000-02-29"), Some(951_782_400));
+/// assert_eq!(parse_utc(&utc(-1)), Some(-1));
+/// assert_eq!(parse_utc("2001-02-29"), None);
+/// ```
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let (date, time) = match text.split_once('T') {
+        Some((date, time)) => (date, Some(time.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let number = |part: &str, digits: usize| -> Option<i64> {
+        (part.len() == digits && part.bytes().all(|b| b.is_ascii_digit())).then(|| part.parse().ok())?
+    };
+    let mut fields = date.split('-');
+    let (year, month, day) = (
+        number(fields.next()?, 4)?,
+        number(fields.next()?, 2)?,
+        number(fields.next()?, 2)?,
+    );
+    if fields.next().is_some() || !(1..=12).contains(&month) || day < 1 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    // Day 31 of a 30-day month rolls into the next: refused by the round trip.
+    if civil_from_days(days) != (year, month as u32, day as u32) {
+        return None;
+    }
+    let of_day = match time {
+        None => 0,
+        Some(time) => {
+            let mut parts = time.split(':');
+            let (h, m, s) = (
+                number(parts.next()?, 2)?,
+                number(parts.next()?, 2)?,
+                number(parts.next()?, 2)?,
+            );
+            if parts.next().is_some() || h > 23 || m > 59 || s > 59 {
+                return None;
+            }
+            h * 3600 + m * 60 + s
+        }
+    };
+    Some(days * 86_400 + of_day)
+}
+
+/// Days since 1970-01-01 of a (year, month, day): the inverse of
+/// [`civil_from_days`], counting years from March the same way.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// Converts days since 1970-01-01 to (year, month, day).
 ///
 /// The calendar repeats every 400 years (146,097 days); counting years from

@@ -53,13 +53,13 @@ fn cookie_of(reply: &Reply) -> String {
     let mut parts = cookie.split("; ");
     let token = parts
         .next()
-        .and_then(|pair| pair.strip_prefix("minijwt_refresh="))
+        .and_then(|pair| pair.strip_prefix("__Host-minijwt_refresh="))
         .unwrap_or_else(|| panic!("{cookie}"));
     let attributes: Vec<&str> = parts.collect();
     assert_eq!(
         attributes,
         [
-            "Path=/auth",
+            "Path=/",
             "Max-Age=1209600",
             "HttpOnly",
             "Secure",
@@ -76,7 +76,7 @@ fn assert_cleared(reply: &Reply) {
         .header("Set-Cookie")
         .unwrap_or_else(|| panic!("no Set-Cookie: {reply:?}"));
     assert!(
-        cookie.starts_with("minijwt_refresh=; Path=/auth; Max-Age=0;"),
+        cookie.starts_with("__Host-minijwt_refresh=; Path=/; Max-Age=0;"),
         "{cookie}"
     );
 }
@@ -97,7 +97,7 @@ fn browser_login(addr: SocketAddr, username: &str) -> (String, String) {
 }
 
 fn browser_refresh(addr: SocketAddr, cookie: &str, headers: &[(&str, &str)]) -> Reply {
-    let cookie = format!("theme=dark; minijwt_refresh={cookie}");
+    let cookie = format!("theme=dark; __Host-minijwt_refresh={cookie}");
     let mut all = vec![("Cookie", cookie.as_str())];
     all.extend_from_slice(headers);
     call_with_headers(addr, "POST", "/auth/refresh", &all, Some(&json!({})))
@@ -161,13 +161,20 @@ fn a_browser_gets_and_rotates_its_refresh_token_in_a_cookie() {
         200
     );
 
-    // The old cookie again (a stolen copy): reuse, the family is revoked, and
-    // the browser is told to forget the cookie.
+    // The old cookie again at once (the answer was lost, or another tab):
+    // within the grace window, the same successor in the cookie.
+    let retry = browser_refresh(addr, &first, &[OPT_IN]);
+    assert_eq!(retry.status, 200, "{retry:?}");
+    assert_eq!(cookie_of(&retry), second);
+
+    // Once the successor has been used, the old cookie (a stolen copy) is
+    // reuse: the family is revoked, and the browser is told to forget it.
+    let third = cookie_of(&browser_refresh(addr, &second, &[OPT_IN]));
     let replay = browser_refresh(addr, &first, &[OPT_IN]);
     assert_eq!((replay.status, replay.error()), (401, "invalid_grant"));
     assert_eq!(replay.text("error_description"), "refresh token reuse detected");
     assert_cleared(&replay);
-    assert_eq!(browser_refresh(addr, &second, &[OPT_IN]).status, 401);
+    assert_eq!(browser_refresh(addr, &third, &[OPT_IN]).status, 401);
 }
 
 #[test]
@@ -189,7 +196,7 @@ fn the_cookie_is_never_read_without_the_opt_in_header() {
     let form = raw(
         addr,
         format!(
-            "POST /auth/refresh HTTP/1.1\r\nHost: t\r\nX-Refresh-Cookie: 1\r\nCookie: minijwt_refresh={cookie}\r\n\
+            "POST /auth/refresh HTTP/1.1\r\nHost: t\r\nX-Refresh-Cookie: 1\r\nCookie: __Host-minijwt_refresh={cookie}\r\n\
              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\nConnection: close\r\n\r\na=b"
         )
         .as_bytes(),
@@ -204,7 +211,7 @@ fn the_cookie_is_never_read_without_the_opt_in_header() {
             OPT_IN,
             (
                 "Cookie",
-                &format!("minijwt_refresh=x.y.z; minijwt_refresh={cookie}"),
+                &format!("__Host-minijwt_refresh=x.y.z; __Host-minijwt_refresh={cookie}"),
             ),
         ],
         Some(&json!({})),
@@ -224,7 +231,7 @@ fn only_a_dead_refresh_token_is_cleared() {
     let (_, cookie) = browser_login(addr, "alice");
     // A bad access token beside a good cookie (another tab's, another
     // user's): refused, but the cookie is still good and stays.
-    let cookie_header = format!("minijwt_refresh={cookie}");
+    let cookie_header = format!("__Host-minijwt_refresh={cookie}");
     let foreign = call_with_headers(
         addr,
         "POST",
@@ -245,7 +252,7 @@ fn only_a_dead_refresh_token_is_cleared() {
         addr,
         "POST",
         "/auth/logout",
-        &[OPT_IN, ("Cookie", "minijwt_refresh=x.y.z")],
+        &[OPT_IN, ("Cookie", "__Host-minijwt_refresh=x.y.z")],
         Some(&json!({})),
     );
     assert_eq!((dead.status, dead.error()), (401, "invalid_grant"), "{dead:?}");
@@ -256,7 +263,7 @@ fn only_a_dead_refresh_token_is_cleared() {
 fn logging_out_a_browser_revokes_and_clears_the_cookie() {
     let (_server, addr) = start();
     let (access, cookie) = browser_login(addr, "alice");
-    let cookie_header = format!("minijwt_refresh={cookie}");
+    let cookie_header = format!("__Host-minijwt_refresh={cookie}");
     let logout = call_with_headers(
         addr,
         "POST",

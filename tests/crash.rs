@@ -1,8 +1,9 @@
 //! `kill -9` under load: clients keep logging in and refreshing, the server is
 //! killed mid-load and restarted on the same database. Every refresh token a
-//! client last received must either still refresh, or be recorded as rotated
-//! (the server committed a rotation whose response never arrived). None may
-//! be lost, and `PRAGMA integrity_check` must say ok.
+//! client last received must still refresh: a current one as usual, and one
+//! the server had rotated with a response the kill swallowed through the
+//! grace window (the same successor again, so the client keeps its session).
+//! None may be lost, and `PRAGMA integrity_check` must say ok.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -162,20 +163,18 @@ fn kill_9_under_load_loses_no_refresh_token() {
         let (Some(token), Some(rotated)) = (token, rotated) else {
             continue;
         };
-        if *rotated {
-            continue; // legitimately rotated: its successor's response was lost
-        }
         let (status, body) = post(addr, "/auth/refresh", &json!({"refresh_token": token})).unwrap();
-        assert_eq!(
-            status, 200,
-            "a current refresh token stopped working after kill -9: {body}"
-        );
+        let what = match rotated {
+            true => "a token rotated by a response the kill swallowed was not recovered by the grace window",
+            false => "a current refresh token stopped working after kill -9",
+        };
+        assert_eq!(status, 200, "{what}: {body}");
         checked += 1;
     }
     let lost_responses = rotated.iter().filter(|r| **r == Some(true)).count();
     println!(
         "{refreshes} refreshes before the kill; after the restart {checked} held tokens refreshed, \
-         {lost_responses} had been rotated by a response the kill swallowed"
+         {lost_responses} of them rotated by a response the kill swallowed (recovered within the grace window)"
     );
     assert!(
         checked >= CLIENTS / 2,

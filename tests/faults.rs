@@ -197,7 +197,7 @@ fn a_lock_poisoned_mid_transaction_costs_nothing_else() {
     // store's runs under its writer lock, inside an open IMMEDIATE
     // transaction: a panic there poisons the lock mid-transaction.
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        store.rotate_refresh("poison", &[9; 32], T0 + 1, |_| {
+        store.rotate_refresh("poison", &[9; 32], T0 + 1, 0, |_| {
             panic!("injected fault: successor")
         })
     }));
@@ -212,7 +212,7 @@ fn a_lock_poisoned_mid_transaction_costs_nothing_else() {
     assert_eq!(call(f.addr, "GET", "/me", Some(&access), None).status, 200);
     // The panicking rotation was rolled back: the token is still current.
     let again = store
-        .rotate_refresh("poison", &[9; 32], T0 + 2, |old| RefreshRecord {
+        .rotate_refresh("poison", &[9; 32], T0 + 2, 0, |old| RefreshRecord {
             jti: "poison-2".into(),
             token_hash: [10; 32],
             ..old.clone()
@@ -290,4 +290,34 @@ fn a_database_file_read_only_at_start_recovers_when_writable() {
     let registered = register(f.addr, "alice");
     assert_eq!(registered.status, 201, "still read-only: {registered:?}");
     assert_eq!(login(f.addr, "alice").status, 200);
+}
+
+/// A database made by an older version (mode 0644, password hashes readable
+/// by every local user) loses its group and other bits when opened, and so
+/// do its -wal and -shm files; the owner's bits stay as they were.
+#[cfg(unix)]
+#[test]
+fn an_existing_database_is_made_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = fresh_path("modes");
+    let mode = |file: &str| std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+    drop(Store::open(&path).unwrap());
+    let files: Vec<String> = ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| format!("{}{suffix}", path.display()))
+        .collect();
+    for file in &files {
+        if std::path::Path::new(file).exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    store.create_user("modes", "hash", T0).unwrap();
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    drop(store);
+    for file in &files {
+        let _ = std::fs::remove_file(file);
+    }
 }

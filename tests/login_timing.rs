@@ -49,6 +49,7 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 fn unknown_user_and_wrong_password_take_the_same_time() {
     // Limits out of the way: this measures the hash, not the throttle.
     let throttle = ThrottleLimits {
+        per_user_address: 100_000,
         per_user: 100_000,
         per_address: 100_000,
         window: 900,

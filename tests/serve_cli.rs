@@ -158,16 +158,17 @@ fn starts_with_no_setup_and_stops_cleanly_on_sigterm() {
     register(server.addr);
     let tokens = login(server.addr);
 
+    // The key, the database and SQLite's -wal and -shm files beside it hold
+    // secrets (a key, password hashes): readable by their owner only.
     #[cfg(unix)]
-    {
+    for file in ["minijwt.key", "minijwt.db", "minijwt.db-wal", "minijwt.db-shm"] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("minijwt.key"))
-            .unwrap()
+        let mode = std::fs::metadata(dir.join(file))
+            .unwrap_or_else(|e| panic!("{file}: {e}"))
             .permissions()
             .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(mode & 0o777, 0o600, "{file} is {:o}", mode & 0o777);
     }
-    assert!(dir.join("minijwt.db").exists());
 
     let status = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -465,5 +466,67 @@ fn a_log_nobody_reads_neither_grows_the_server_nor_blocks_its_stop() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The audit trail of a real server, read with `minijwt audit`: the events
+/// with user, address and session, and never a password or a token.
+#[test]
+fn the_audit_trail_records_security_events_and_no_secret() {
+    let dir = workdir("audit");
+    let server = serve(&dir, &[]);
+    register(server.addr);
+    let tokens = login(server.addr);
+    let (status, _) = post(
+        server.addr,
+        "/auth/login",
+        &json!({"username": "alice", "password": "not the password"}),
+    );
+    assert_eq!(status, 401);
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    let (status, rotated) = post(
+        server.addr,
+        "/auth/refresh",
+        &json!({ "refresh_token": refresh_token }),
+    );
+    assert_eq!(status, 200, "{rotated}");
+
+    let audit = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_minijwt"))
+            .arg("audit")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let output = audit(&["--user", "ALICE", "--since", "1d"]);
+    assert!(output.status.success(), "{output:?}");
+    let trail = String::from_utf8(output.stdout).unwrap();
+    let events: Vec<&str> = trail.lines().map(|l| l.split(' ').nth(1).unwrap()).collect();
+    assert_eq!(events, ["login_ok", "login_failed", "refresh"], "{trail}");
+    assert!(trail.lines().all(|l| l.contains("address=127.0.0.1")), "{trail}");
+    let login_line = trail.lines().next().unwrap();
+    assert!(login_line.contains("user=alice (1)"), "{login_line}");
+    assert!(!login_line.contains("session=-"), "{login_line}");
+    for secret in [
+        PASSWORD,
+        "not the password",
+        refresh_token,
+        tokens["access_token"].as_str().unwrap(),
+    ] {
+        assert!(!trail.contains(secret), "a secret in the audit trail: {trail}");
+    }
+    // Nothing for another name; bad input is one line and exit 2.
+    assert!(audit(&["--user", "bob"]).stdout.is_empty());
+    for args in [&["--since", "yesterday"][..], &["--db", "missing.db"][..]] {
+        let refused = audit(args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&refused.stderr).lines().count(),
+            1,
+            "{args:?}"
+        );
+    }
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

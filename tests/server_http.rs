@@ -13,10 +13,11 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use minijwt::auth::{Auth, AuthConfig, Clock, ManualClock};
+use minijwt::http::proxy::TrustedProxies;
 use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
-use serde_json::json;
+use serde_json::{json, Value};
 
 mod common;
 use common::*;
@@ -59,8 +60,17 @@ fn key() -> Hs256Key {
 }
 
 fn start_with(store: Store, config: AuthConfig, clock: Arc<TestClock>) -> TestServer {
+    start_with_options(store, config, clock, Options::default())
+}
+
+fn start_with_options(
+    store: Store,
+    config: AuthConfig,
+    clock: Arc<TestClock>,
+    options: Options,
+) -> TestServer {
     let auth = Auth::new(store, key(), config, clock.clone()).unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
+    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", options).unwrap();
     TestServer {
         addr: server.addr(),
         server: Some(server),
@@ -192,9 +202,17 @@ fn rotation_keeps_the_family_expiry_two_weeks_after_login() {
     assert_eq!(login(s.addr, "alice").body["refresh_expires_in"], two_weeks);
 }
 
+/// Strict rotation: no grace window, so any second use is reuse.
+fn strict() -> AuthConfig {
+    AuthConfig {
+        refresh_grace: 0,
+        ..AuthConfig::default()
+    }
+}
+
 #[test]
 fn reuse_of_a_rotated_token_revokes_the_family() {
-    let s = start(AuthConfig::default());
+    let s = start(strict());
     let first = user(s.addr, "alice");
     let other_login = login(s.addr, "alice");
     let second = refresh(s.addr, &first.text("refresh_token"), None);
@@ -213,25 +231,99 @@ fn reuse_of_a_rotated_token_revokes_the_family() {
     );
 }
 
-#[test]
-fn sixteen_concurrent_refreshes_exactly_one_succeeds() {
-    let s = start(AuthConfig::default());
-    let token = user(s.addr, "alice").text("refresh_token");
-    let barrier = Arc::new(Barrier::new(16));
-    let statuses: Vec<u16> = (0..16)
+/// `n` refreshes of one token at once; the replies in no particular order.
+fn concurrent_refreshes(addr: SocketAddr, token: &str, n: usize) -> Vec<Reply> {
+    let barrier = Arc::new(Barrier::new(n));
+    (0..n)
         .map(|_| {
-            let (barrier, token, addr) = (barrier.clone(), token.clone(), s.addr);
+            let (barrier, token) = (barrier.clone(), token.to_owned());
             std::thread::spawn(move || {
                 barrier.wait();
-                refresh(addr, &token, None).status
+                refresh(addr, &token, None)
             })
         })
         .collect::<Vec<_>>()
         .into_iter()
         .map(|t| t.join().unwrap())
+        .collect()
+}
+
+#[test]
+fn sixteen_concurrent_refreshes_without_grace_exactly_one_succeeds() {
+    let s = start(strict());
+    let token = user(s.addr, "alice").text("refresh_token");
+    let statuses: Vec<u16> = concurrent_refreshes(s.addr, &token, 16)
+        .iter()
+        .map(|r| r.status)
         .collect();
     assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|&s| s == 200 || s == 401), "{statuses:?}");
+}
+
+#[test]
+fn a_retry_within_the_grace_window_gets_the_same_successor() {
+    let s = start(AuthConfig::default()); // grace 30 s
+    let first = user(s.addr, "alice");
+    let r1 = first.text("refresh_token");
+    let second = refresh(s.addr, &r1, Some(&first.text("access_token")));
+    assert_eq!(second.status, 200);
+    let r2 = second.text("refresh_token");
+
+    // The answer was lost; the client tries again 5 s later: the same
+    // successor, byte for byte, and a fresh access token.
+    s.clock.time.advance(5);
+    let retry = refresh(s.addr, &r1, None);
+    assert_eq!(retry.status, 200, "{retry:?}");
+    assert_eq!(retry.text("refresh_token"), r2);
+    assert_eq!(
+        retry.body["refresh_expires_in"],
+        second.body["refresh_expires_in"].as_i64().unwrap() - 5
+    );
+    assert_eq!(
+        call(s.addr, "GET", "/me", Some(&retry.text("access_token")), None).status,
+        200
+    );
+
+    // The family goes on as a line: R2 rotates as usual...
+    let third = refresh(s.addr, &r2, None);
+    assert_eq!(third.status, 200);
+    // ...and once R2 has been used, R1 again is reuse: the family is revoked.
+    let replay = refresh(s.addr, &r1, None);
+    assert_eq!(replay.text("error_description"), "refresh token reuse detected");
+    assert_eq!(refresh(s.addr, &third.text("refresh_token"), None).status, 401);
+}
+
+#[test]
+fn concurrent_refreshes_within_the_grace_window_all_get_one_successor() {
+    let s = start(AuthConfig::default());
+    let token = user(s.addr, "alice").text("refresh_token");
+    let replies = concurrent_refreshes(s.addr, &token, 8);
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:?}");
+    let successors: std::collections::HashSet<String> =
+        replies.iter().map(|r| r.text("refresh_token")).collect();
+    assert_eq!(successors.len(), 1, "{successors:?}");
+    let successor = successors.into_iter().next().unwrap();
+    assert_eq!(refresh(s.addr, &successor, None).status, 200);
+}
+
+#[test]
+fn after_the_grace_window_a_retry_is_reuse() {
+    let s = start(AuthConfig {
+        refresh_grace: 2,
+        ..AuthConfig::default()
+    });
+    let r1 = user(s.addr, "alice").text("refresh_token");
+    let r2 = refresh(s.addr, &r1, None).text("refresh_token");
+    s.clock.time.advance(1);
+    // Still within 2 s: the same successor.
+    assert_eq!(refresh(s.addr, &r1, None).text("refresh_token"), r2);
+    s.clock.time.advance(1);
+    let late = refresh(s.addr, &r1, None);
+    assert_eq!((late.status, late.error()), (401, "invalid_grant"));
+    assert_eq!(late.text("error_description"), "refresh token reuse detected");
+    // The successor is revoked with its family.
+    let after = refresh(s.addr, &r2, None);
+    assert_eq!(after.text("error_description"), "refresh token was revoked");
 }
 
 #[test]
@@ -377,8 +469,72 @@ fn wrong_username_and_wrong_password_look_the_same() {
     assert_eq!(wrong_password.error(), "invalid_credentials");
 }
 
+/// Behind a reverse proxy on 127.0.0.1 (the test client), which names the
+/// client in X-Forwarded-For.
+fn start_behind_proxy(config: AuthConfig) -> TestServer {
+    let clock = Arc::new(TestClock::default());
+    clock.time.set(T0);
+    let options = Options {
+        trusted_proxies: TrustedProxies::new(vec!["127.0.0.1/32".parse().unwrap()]),
+        ..Options::default()
+    };
+    start_with_options(Store::open_in_memory().unwrap(), config, clock, options)
+}
+
+/// A login with `password`, by the client the proxy names `client`.
+fn login_from(addr: SocketAddr, client: &str, password: &str) -> Reply {
+    call_with_headers(
+        addr,
+        "POST",
+        "/auth/login",
+        &[("X-Forwarded-For", client)],
+        Some(&json!({"username": "alice", "password": password})),
+    )
+}
+
 #[test]
-fn failed_logins_are_throttled_per_username() {
+fn a_guesser_from_one_address_cannot_keep_the_user_out() {
+    let s = start_behind_proxy(AuthConfig::default());
+    user(s.addr, "alice");
+    for _ in 0..5 {
+        assert_eq!(login_from(s.addr, "198.51.100.7", "wrong guess").status, 401);
+    }
+    // The guesser is stopped, right password or not...
+    assert_eq!(login_from(s.addr, "198.51.100.7", PASSWORD).status, 429);
+    // ...while alice, from her own address, logs in.
+    assert_eq!(login_from(s.addr, "203.0.113.9", PASSWORD).status, 200);
+}
+
+#[test]
+fn guessers_from_many_addresses_meet_the_soft_limit_and_alice_still_gets_in() {
+    let mut config = AuthConfig::default();
+    config.throttle.per_user = 6;
+    let s = start_behind_proxy(config);
+    user(s.addr, "alice");
+    for i in 1..=6 {
+        let guesser = format!("198.51.100.{i}");
+        assert_eq!(login_from(s.addr, &guesser, "wrong guess").status, 401);
+    }
+    // Six addresses have failed once each: they are refused now...
+    assert_eq!(login_from(s.addr, "198.51.100.1", "wrong guess").status, 429);
+    // ...but an address that has not failed is not, and the right password works.
+    assert_eq!(login_from(s.addr, "203.0.113.9", PASSWORD).status, 200);
+}
+
+#[test]
+fn a_spoofed_forwarded_for_changes_nothing_without_a_trusted_proxy() {
+    let s = start(AuthConfig::default());
+    user(s.addr, "alice");
+    for i in 1..=5 {
+        let spoofed = format!("198.51.100.{i}");
+        assert_eq!(login_from(s.addr, &spoofed, "wrong guess").status, 401);
+    }
+    // Every attempt came from 127.0.0.1, whatever the header claimed.
+    assert_eq!(login_from(s.addr, "203.0.113.9", PASSWORD).status, 429);
+}
+
+#[test]
+fn failed_logins_are_throttled_per_username_and_address() {
     let s = start(AuthConfig::default());
     user(s.addr, "alice");
     for _ in 0..5 {
@@ -838,4 +994,190 @@ fn burst(n: usize) {
 fn burst_of_keep_alive_clients_all_get_answers() {
     burst(64);
     burst(256);
+}
+
+/// A login from a device that names itself in `User-Agent`.
+fn login_with_agent(addr: SocketAddr, agent: &str) -> Reply {
+    let reply = call_with_headers(
+        addr,
+        "POST",
+        "/auth/login",
+        &[("User-Agent", agent)],
+        Some(&json!({"username": "alice", "password": PASSWORD})),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply
+}
+
+fn sessions(addr: SocketAddr, access: &str) -> Vec<Value> {
+    let reply = call(addr, "GET", "/auth/sessions", Some(access), None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.header("Cache-Control"), Some("no-store"));
+    reply.body["sessions"].as_array().unwrap().clone()
+}
+
+#[test]
+fn a_user_sees_their_sessions_and_ends_another_one() {
+    let s = start(AuthConfig::default());
+    assert_eq!(register(s.addr, "alice").status, 201);
+    let laptop = login_with_agent(s.addr, "Laptop/1.0");
+    s.clock.time.advance(10);
+    let long_agent = format!("Phone/2.0 {}", "x".repeat(1000));
+    let phone = login_with_agent(s.addr, &long_agent);
+
+    let listed = sessions(s.addr, &laptop.text("access_token"));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    // The most recently used first; `current` is the laptop's for its token.
+    assert_eq!(listed[0]["user_agent"].as_str().unwrap().len(), 256);
+    assert!(listed[0]["user_agent"].as_str().unwrap().starts_with("Phone/2.0"));
+    assert_eq!(listed[1]["user_agent"], "Laptop/1.0");
+    assert_eq!(
+        (listed[0]["current"].clone(), listed[1]["current"].clone()),
+        (json!(false), json!(true))
+    );
+    assert_eq!(listed[1]["created_at"], T0);
+    assert_eq!(listed[1]["expires_at"], T0 + 14 * 24 * 3600);
+
+    // A refresh moves the session's last use.
+    s.clock.time.advance(5);
+    let laptop = refresh(s.addr, &laptop.text("refresh_token"), None);
+    let listed = sessions(s.addr, &laptop.text("access_token"));
+    assert_eq!(listed[0]["user_agent"], "Laptop/1.0");
+    assert_eq!(listed[0]["last_used_at"], T0 + 15);
+    assert_eq!(listed[0]["current"], true);
+
+    // The laptop ends the phone's session: the phone can no longer refresh.
+    let phone_id = listed[1]["id"].as_str().unwrap().to_owned();
+    let ended = call(
+        s.addr,
+        "DELETE",
+        &format!("/auth/sessions/{phone_id}"),
+        Some(&laptop.text("access_token")),
+        None,
+    );
+    assert_eq!(ended.status, 204);
+    assert_eq!(refresh(s.addr, &phone.text("refresh_token"), None).status, 401);
+    assert_eq!(sessions(s.addr, &laptop.text("access_token")).len(), 1);
+
+    // Another user's session, or none, is 404.
+    let bob = user(s.addr, "bob");
+    let laptop_id = listed[0]["id"].as_str().unwrap();
+    let foreign = call(
+        s.addr,
+        "DELETE",
+        &format!("/auth/sessions/{laptop_id}"),
+        Some(&bob.text("access_token")),
+        None,
+    );
+    assert_eq!((foreign.status, foreign.error()), (404, "not_found"));
+    assert_eq!(refresh(s.addr, &laptop.text("refresh_token"), None).status, 200);
+    let unknown = call(
+        s.addr,
+        "DELETE",
+        "/auth/sessions/nope",
+        Some(&bob.text("access_token")),
+        None,
+    );
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        call(
+            s.addr,
+            "DELETE",
+            "/auth/sessions/a.b",
+            Some(&bob.text("access_token")),
+            None
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn changing_the_password_ends_the_other_sessions() {
+    let s = start(AuthConfig::default());
+    let laptop = user(s.addr, "alice");
+    let phone = login(s.addr, "alice");
+    let access = laptop.text("access_token");
+    let change = |current: &str, new: &str| {
+        call(
+            s.addr,
+            "POST",
+            "/auth/password",
+            Some(&access),
+            Some(&json!({"current_password": current, "new_password": new})),
+        )
+    };
+    let wrong = change("not my password", "a brand new password");
+    assert_eq!((wrong.status, wrong.error()), (401, "invalid_credentials"));
+    assert_eq!(change(PASSWORD, "short").status, 400);
+    assert_eq!(change(PASSWORD, "a brand new password").status, 204);
+
+    assert_eq!(refresh(s.addr, &phone.text("refresh_token"), None).status, 401);
+    assert_eq!(refresh(s.addr, &laptop.text("refresh_token"), None).status, 200);
+    assert_eq!(login(s.addr, "alice").status, 401); // the old password
+    let new = post(
+        s.addr,
+        "/auth/login",
+        json!({"username": "alice", "password": "a brand new password"}),
+    );
+    assert_eq!(new.status, 200);
+}
+
+#[test]
+fn a_wrong_current_password_counts_as_a_failed_login() {
+    let s = start(AuthConfig::default());
+    let alice = user(s.addr, "alice");
+    for _ in 0..5 {
+        let reply = call(
+            s.addr,
+            "POST",
+            "/auth/password",
+            Some(&alice.text("access_token")),
+            Some(&json!({"current_password": "guess guess", "new_password": "whatever it is"})),
+        );
+        assert_eq!(reply.status, 401);
+    }
+    assert_eq!(login(s.addr, "alice").status, 429);
+}
+
+#[test]
+fn deleting_the_account_refuses_its_tokens_at_once() {
+    let s = start(AuthConfig::default());
+    let alice = user(s.addr, "alice");
+    let access = alice.text("access_token");
+    assert_eq!(post_note(s.addr, &access, "private").status, 201);
+    let delete = |password: &str| {
+        call(
+            s.addr,
+            "DELETE",
+            "/me",
+            Some(&access),
+            Some(&json!({ "password": password })),
+        )
+    };
+    assert_eq!(delete("not my password").status, 401);
+    assert_eq!(call(s.addr, "GET", "/me", Some(&access), None).status, 200);
+    assert_eq!(delete(PASSWORD).status, 204);
+
+    // The access token has not expired, and is refused everywhere all the same.
+    for (method, path) in [
+        ("GET", "/me"),
+        ("GET", "/notes"),
+        ("GET", "/auth/sessions"),
+        ("POST", "/auth/logout-all"),
+    ] {
+        let reply = call(s.addr, method, path, Some(&access), None);
+        assert_eq!(
+            (reply.status, reply.error()),
+            (401, "invalid_token"),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(post_note(s.addr, &access, "again").status, 401);
+    assert_eq!(refresh(s.addr, &alice.text("refresh_token"), None).status, 401);
+    assert_eq!(login(s.addr, "alice").status, 401);
+    // The name is free again, and the new alice sees none of the old notes.
+    let again = user(s.addr, "alice");
+    let notes = call(s.addr, "GET", "/notes", Some(&again.text("access_token")), None);
+    assert_eq!(notes.body["notes"], json!([]));
 }

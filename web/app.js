@@ -156,9 +156,9 @@ async function api(method, path, opts = {}) {
     if (json.refresh_token) notes.push(`answer: refresh_token ${shorten(json.refresh_token)} (visible: API client mode)`);
   }
   if (opts.cookie && status === 200) {
-    notes.push('Set-Cookie: minijwt_refresh=… (HttpOnly: JavaScript cannot read it)');
+    notes.push('Set-Cookie: __Host-minijwt_refresh=… (HttpOnly: JavaScript cannot read it)');
   } else if (opts.cookie && status === 204) {
-    notes.push('Set-Cookie: minijwt_refresh=; Max-Age=0 (cookie cleared)');
+    notes.push('Set-Cookie: __Host-minijwt_refresh=; Max-Age=0 (cookie cleared)');
   }
   if (json && json.error) notes.push(`error: ${json.error}: ${json.error_description}`);
   const steps = typeof opts.steps === 'function' ? opts.steps(status, json) : opts.steps;
@@ -349,7 +349,8 @@ async function tamper() {
 
 /**
  * Plays an API client (no cookie header, so the refresh token comes in the JSON):
- * log in → R1; refresh with R1 → R2; replay R1 → reuse detected; try R2 → revoked.
+ * log in → R1; refresh with R1 → R2; R1 again at once (a retry) → the same R2;
+ * refresh with R2 → R3; replay R1 → reuse detected; try R3 → revoked.
  */
 async function replay() {
   const list = $('replay-result');
@@ -382,11 +383,23 @@ async function replay() {
   }
   const r2 = refresh1.json.refresh_token;
   say(`Refresh with R1 → 200: new tokens, R2 = ${shorten(r2)}. R1 is now used up.`, true);
+  const retried = await api('POST', '/auth/refresh', { ...opts, body: { refresh_token: r1 }, steps: '12 13' });
+  const same = retried.status === 200 && retried.json.refresh_token === r2;
+  say(same
+    ? `R1 again at once, as a client whose answer was lost would: 200 with the same R2 (the grace window: a retry is not theft while R2 is unused).`
+    : `R1 again at once → ${describeError(retried)}, not the same R2.`, same);
+  const refresh2 = await api('POST', '/auth/refresh', { ...opts, body: { refresh_token: r2 }, steps: '12 13' });
+  if (refresh2.status !== 200) {
+    say(`Refresh with R2 failed: ${describeError(refresh2)}`, false);
+    return;
+  }
+  const r3 = refresh2.json.refresh_token;
+  say(`The real client moves on: R2 → 200, R3 = ${shorten(r3)}. Now R1 and R2 are used up for good.`, true);
   const replayed = await api('POST', '/auth/refresh', { ...opts, body: { refresh_token: r1 }, steps: '12 13' });
   say(`Replay R1 (as a thief with a copy would) → ${describeError(replayed)}. The server revokes the whole family.`,
     replayed.status === 401);
-  const after = await api('POST', '/auth/refresh', { ...opts, body: { refresh_token: r2 }, steps: '12 13' });
-  say(`Try R2, the newest token → ${describeError(after)}. The real client must log in again: the thief gets nothing.`,
+  const after = await api('POST', '/auth/refresh', { ...opts, body: { refresh_token: r3 }, steps: '12 13' });
+  say(`Try R3, the newest token → ${describeError(after)}. The real client must log in again: the thief gets nothing.`,
     after.status === 401);
 }
 

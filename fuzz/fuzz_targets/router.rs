@@ -101,9 +101,9 @@ fuzz_target!(|data: &[u8]| {
     // Browser mode: the opt-in header and the refresh cookie, apart or together.
     let cookie = match authorization / 5 % 4 {
         0 => None,
-        1 => Some((true, format!("minijwt_refresh={}", world.refresh))),
-        2 => Some((true, format!("minijwt_refresh={free}"))),
-        _ => Some((false, format!("minijwt_refresh={}", world.refresh))),
+        1 => Some((true, format!("{}={}", minijwt::http::browser::COOKIE, world.refresh))),
+        2 => Some((true, format!("{}={free}", minijwt::http::browser::COOKIE))),
+        _ => Some((false, format!("{}={}", minijwt::http::browser::COOKIE, world.refresh))),
     };
     if let Some((opt_in, cookie)) = cookie {
         if opt_in {

@@ -12,6 +12,7 @@
 //! Presenting a token that was already rotated revokes the whole family
 //! (RFC 9700 §4.14.2): one of the two holders is a thief.
 
+mod audit;
 mod password;
 mod throttle;
 
@@ -23,9 +24,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::store::{Note, User};
+pub use crate::store::{Note, Session, User};
 use crate::store::{RefreshRecord, Rotation, Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, Validation};
+use audit::{Subject, Trail};
 use password::{Busy, PasswordHasher};
 use throttle::LoginThrottle;
 pub use throttle::ThrottleLimits;
@@ -115,6 +117,23 @@ impl Clock for ManualClock {
     }
 }
 
+/// The most of a login's `User-Agent` a session keeps, in bytes.
+pub const MAX_USER_AGENT: usize = 256;
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// [`AuthConfig::refresh_grace`] unless set: long enough for a client to
+/// retry a refresh whose answer was lost, short enough that a stolen
+/// token replayed later is still caught.
+pub const DEFAULT_REFRESH_GRACE: i64 = 30;
+
 /// Settings of the auth service.
 ///
 /// ```
@@ -129,12 +148,18 @@ pub struct AuthConfig {
     pub access_ttl: i64,
     /// Refresh token family lifetime in seconds (default 1,209,600: two weeks).
     pub refresh_ttl: i64,
+    /// Seconds after a rotation during which the previous refresh token,
+    /// presented again while its successor is unused, gets that same
+    /// successor instead of counting as reuse (default 30; 0: strict).
+    pub refresh_grace: i64,
     /// Whether `register` is allowed.
     pub allow_register: bool,
     /// Password hashes run at once (each takes 19 MiB).
     pub max_concurrent_hashes: usize,
     /// Failed-login limits.
     pub throttle: ThrottleLimits,
+    /// Days the audit trail keeps an event (default 90).
+    pub audit_days: i64,
 }
 
 impl Default for AuthConfig {
@@ -143,9 +168,11 @@ impl Default for AuthConfig {
             issuer: "minijwt".to_owned(),
             access_ttl: 3600,
             refresh_ttl: 14 * 24 * 3600,
+            refresh_grace: DEFAULT_REFRESH_GRACE,
             allow_register: true,
             max_concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             throttle: ThrottleLimits::default(),
+            audit_days: 90,
         }
     }
 }
@@ -255,6 +282,20 @@ pub struct Principal {
     pub user_id: i64,
     /// The username in the token.
     pub username: String,
+    /// The session the token was issued in (`sid`), if it names one.
+    pub session: Option<String>,
+}
+
+impl Principal {
+    /// What an audit event about this principal names.
+    fn subject(&self, address: Option<IpAddr>) -> Subject<'_> {
+        Subject {
+            user_id: Some(self.user_id),
+            username: Some(&self.username),
+            address,
+            session: self.session.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -265,6 +306,10 @@ struct AccessClaims {
     iat: i64,
     exp: i64,
     jti: String,
+    /// The session (refresh-token family) the token was issued in; tokens
+    /// from before sessions existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -285,6 +330,7 @@ pub struct Auth {
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
+    trail: Trail,
 }
 
 impl fmt::Debug for Auth {
@@ -325,6 +371,7 @@ impl Auth {
     ) -> Result<Auth, String> {
         let hasher = PasswordHasher::new(config.max_concurrent_hashes)?;
         let throttle = LoginThrottle::new(config.throttle);
+        let trail = Trail::new(config.audit_days);
         Ok(Auth {
             store,
             key,
@@ -332,6 +379,7 @@ impl Auth {
             clock,
             hasher,
             throttle,
+            trail,
         })
     }
 
@@ -391,12 +439,7 @@ impl Auth {
             return Err(AuthError::RegistrationClosed);
         }
         check_username(username)?;
-        let length = password.chars().count();
-        if !(8..=1024).contains(&length) {
-            return Err(AuthError::InvalidRequest(format!(
-                "password must be 8 to 1024 characters, got {length}"
-            )));
-        }
+        check_new_password(password)?;
         let hash = self.hasher.hash(password)?.map_err(AuthError::Internal)?;
         match self.store.create_user(username, &hash, self.clock.now()) {
             Err(StoreError::Conflict) => Err(AuthError::UsernameTaken),
@@ -427,27 +470,23 @@ impl Auth {
         password: &str,
         client: Option<IpAddr>,
     ) -> Result<TokenPair, AuthError> {
+        self.login_from(username, password, client, "")
+    }
+
+    /// [`Auth::login`] from a client that says what it is (its
+    /// `User-Agent`, kept with the session, cut to [`MAX_USER_AGENT`] bytes).
+    pub fn login_from(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        user_agent: &str,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
-        // Only well-formed names are tracked per user (at most 32 bytes each);
-        // anything else can only count against the client's address.
-        let user_key = check_username(username)
-            .ok()
-            .map(|()| username.to_ascii_lowercase());
-        // The attempt is counted as a failure *before* the slow hash, so that
-        // logins already in flight cannot all slip under the limit.
-        self.throttle
-            .begin(user_key.as_deref(), client, now)
-            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-        let checked = self.check_password(user_key.is_some(), username, password);
-        match &checked {
-            Ok(Some(_)) => self.throttle.succeeded(user_key.as_deref(), client),
-            Ok(None) => {} // a failure, already counted
-            Err(_) => self.throttle.abandoned(user_key.as_deref(), client),
-        }
-        let credentials = checked?;
-        let user = credentials.ok_or(AuthError::InvalidCredentials)?;
+        let user = self.check_credentials(username, password, client, now)?;
         let expires_at = now + self.config.refresh_ttl;
-        let (refresh_token, jti) = self.mint_refresh(user.id, now, expires_at)?;
+        let jti = random_id()?;
+        let refresh_token = self.mint_refresh(user.id, &jti, now, expires_at)?;
         let record = RefreshRecord {
             jti,
             token_hash: token_hash(&refresh_token),
@@ -456,8 +495,135 @@ impl Auth {
             issued_at: now,
             expires_at,
         };
-        self.store.insert_refresh(&record)?;
-        self.pair(&user, refresh_token, record.expires_at, now)
+        self.store
+            .start_session(&record, cut(user_agent, MAX_USER_AGENT))?;
+        let subject = Subject {
+            user_id: Some(user.id),
+            username: Some(&user.username),
+            address: client,
+            session: Some(&record.family),
+        };
+        self.trail.record(&self.store, now, "login_ok", subject);
+        self.pair(&user, refresh_token, &record.family, record.expires_at, now)
+    }
+
+    /// A password check that counts as a login attempt: throttled, and a
+    /// wrong password is a failure for the throttle like a failed login.
+    fn check_credentials(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        now: i64,
+    ) -> Result<User, AuthError> {
+        // Only well-formed names are tracked per user (at most 32 bytes each);
+        // anything else can only count against the client's address.
+        let user_key = check_username(username)
+            .ok()
+            .map(|()| username.to_ascii_lowercase());
+        // The attempt is counted as a failure *before* the slow hash, so that
+        // logins already in flight cannot all slip under the limit.
+        // Only well-formed names go into the trail, like into the throttle.
+        let subject = Subject {
+            username: user_key.is_some().then_some(username),
+            address: client,
+            ..Subject::default()
+        };
+        if let Err(retry_after) = self.throttle.begin(user_key.as_deref(), client, now) {
+            self.trail.throttled(&self.store, now, subject);
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let checked = self.check_password(user_key.is_some(), username, password);
+        match &checked {
+            Ok(Some(_)) => self.throttle.succeeded(user_key.as_deref(), client),
+            // A failure, already counted by the throttle.
+            Ok(None) => self.trail.record(&self.store, now, "login_failed", subject),
+            Err(_) => self.throttle.abandoned(user_key.as_deref(), client),
+        }
+        checked?.ok_or(AuthError::InvalidCredentials)
+    }
+
+    /// The live sessions of the principal's user, the most recent first.
+    pub fn sessions(&self, principal: &Principal) -> Result<Vec<Session>, AuthError> {
+        Ok(self.store.sessions(principal.user_id, self.clock.now())?)
+    }
+
+    /// Ends one of the principal's sessions: it can no longer refresh.
+    /// Another user's session, or none, is [`AuthError::NotFound`].
+    pub fn revoke_session(&self, principal: &Principal, id: &str) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        match self.store.revoke_session(principal.user_id, id, now)? {
+            true => {
+                let subject = Subject {
+                    session: Some(id),
+                    ..principal.subject(None)
+                };
+                self.trail.record(&self.store, now, "session_revoked", subject);
+                Ok(())
+            }
+            false => Err(AuthError::NotFound),
+        }
+    }
+
+    /// Changes the principal's password, checking the current one (a wrong
+    /// one counts as a failed login), and ends every other session of the
+    /// user; the caller's session goes on.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use minijwt::auth::{Auth, AuthConfig, AuthError, ManualClock};
+    /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// # auth.register("alice", "correct horse").unwrap();
+    /// let laptop = auth.login("alice", "correct horse", None).unwrap();
+    /// let phone = auth.login("alice", "correct horse", None).unwrap();
+    /// let me = auth.authenticate(&laptop.access_token).unwrap();
+    /// assert_eq!(auth.change_password(&me, "wrong horse", "battery staple", None), Err(AuthError::InvalidCredentials));
+    /// auth.change_password(&me, "correct horse", "battery staple", None).unwrap();
+    /// assert!(auth.refresh(&phone.refresh_token, None).is_err()); // ended
+    /// assert!(auth.refresh(&laptop.refresh_token, None).is_ok()); // goes on
+    /// assert!(auth.login("alice", "battery staple", None).is_ok());
+    /// ```
+    pub fn change_password(
+        &self,
+        principal: &Principal,
+        current: &str,
+        new: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        check_new_password(new)?;
+        let now = self.clock.now();
+        let user = self.check_credentials(&principal.username, current, client, now)?;
+        if user.id != principal.user_id {
+            return Err(AuthError::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(new)?.map_err(AuthError::Internal)?;
+        self.store.set_password(user.id, &hash)?;
+        self.store
+            .revoke_other_sessions(user.id, principal.session.as_deref(), now)?;
+        self.trail
+            .record(&self.store, now, "password_changed", principal.subject(client));
+        Ok(())
+    }
+
+    /// Deletes the principal's account after checking the password (a
+    /// wrong one counts as a failed login): the user, their notes and
+    /// sessions are gone, and their access tokens are refused from then on.
+    pub fn delete_account(
+        &self,
+        principal: &Principal,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let user = self.check_credentials(&principal.username, password, client, now)?;
+        if user.id != principal.user_id {
+            return Err(AuthError::InvalidCredentials);
+        }
+        self.store.delete_user(user.id)?;
+        self.trail
+            .record(&self.store, now, "account_deleted", principal.subject(client));
+        Ok(())
     }
 
     /// The user whose password this is, or `None`; an unknown or malformed
@@ -503,9 +669,17 @@ impl Auth {
             expired: false,
             description: "token subject is not a user id".to_owned(),
         })?;
+        // A deleted user's tokens are refused at once, not when they expire.
+        if self.store.user_by_id(user_id)?.is_none() {
+            return Err(AuthError::InvalidToken {
+                expired: false,
+                description: "the token's user no longer exists".to_owned(),
+            });
+        }
         Ok(Principal {
             user_id,
             username: claims.username,
+            session: claims.sid,
         })
     }
 
@@ -531,21 +705,41 @@ impl Auth {
     /// (rotation). If `access_token` is given (the seed's step 13), it must be
     /// genuine (expired is fine) and belong to the same user.
     ///
+    /// Presenting the previous token again within
+    /// [`AuthConfig::refresh_grace`] of its rotation, while its successor is
+    /// unused, is a retry (a lost answer, two tabs): it gets the same
+    /// successor, byte for byte, and a fresh access token. Any other use of a
+    /// rotated token is reuse: the whole family is revoked.
+    ///
     /// ```
     /// # use std::sync::Arc;
     /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
+    /// let clock = Arc::new(ManualClock::new(1_800_000_000));
     /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
-    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(1_800_000_000))).unwrap();
+    /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), clock.clone()).unwrap();
     /// # auth.register("alice", "correct horse").unwrap();
     /// # let tokens = auth.login("alice", "correct horse", None).unwrap();
-    /// # let alice = auth.authenticate(&tokens.access_token).unwrap();
     /// let next = auth.refresh(&tokens.refresh_token, Some(&tokens.access_token)).unwrap();
     /// assert_ne!(next.refresh_token, tokens.refresh_token); // rotated
-    /// // The old one again: reuse, and the whole family is revoked.
+    /// // A retry moments later: the same successor.
+    /// clock.advance(5);
+    /// assert_eq!(auth.refresh(&tokens.refresh_token, None).unwrap().refresh_token, next.refresh_token);
+    /// // Once the successor has been used, the old one is reuse: the family is revoked.
+    /// let third = auth.refresh(&next.refresh_token, None).unwrap();
     /// assert_eq!(auth.refresh(&tokens.refresh_token, None), Err(minijwt::auth::AuthError::ReuseDetected));
-    /// assert!(auth.refresh(&next.refresh_token, None).is_err());
+    /// assert!(auth.refresh(&third.refresh_token, None).is_err());
     /// ```
     pub fn refresh(&self, refresh_token: &str, access_token: Option<&str>) -> Result<TokenPair, AuthError> {
+        self.refresh_from(refresh_token, access_token, None)
+    }
+
+    /// [`Auth::refresh`] for a client at `client` (for the audit trail).
+    pub fn refresh_from(
+        &self,
+        refresh_token: &str,
+        access_token: Option<&str>,
+        client: Option<IpAddr>,
+    ) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
         let claims = self.verify_refresh(refresh_token, self.refresh_validation(now))?;
         if let Some(access_token) = access_token {
@@ -565,7 +759,8 @@ impl Auth {
             .sub
             .parse()
             .map_err(|_| AuthError::InvalidGrant("bad subject".to_owned()))?;
-        let (token, jti) = self.mint_refresh(user_id, now, claims.exp)?;
+        let jti = random_id()?;
+        let token = self.mint_refresh(user_id, &jti, now, claims.exp)?;
         let successor = |old: &RefreshRecord| RefreshRecord {
             jti,
             token_hash: token_hash(&token),
@@ -574,18 +769,51 @@ impl Auth {
             issued_at: now,
             expires_at: old.expires_at,
         };
+        let grace = self.config.refresh_grace;
         match self
             .store
-            .rotate_refresh(&claims.jti, &token_hash(refresh_token), now, successor)?
+            .rotate_refresh(&claims.jti, &token_hash(refresh_token), now, grace, successor)?
         {
             Rotation::Rotated(record) => {
                 let user = self
                     .store
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
-                self.pair(&user, token, record.expires_at, now)
+                self.trail
+                    .record(&self.store, now, "refresh", refreshed(&user, &record, client));
+                self.pair(&user, token, &record.family, record.expires_at, now)
             }
-            Rotation::Reused => Err(AuthError::ReuseDetected),
+            Rotation::Retried(record) => {
+                // The successor's token is not stored, only its hash: it is
+                // minted again from the stored claims, byte for byte the
+                // same (the same key signs the same claims the same way).
+                let again =
+                    self.mint_refresh(record.user_id, &record.jti, record.issued_at, record.expires_at)?;
+                if token_hash(&again) != record.token_hash {
+                    // The key or the issuer changed since: cannot be the same.
+                    return Err(AuthError::InvalidGrant("refresh token was rotated".to_owned()));
+                }
+                let user = self
+                    .store
+                    .user_by_id(record.user_id)?
+                    .ok_or(AuthError::NotFound)?;
+                self.trail.record(
+                    &self.store,
+                    now,
+                    "refresh_grace",
+                    refreshed(&user, &record, client),
+                );
+                self.pair(&user, again, &record.family, record.expires_at, now)
+            }
+            Rotation::Reused => {
+                let subject = Subject {
+                    user_id: Some(user_id),
+                    address: client,
+                    ..Subject::default()
+                };
+                self.trail.record(&self.store, now, "reuse_detected", subject);
+                Err(AuthError::ReuseDetected)
+            }
             Rotation::Revoked => Err(AuthError::InvalidGrant("refresh token was revoked".to_owned())),
             Rotation::Expired => Err(AuthError::InvalidGrant("refresh token expired".to_owned())),
             Rotation::Unknown => Err(AuthError::InvalidGrant("refresh token is not known".to_owned())),
@@ -615,6 +843,11 @@ impl Auth {
         )?;
         self.store
             .revoke_family_of(&claims.jti, &token_hash(refresh_token), now)?;
+        let subject = Subject {
+            user_id: claims.sub.parse().ok(),
+            ..Subject::default()
+        };
+        self.trail.record(&self.store, now, "logout", subject);
         Ok(())
     }
 
@@ -634,7 +867,10 @@ impl Auth {
     /// assert!(auth.refresh(&other.refresh_token, None).is_err());
     /// ```
     pub fn logout_all(&self, principal: &Principal) -> Result<(), AuthError> {
-        self.store.revoke_user(principal.user_id, self.clock.now())?;
+        let now = self.clock.now();
+        self.store.revoke_user(principal.user_id, now)?;
+        self.trail
+            .record(&self.store, now, "logout_all", principal.subject(None));
         Ok(())
     }
 
@@ -748,24 +984,31 @@ impl Auth {
     }
 
     /// Signs a refresh token; returns it and its `jti`.
-    fn mint_refresh(&self, user_id: i64, now: i64, expires_at: i64) -> Result<(String, String), AuthError> {
-        let jti = random_id()?;
+    /// A refresh token: a function of its claims and the key alone, so that
+    /// a successor can be minted again for a retry (see `refresh`).
+    fn mint_refresh(
+        &self,
+        user_id: i64,
+        jti: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<String, AuthError> {
         let claims = RefreshClaims {
             iss: self.config.issuer.clone(),
             sub: user_id.to_string(),
-            iat: now,
+            iat: issued_at,
             exp: expires_at,
-            jti: jti.clone(),
+            jti: jti.to_owned(),
         };
-        let token = crate::encode_with_header(&self.key, &Header::new().with_typ(REFRESH_TYP), &claims)
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
-        Ok((token, jti))
+        crate::encode_with_header(&self.key, &Header::new().with_typ(REFRESH_TYP), &claims)
+            .map_err(|e| AuthError::Internal(e.to_string()))
     }
 
     fn pair(
         &self,
         user: &User,
         refresh_token: String,
+        session: &str,
         refresh_exp: i64,
         now: i64,
     ) -> Result<TokenPair, AuthError> {
@@ -776,6 +1019,7 @@ impl Auth {
             iat: now,
             exp: now + self.config.access_ttl,
             jti: random_id()?,
+            sid: Some(session.to_owned()),
         };
         let access_token = crate::encode_with_header(&self.key, &Header::new().with_typ(ACCESS_TYP), &claims)
             .map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -787,6 +1031,27 @@ impl Auth {
             refresh_expires_in: refresh_exp - now,
         })
     }
+}
+
+/// What a refresh's audit event names.
+fn refreshed<'a>(user: &'a User, record: &'a RefreshRecord, client: Option<IpAddr>) -> Subject<'a> {
+    Subject {
+        user_id: Some(user.id),
+        username: Some(&user.username),
+        address: client,
+        session: Some(&record.family),
+    }
+}
+
+/// The rule for a new password, at registration and on a change.
+fn check_new_password(password: &str) -> Result<(), AuthError> {
+    let length = password.chars().count();
+    if !(8..=1024).contains(&length) {
+        return Err(AuthError::InvalidRequest(format!(
+            "password must be 8 to 1024 characters, got {length}"
+        )));
+    }
+    Ok(())
 }
 
 fn check_username(username: &str) -> Result<(), AuthError> {

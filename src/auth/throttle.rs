@@ -1,9 +1,16 @@
-//! Failed-login throttling, per username and per client address.
+//! Failed-login throttling that a guesser cannot turn into a lock-out.
 //!
-//! After `per_user` failures for one username within the window, every login
-//! for that name gets "try again later" until the oldest failure leaves the
-//! window, right password or not. A budget per client address stops one
-//! client from sweeping many usernames below the per-user limit.
+//! Three counts of failures within a window:
+//! - per (username, client address), the hard limit: after
+//!   `per_user_address` failures that address gets "try again later" for that
+//!   name, right password or not;
+//! - per username across addresses, a softer control for guessers spread
+//!   over many addresses: past `per_user` failures, only addresses that have
+//!   themselves failed for that name (within the window) are refused, so the
+//!   right password from an address that has not been failing always gets
+//!   through: nobody can keep the real user out;
+//! - per client address across usernames (`per_address`), so one client
+//!   cannot sweep many names below the other limits.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -18,11 +25,15 @@ const MAX_TRACKED: usize = 100_000;
 ///
 /// ```
 /// let limits = minijwt::auth::ThrottleLimits::default();
-/// assert_eq!((limits.per_user, limits.per_address, limits.window), (5, 100, 900));
+/// assert_eq!((limits.per_user_address, limits.per_user, limits.per_address), (5, 20, 100));
+/// assert_eq!(limits.window, 900);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottleLimits {
-    /// Failures allowed per username within the window.
+    /// Failures allowed per (username, client address) within the window.
+    pub per_user_address: usize,
+    /// Failures per username across addresses past which addresses that
+    /// have failed for it are refused (those that have not still get in).
     pub per_user: usize,
     /// Failures allowed per client address within the window.
     pub per_address: usize,
@@ -33,14 +44,15 @@ pub struct ThrottleLimits {
 impl Default for ThrottleLimits {
     fn default() -> Self {
         ThrottleLimits {
-            per_user: 5,
+            per_user_address: 5,
+            per_user: 20,
             per_address: 100,
             window: 15 * 60,
         }
     }
 }
 
-/// Recent failures by username and by address.
+/// Recent failures by username and address, by username, and by address.
 #[derive(Debug)]
 pub struct LoginThrottle {
     limits: ThrottleLimits,
@@ -49,6 +61,7 @@ pub struct LoginThrottle {
 
 #[derive(Debug, Default)]
 struct State {
+    pairs: HashMap<(String, Option<IpAddr>), VecDeque<i64>>,
     users: HashMap<String, VecDeque<i64>>,
     addresses: HashMap<IpAddr, VecDeque<i64>>,
 }
@@ -62,17 +75,30 @@ impl LoginThrottle {
         }
     }
 
-    /// Starts a login attempt at `now`: `Err(seconds to wait)` if the username
-    /// or the address is over its limit; otherwise the attempt is counted as a
-    /// failure until [`succeeded`](Self::succeeded) or
-    /// [`abandoned`](Self::abandoned) says otherwise. Counting first means
-    /// concurrent attempts cannot all pass the check before any is recorded.
+    /// Starts a login attempt at `now`: `Err(seconds to wait)` if the
+    /// (username, address) pair or the address is over its limit, or the
+    /// username is over its soft limit and this address has failed for it;
+    /// otherwise the attempt is counted as a failure until
+    /// [`succeeded`](Self::succeeded) or [`abandoned`](Self::abandoned) says
+    /// otherwise. Counting first means concurrent attempts cannot all pass
+    /// the check before any is recorded.
     pub fn begin(&self, user_key: Option<&str>, address: Option<IpAddr>, now: i64) -> Result<(), i64> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let limits = self.limits;
         let address = address.map(address_key);
-        let user_wait =
-            user_key.and_then(|k| blocked(state.users.get_mut(k), limits.per_user, now, limits.window));
+        let pair = user_key.map(|u| (u.to_owned(), address));
+        let pair_failures = pair.as_ref().and_then(|p| state.pairs.get_mut(p));
+        let pair_wait = blocked(pair_failures, limits.per_user_address, now, limits.window);
+        // The soft per-name limit binds only an address that has failed for
+        // this name within the window (`blocked` above dropped older ones).
+        let has_failed = pair
+            .as_ref()
+            .and_then(|p| state.pairs.get(p))
+            .is_some_and(|f| !f.is_empty());
+        let user_wait = match (user_key, has_failed) {
+            (Some(user), true) => blocked(state.users.get_mut(user), limits.per_user, now, limits.window),
+            _ => None,
+        };
         let address_wait = address.and_then(|a| {
             blocked(
                 state.addresses.get_mut(&a),
@@ -81,8 +107,17 @@ impl LoginThrottle {
                 limits.window,
             )
         });
-        if let Some(wait) = user_wait.max(address_wait) {
+        if let Some(wait) = pair_wait.max(user_wait).max(address_wait) {
             return Err(wait);
+        }
+        if let Some(pair) = pair {
+            record(
+                &mut state.pairs,
+                pair,
+                now,
+                limits.window,
+                limits.per_user_address,
+            );
         }
         if let Some(user_key) = user_key {
             record(
@@ -105,22 +140,26 @@ impl LoginThrottle {
         Ok(())
     }
 
-    /// The attempt succeeded: the username's failures are forgotten, and the
-    /// address's count loses this attempt.
+    /// The attempt succeeded: the pair's failures are forgotten, and the
+    /// username's and the address's counts lose this attempt.
     pub fn succeeded(&self, user_key: Option<&str>, address: Option<IpAddr>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let address = address.map(address_key);
         if let Some(user_key) = user_key {
-            state.users.remove(user_key);
+            state.pairs.remove(&(user_key.to_owned(), address));
         }
-        uncount(&mut state.addresses, address.map(address_key));
+        uncount(&mut state.users, user_key.map(str::to_owned));
+        uncount(&mut state.addresses, address);
     }
 
     /// The attempt ended without an answer (the hasher was busy, the store
-    /// failed): it counts for neither.
+    /// failed): it counts for none.
     pub fn abandoned(&self, user_key: Option<&str>, address: Option<IpAddr>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let address = address.map(address_key);
+        uncount(&mut state.pairs, user_key.map(|u| (u.to_owned(), address)));
         uncount(&mut state.users, user_key.map(str::to_owned));
-        uncount(&mut state.addresses, address.map(address_key));
+        uncount(&mut state.addresses, address);
     }
 }
 
@@ -181,7 +220,8 @@ mod tests {
     #[test]
     fn blocks_after_limit_until_window_passes() {
         let throttle = LoginThrottle::new(ThrottleLimits {
-            per_user: 3,
+            per_user_address: 3,
+            per_user: 100,
             per_address: 100,
             window: 60,
         });
@@ -196,7 +236,8 @@ mod tests {
     #[test]
     fn attempts_in_flight_count_before_they_finish() {
         let throttle = LoginThrottle::new(ThrottleLimits {
-            per_user: 2,
+            per_user_address: 2,
+            per_user: 100,
             per_address: 100,
             window: 60,
         });
@@ -212,7 +253,8 @@ mod tests {
     #[test]
     fn address_budget_spans_usernames_and_ipv6_counts_per_64() {
         let throttle = LoginThrottle::new(ThrottleLimits {
-            per_user: 5,
+            per_user_address: 5,
+            per_user: 100,
             per_address: 3,
             window: 60,
         });
@@ -235,7 +277,8 @@ mod tests {
     #[test]
     fn success_clears_the_user() {
         let throttle = LoginThrottle::new(ThrottleLimits {
-            per_user: 1,
+            per_user_address: 1,
+            per_user: 100,
             per_address: 100,
             window: 60,
         });
@@ -248,7 +291,8 @@ mod tests {
     #[test]
     fn a_high_limit_is_still_enforced() {
         let throttle = LoginThrottle::new(ThrottleLimits {
-            per_user: 5,
+            per_user_address: 5,
+            per_user: 100,
             per_address: 2000,
             window: 600,
         });
@@ -257,5 +301,43 @@ mod tests {
             assert!(throttle.begin(None, Some(address), t / 10).is_ok());
         }
         assert!(throttle.begin(None, Some(address), 200).is_err());
+    }
+
+    #[test]
+    fn a_guesser_cannot_lock_out_the_user_from_another_address() {
+        let throttle = LoginThrottle::new(ThrottleLimits::default());
+        let guesser: IpAddr = "198.51.100.7".parse().unwrap();
+        let user: IpAddr = "203.0.113.9".parse().unwrap();
+        for t in 0..5 {
+            assert!(throttle.begin(Some("bob"), Some(guesser), t).is_ok());
+        }
+        assert!(throttle.begin(Some("bob"), Some(guesser), 5).is_err());
+        // Bob, elsewhere, is not held up by the guesser's failures.
+        assert!(throttle.begin(Some("bob"), Some(user), 6).is_ok());
+        throttle.succeeded(Some("bob"), Some(user));
+    }
+
+    #[test]
+    fn many_addresses_meet_the_soft_limit_but_a_clean_one_gets_in() {
+        let throttle = LoginThrottle::new(ThrottleLimits {
+            per_user_address: 5,
+            per_user: 3,
+            per_address: 100,
+            window: 60,
+        });
+        let address = |i: u8| -> IpAddr { [192, 0, 2, i].into() };
+        // Three addresses fail once each: the name is over its soft limit.
+        for i in 1..=3 {
+            assert!(throttle.begin(Some("bob"), Some(address(i)), 0).is_ok());
+        }
+        // Those that failed are refused now, far below their own limit...
+        assert!(throttle.begin(Some("bob"), Some(address(1)), 1).is_err());
+        // ...while an address that has not failed for bob still gets a try,
+        // and one more if it succeeded.
+        assert!(throttle.begin(Some("bob"), Some(address(9)), 1).is_ok());
+        throttle.succeeded(Some("bob"), Some(address(9)));
+        assert!(throttle.begin(Some("bob"), Some(address(9)), 2).is_ok());
+        // Once the window has passed, everyone starts afresh.
+        assert!(throttle.begin(Some("bob"), Some(address(1)), 61).is_ok());
     }
 }

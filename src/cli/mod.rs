@@ -4,6 +4,8 @@
 //! Exit codes: 0 success, 1 verification failed, 2 usage or input error.
 //! Every error is one line on stderr; nothing here panics on user input.
 
+#[cfg(feature = "server")]
+mod audit;
 mod keygen;
 #[cfg(feature = "server")]
 mod serve;
@@ -29,6 +31,7 @@ Usage:
   minijwt token explain [--key-file F] [--typ T] TOKEN|-
   minijwt keygen        [--out FILE]
   minijwt serve         [--addr A] [--db FILE] [--key-file F] ...   (see serve --help)
+  minijwt audit         [--db FILE] [--user NAME] [--since T]      (the server's audit trail)
 
 The key is base64url text of at least 32 bytes, read from --key-file or from the
 MINIJWT_SECRET environment variable. `-` reads the token or claims from stdin.
@@ -118,6 +121,8 @@ fn dispatch(args: Vec<OsString>) -> Result<(), CliError> {
         ["keygen", rest @ ..] => keygen::run(rest),
         #[cfg(feature = "server")]
         ["serve", rest @ ..] => serve::run(rest),
+        #[cfg(feature = "server")]
+        ["audit", rest @ ..] => audit::run(rest),
         [other, ..] => Err(usage(format!("unknown command `{other}` (try `minijwt --help`)"))),
     }
 }
@@ -143,6 +148,17 @@ impl<'a> Parsed<'a> {
         args: &[&'a str],
         known: &[&'static str],
         flags: &[&'static str],
+    ) -> Result<Self, CliError> {
+        Self::with_repeatable(args, known, flags, &[])
+    }
+
+    /// Like [`Parsed::with_flags`], where the options in `repeatable` may be
+    /// given more than once ([`Parsed::all`] has every value).
+    pub fn with_repeatable(
+        args: &[&'a str],
+        known: &[&'static str],
+        flags: &[&'static str],
+        repeatable: &[&'static str],
     ) -> Result<Self, CliError> {
         let mut parsed = Parsed {
             options: Vec::new(),
@@ -176,7 +192,7 @@ impl<'a> Parsed<'a> {
                     };
                     (name, value)
                 };
-                if parsed.get(name).is_some() {
+                if parsed.get(name).is_some() && !repeatable.contains(&name) {
                     return Err(usage(format!("--{name} given twice")));
                 }
                 parsed.options.push((name, value));
@@ -192,6 +208,15 @@ impl<'a> Parsed<'a> {
     /// The value of option `name`, if given.
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.options.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// Every value of a repeatable option, in order.
+    pub fn all(&self, name: &str) -> Vec<&'a str> {
+        self.options
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+            .collect()
     }
 
     /// The value of option `name` as a number.

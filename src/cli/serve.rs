@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
+use minijwt::http::proxy::{Cidr, TrustedProxies};
 use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
@@ -22,12 +23,22 @@ Options (each also read from the environment variable shown; the option wins):
                        (MINIJWT_SECRET, base64url text, overrides the file)
   --access-ttl SECS    access token lifetime           MINIJWT_ACCESS_TTL   [3600]
   --refresh-ttl SECS   refresh token family lifetime   MINIJWT_REFRESH_TTL  [1209600 = 2 weeks]
+  --refresh-grace SECS after a rotation, the previous refresh token presented
+                       again (a lost answer, two tabs) gets the same successor
+                       while that is unused; 0: strict   MINIJWT_REFRESH_GRACE [30]
   --issuer ISS         iss of every token              MINIJWT_ISSUER       [minijwt]
   --max-connections N  connections served at once; past it a new one gets
                        503 and is closed               MINIJWT_MAX_CONNECTIONS [1024]
   --workers N          accepted for old command lines, no effect: each
                        connection is served on its own thread
                                                        MINIJWT_WORKERS
+  --trusted-proxy CIDR a reverse proxy (repeatable): only for connections
+                       from it are Forwarded / X-Forwarded-For read, and the
+                       client is the rightmost address not itself trusted
+                                                       MINIJWT_TRUSTED_PROXIES
+                                                       (comma-separated)    [none]
+  --audit-days N       days the audit trail keeps an event
+                       (read it with `minijwt audit`)  MINIJWT_AUDIT_DAYS   [90]
   --failed-logins-per-address N
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
@@ -65,16 +76,15 @@ fn number<T: std::str::FromStr>(
 ) -> Result<T, CliError> {
     match setting(parsed, option, env)? {
         None => Ok(default),
-        Some(text) => text.trim().parse().map_err(|_| {
-            usage(format!(
-                "--{option} ({env}) must be a positive whole number, not {text:?}"
-            ))
-        }),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| usage(format!("--{option} ({env}) must be a whole number, not {text:?}"))),
     }
 }
 
 pub fn run(args: &[&str]) -> Result<(), CliError> {
-    let parsed = Parsed::with_flags(
+    let parsed = Parsed::with_repeatable(
         args,
         &[
             "addr",
@@ -82,12 +92,16 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "key-file",
             "access-ttl",
             "refresh-ttl",
+            "refresh-grace",
             "issuer",
             "workers",
             "max-connections",
             "failed-logins-per-address",
+            "trusted-proxy",
+            "audit-days",
         ],
         &["no-register", "demo"],
+        &["trusted-proxy"],
     )?;
     if parsed.help {
         print!("{HELP}");
@@ -107,6 +121,12 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         if demo { DEMO_ACCESS_TTL } else { 3600 },
     )?;
     let refresh_ttl: u32 = number(&parsed, "refresh-ttl", "MINIJWT_REFRESH_TTL", 14 * 24 * 3600)?;
+    let refresh_grace: u32 = number(
+        &parsed,
+        "refresh-grace",
+        "MINIJWT_REFRESH_GRACE",
+        minijwt::auth::DEFAULT_REFRESH_GRACE as u32,
+    )?;
     // Still parsed and checked, so that a command line that worked before
     // starts the same way; the transport has no worker pool any more.
     let workers: usize = number(&parsed, "workers", "MINIJWT_WORKERS", 1)?;
@@ -116,12 +136,34 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         "MINIJWT_MAX_CONNECTIONS",
         minijwt::http::server::MAX_CONNECTIONS,
     )?;
+    let audit_days: u32 = number(&parsed, "audit-days", "MINIJWT_AUDIT_DAYS", 90)?;
     let per_address: usize = number(
         &parsed,
         "failed-logins-per-address",
         "MINIJWT_FAILED_LOGINS_PER_ADDRESS",
         100,
     )?;
+    let proxies = match parsed.all("trusted-proxy") {
+        given if !given.is_empty() => given.into_iter().map(str::to_owned).collect(),
+        _ => match std::env::var("MINIJWT_TRUSTED_PROXIES") {
+            Ok(list) => list
+                .split(',')
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
+            Err(_) => Vec::new(),
+        },
+    };
+    let trusted_proxies = TrustedProxies::new(
+        proxies
+            .iter()
+            .map(|range| {
+                range
+                    .parse::<Cidr>()
+                    .map_err(|e| usage(format!("--trusted-proxy: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+    );
     let issuer = setting(&parsed, "issuer", "MINIJWT_ISSUER")?.unwrap_or_else(|| "minijwt".to_owned());
     let no_register = match setting(&parsed, "no-register", "MINIJWT_NO_REGISTER")? {
         None => false,
@@ -143,6 +185,8 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         issuer,
         access_ttl: i64::from(access_ttl),
         refresh_ttl: i64::from(refresh_ttl),
+        refresh_grace: i64::from(refresh_grace),
+        audit_days: i64::from(audit_days),
         allow_register: !no_register,
         throttle: ThrottleLimits {
             per_address,
@@ -161,6 +205,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
     let options = Options {
         max_connections,
         log: true,
+        trusted_proxies,
     };
     let server = RunningServer::start(auth, &addr, options)
         .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;

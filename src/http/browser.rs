@@ -5,10 +5,11 @@
 //! into the page could read it and send it away. So a request to
 //! `/auth/login`, `/auth/refresh` or `/auth/logout` that carries
 //! `X-Refresh-Cookie: 1` gets the refresh token in a cookie instead,
-//! `HttpOnly` (invisible to JavaScript), `SameSite=Strict` and `Path=/auth`
-//! (sent only to the auth endpoints, only from this site), `Secure` (never
-//! over plain HTTP, loopback excepted by browsers: served on another address,
-//! browser mode needs HTTPS in front, or the browser drops the cookie).
+//! `HttpOnly` (invisible to JavaScript), `SameSite=Strict` (only from this
+//! site), `Secure` (never over plain HTTP, loopback excepted by browsers:
+//! served on another address, browser mode needs HTTPS in front, or the
+//! browser drops the cookie), named with the `__Host-` prefix, which binds
+//! it to `Path=/` and this host: no sibling subdomain can plant one.
 //!
 //! The cookie is read only from requests that carry that header too. A page
 //! on another site can make a browser send the cookie with a simple form post
@@ -21,9 +22,9 @@ use super::Request;
 /// The cookie's name.
 ///
 /// ```
-/// assert_eq!(minijwt::http::browser::COOKIE, "minijwt_refresh");
+/// assert_eq!(minijwt::http::browser::COOKIE, "__Host-minijwt_refresh");
 /// ```
-pub const COOKIE: &str = "minijwt_refresh";
+pub const COOKIE: &str = "__Host-minijwt_refresh";
 
 /// The request header that asks for (and allows) the cookie.
 ///
@@ -43,17 +44,17 @@ pub fn wants_cookie(request: &Request) -> bool {
     request.header(OPT_IN_HEADER) == Some("1")
 }
 
-/// The refresh token in the request's `minijwt_refresh` cookie, if there is
+/// The refresh token in the request's `__Host-minijwt_refresh` cookie, if there is
 /// exactly one. Two or more are refused: a browser sends every cookie whose
 /// domain and path match, so another one may have been planted by a sibling
 /// subdomain (cookie tossing), and which one is ours cannot be told.
 ///
 /// ```
 /// use minijwt::http::{browser, Request};
-/// let request = Request::new("POST", "/auth/refresh").with_header("Cookie", "theme=dark; minijwt_refresh=abc.def.ghi");
+/// let request = Request::new("POST", "/auth/refresh").with_header("Cookie", "theme=dark; __Host-minijwt_refresh=abc.def.ghi");
 /// assert_eq!(browser::cookie_token(&request), Some("abc.def.ghi"));
 /// assert_eq!(browser::cookie_token(&Request::new("POST", "/auth/refresh")), None);
-/// let tossed = Request::new("POST", "/auth/refresh").with_header("Cookie", "minijwt_refresh=a.b.c; minijwt_refresh=d.e.f");
+/// let tossed = Request::new("POST", "/auth/refresh").with_header("Cookie", "__Host-minijwt_refresh=a.b.c; __Host-minijwt_refresh=d.e.f");
 /// assert_eq!(browser::cookie_token(&tossed), None);
 /// ```
 pub fn cookie_token(request: &Request) -> Option<&str> {
@@ -75,10 +76,10 @@ pub fn cookie_token(request: &Request) -> Option<&str> {
 ///
 /// ```
 /// let cookie = minijwt::http::browser::set_cookie("t.o.k", 60);
-/// assert_eq!(cookie, "minijwt_refresh=t.o.k; Path=/auth; Max-Age=60; HttpOnly; Secure; SameSite=Strict");
+/// assert_eq!(cookie, "__Host-minijwt_refresh=t.o.k; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Strict");
 /// ```
 pub fn set_cookie(token: &str, max_age: i64) -> String {
-    format!("{COOKIE}={token}; Path=/auth; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict")
+    format!("{COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict")
 }
 
 /// The `Set-Cookie` value that makes the browser forget the cookie.

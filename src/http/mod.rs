@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod page;
+pub mod proxy;
 pub mod router;
 pub mod server;
 

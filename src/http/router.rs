@@ -4,14 +4,15 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{browser, page, Request, Response, MAX_AUTHORIZATION};
-use crate::auth::{Auth, AuthError, Note, Principal, TokenPair};
+use crate::auth::{Auth, AuthError, Note, Principal, Session, TokenPair};
 use crate::store::StoreError;
 use crate::{Error as JwtError, Segment};
 
 /// One path and the methods it answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
-    /// The path, with `{id}` for a numeric segment (OpenAPI style).
+    /// The path, with `{id}` for a segment (OpenAPI style): a positive
+    /// number for notes, a session's id for sessions.
     pub path: &'static str,
     /// The methods served.
     pub methods: &'static [&'static str],
@@ -40,8 +41,20 @@ pub const ROUTES: &[Route] = &[
         methods: &["POST"],
     },
     Route {
-        path: "/me",
+        path: "/auth/sessions",
         methods: &["GET"],
+    },
+    Route {
+        path: "/auth/sessions/{id}",
+        methods: &["DELETE"],
+    },
+    Route {
+        path: "/auth/password",
+        methods: &["POST"],
+    },
+    Route {
+        path: "/me",
+        methods: &["GET", "DELETE"],
     },
     Route {
         path: "/notes",
@@ -72,7 +85,7 @@ const REALM: &str = "minijwt";
 ///                      AuthConfig::default(), Arc::new(SystemClock)).unwrap();
 /// assert_eq!(router::handle(&auth, &Request::new("GET", "/healthz")).status, 200);
 /// assert_eq!(router::handle(&auth, &Request::new("GET", "/nope")).status, 404);
-/// assert_eq!(router::handle(&auth, &Request::new("DELETE", "/me")).status, 405);
+/// assert_eq!(router::handle(&auth, &Request::new("PUT", "/me")).status, 405);
 /// assert_eq!(router::handle(&auth, &Request::new("GET", "/me")).status, 401);
 /// ```
 pub fn handle(auth: &Auth, request: &Request) -> Response {
@@ -107,28 +120,47 @@ pub fn handle(auth: &Auth, request: &Request) -> Response {
     }
 }
 
-/// Finds the route for `path` and, for `/notes/{id}`, the id (`None` when
-/// the segment is not a positive number: that path does not exist).
-fn find_route(path: &str) -> Option<(&'static Route, Option<i64>)> {
+/// A path's `{id}` segment.
+#[derive(Debug, Clone, Copy)]
+enum Id<'p> {
+    /// `/notes/{id}`: a canonical positive number.
+    Note(i64),
+    /// `/auth/sessions/{id}`: base64url, as the server makes them.
+    Session(&'p str),
+}
+
+/// Finds the route for `path` and its `{id}`, if it has one; a segment that
+/// no id could have means the path does not exist.
+fn find_route(path: &str) -> Option<(&'static Route, Option<Id<'_>>)> {
     if let Some(route) = ROUTES.iter().find(|r| r.path == path) {
         return Some((route, None));
     }
-    let text = path.strip_prefix("/notes/")?;
-    // Canonical positive numbers only: `/notes/007` and `/notes/+7` do not exist.
-    let id = text
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0 && id.to_string() == text)?;
-    ROUTES
-        .iter()
-        .find(|r| r.path == "/notes/{id}")
-        .map(|r| (r, Some(id)))
+    let (template, id) = if let Some(text) = path.strip_prefix("/notes/") {
+        // Canonical positive numbers only: `/notes/007` and `/notes/+7` do not exist.
+        let id = text
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0 && id.to_string() == text)?;
+        ("/notes/{id}", Id::Note(id))
+    } else {
+        let text = path.strip_prefix("/auth/sessions/")?;
+        let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if text.is_empty() || text.len() > 64 || !text.bytes().all(base64url) {
+            return None;
+        }
+        ("/auth/sessions/{id}", Id::Session(text))
+    };
+    ROUTES.iter().find(|r| r.path == template).map(|r| (r, Some(id)))
 }
 
 /// A failure is already a response; `?` carries it out.
 type Handled = Result<Response, Response>;
 
-fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Handled {
+fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<Id<'_>>) -> Handled {
+    let note_id = match id {
+        Some(Id::Note(id)) => id,
+        _ => 0,
+    };
     match (request.method.as_str(), path) {
         ("GET", "/healthz") => {
             auth.health().map_err(auth_failure)?;
@@ -147,10 +179,11 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Hand
         ("POST", "/auth/login") => {
             let body = json_body(request)?;
             let tokens = auth
-                .login(
+                .login_from(
                     string_field(&body, "username")?,
                     string_field(&body, "password")?,
                     request.client,
+                    request.header("user-agent").unwrap_or_default(),
                 )
                 .map_err(auth_failure)?;
             Ok(token_response(request, &tokens))
@@ -160,7 +193,7 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Hand
             let access = optional_string_field(&body, "access_token")?;
             let refresh_token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
             let tokens = auth
-                .refresh(refresh_token, access)
+                .refresh_from(refresh_token, access, request.client)
                 .map_err(|e| refresh_failure(request, e))?;
             Ok(token_response(request, &tokens))
         }
@@ -173,6 +206,46 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Hand
         ("POST", "/auth/logout-all") => {
             let principal = authenticate(auth, request)?;
             auth.logout_all(&principal).map_err(auth_failure)?;
+            Ok(forget_cookie(request, Response::empty(204)))
+        }
+        ("GET", "/auth/sessions") => {
+            let principal = authenticate(auth, request)?;
+            let sessions: Vec<SessionBody> = auth
+                .sessions(&principal)
+                .map_err(auth_failure)?
+                .into_iter()
+                .map(|s| SessionBody::new(s, principal.session.as_deref()))
+                .collect();
+            Ok(no_store(Response::json(
+                200,
+                &serde_json::json!({ "sessions": sessions }),
+            )))
+        }
+        ("DELETE", "/auth/sessions/{id}") => {
+            let principal = authenticate(auth, request)?;
+            let Some(Id::Session(session)) = id else {
+                return Err(Response::error(404, "not_found", "no such path"));
+            };
+            auth.revoke_session(&principal, session).map_err(auth_failure)?;
+            Ok(Response::empty(204))
+        }
+        ("POST", "/auth/password") => {
+            let principal = authenticate(auth, request)?;
+            let body = json_body(request)?;
+            auth.change_password(
+                &principal,
+                string_field(&body, "current_password")?,
+                string_field(&body, "new_password")?,
+                request.client,
+            )
+            .map_err(auth_failure)?;
+            Ok(Response::empty(204))
+        }
+        ("DELETE", "/me") => {
+            let principal = authenticate(auth, request)?;
+            let body = json_body(request)?;
+            auth.delete_account(&principal, string_field(&body, "password")?, request.client)
+                .map_err(auth_failure)?;
             Ok(forget_cookie(request, Response::empty(204)))
         }
         ("GET", "/me") => {
@@ -203,18 +276,39 @@ fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<i64>) -> Hand
         }
         ("GET", "/notes/{id}") => {
             let principal = authenticate(auth, request)?;
-            let note = auth
-                .note(&principal, id.unwrap_or_default())
-                .map_err(auth_failure)?;
+            let note = auth.note(&principal, note_id).map_err(auth_failure)?;
             Ok(Response::json(200, &NoteBody::from(note)))
         }
         ("DELETE", "/notes/{id}") => {
             let principal = authenticate(auth, request)?;
-            auth.delete_note(&principal, id.unwrap_or_default())
-                .map_err(auth_failure)?;
+            auth.delete_note(&principal, note_id).map_err(auth_failure)?;
             Ok(Response::empty(204))
         }
         _ => Err(Response::error(404, "not_found", "no such path")),
+    }
+}
+
+#[derive(Serialize)]
+struct SessionBody {
+    id: String,
+    created_at: i64,
+    last_used_at: i64,
+    expires_at: i64,
+    user_agent: String,
+    current: bool,
+}
+
+impl SessionBody {
+    /// `current` when `session` is the one the presented token was issued in.
+    fn new(session: Session, current: Option<&str>) -> Self {
+        SessionBody {
+            current: current == Some(session.id.as_str()),
+            id: session.id,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            expires_at: session.expires_at,
+            user_agent: session.user_agent,
+        }
     }
 }
 
@@ -268,7 +362,7 @@ fn missing_refresh_token() -> Response {
     Response::error(
         400,
         "invalid_request",
-        "field `refresh_token` is required (or, with X-Refresh-Cookie: 1, the minijwt_refresh cookie)",
+        "field `refresh_token` is required (or, with X-Refresh-Cookie: 1, the __Host-minijwt_refresh cookie)",
     )
 }
 

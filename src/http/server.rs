@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tiny_http::{Limits, Refusal, ResponseBox};
 
+use super::proxy::TrustedProxies;
 use super::{router, Request, Response, MAX_BODY};
 use crate::auth::Auth;
 
@@ -87,6 +88,8 @@ pub struct Options {
     pub max_connections: usize,
     /// One line per request on stderr (never a header or a body).
     pub log: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Options {
@@ -94,6 +97,7 @@ impl Default for Options {
         Options {
             max_connections: MAX_CONNECTIONS,
             log: false,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -133,7 +137,12 @@ impl RunningServer {
             }
             false => (None, None),
         };
-        let transport = server.serve(limits(options.max_connections.max(1)), App { auth, log })?;
+        let app = App {
+            auth,
+            log,
+            proxies: options.trusted_proxies,
+        };
+        let transport = server.serve(limits(options.max_connections.max(1)), app)?;
         Ok(RunningServer {
             addr,
             transport,
@@ -271,20 +280,22 @@ fn write_line(out: &mut impl Write, stamp: &mut (i64, String), line: LogLine) {
 struct App {
     auth: Arc<Auth>,
     log: Option<Log>,
+    proxies: TrustedProxies,
 }
 
 impl tiny_http::Handler for App {
     fn handle(&self, raw: tiny_http::Request) -> ResponseBox {
         let started = Instant::now();
+        let headers: Vec<(String, String)> = raw
+            .headers()
+            .iter()
+            .map(|h| (h.field.to_string(), h.value.to_string()))
+            .collect();
         let request = Request {
             method: raw.method().as_str().to_owned(),
             path: raw.url().to_owned(),
-            headers: raw
-                .headers()
-                .iter()
-                .map(|h| (h.field.to_string(), h.value.to_string()))
-                .collect(),
-            client: raw.remote_addr().map(|a| a.ip()),
+            client: raw.remote_addr().map(|a| self.proxies.client(a.ip(), &headers)),
+            headers,
             body: raw.into_body(),
         };
         let response = router::handle(&self.auth, &request);

@@ -132,6 +132,38 @@ pub struct RefreshRecord {
     pub expires_at: i64,
 }
 
+/// A live session: one login's refresh-token family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The family's id; access tokens carry it as `sid`.
+    pub id: String,
+    /// When the login happened (Unix seconds).
+    pub created_at: i64,
+    /// The last login or rotation.
+    pub last_used_at: i64,
+    /// When the family ends.
+    pub expires_at: i64,
+    /// The login's `User-Agent` (cut short by the caller).
+    pub user_agent: String,
+}
+
+/// One entry of the audit trail: a security event. Never a password or token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// What happened: `login_ok`, `login_failed`, `refresh`, `reuse_detected`, ...
+    pub event: String,
+    /// The user's id, when known.
+    pub user_id: Option<i64>,
+    /// The username, when known (kept after the user is deleted).
+    pub username: Option<String>,
+    /// The client's address, when known.
+    pub address: Option<String>,
+    /// The session (refresh-token family), when one is concerned.
+    pub session: Option<String>,
+}
+
 /// What happened to a refresh token presented for rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -141,6 +173,10 @@ pub enum Rotation {
     Unknown,
     /// The token (or its family) was revoked.
     Revoked,
+    /// The token had been rotated moments ago (within the grace window) and
+    /// its successor, `0`, has not been used: a retry, answered with that
+    /// same successor. Nothing was changed.
+    Retried(RefreshRecord),
     /// The token had already been rotated: its whole family is now revoked.
     Reused,
     /// The family's lifetime is over.
@@ -199,6 +235,8 @@ pub struct Store {
     writer: Mutex<()>,
     /// Users by id; see [`Store::user_by_id`].
     users: RwLock<HashMap<i64, User>>,
+    /// Users deleted so far; see [`Store::user_by_id`].
+    deletions: AtomicU64,
     /// For an in-memory store: one connection always open, so the data lives.
     _keeper: Option<Mutex<Connection>>,
 }
@@ -209,6 +247,75 @@ impl fmt::Debug for Store {
             .field("location", &self.location)
             .finish_non_exhaustive()
     }
+}
+
+/// The database holds password hashes: it is created readable by its owner
+/// only (0600), before SQLite opens it, and SQLite gives the `-wal` and
+/// `-shm` files it creates the database's mode. An existing database and
+/// those files lose any group and other permission bits. Best effort: where
+/// the mode cannot be changed (a file of another user, an immutable one),
+/// opening goes on, and SQLite says what it can and cannot do with the file.
+#[cfg(unix)]
+fn make_private(path: &Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    if created.is_ok() {
+        return;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            let _ = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700));
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn make_private(_: &Path) {}
+
+/// A stored refresh token and what has happened to it.
+struct RefreshRow {
+    record: RefreshRecord,
+    rotated_at: Option<i64>,
+    revoked: bool,
+    /// The `jti` of the token it was rotated into.
+    replaced_by: Option<String>,
+}
+
+fn refresh_row(c: &Connection, jti: &str) -> Result<Option<RefreshRow>, StoreError> {
+    Ok(query_row(
+        c,
+        "SELECT jti, token_hash, user_id, family, issued_at, expires_at,
+                rotated_at, revoked_at IS NOT NULL, replaced_by
+         FROM refresh_tokens WHERE jti = ?1",
+        [jti],
+        |row| {
+            let hash: Vec<u8> = row.get(1)?;
+            Ok(RefreshRow {
+                record: RefreshRecord {
+                    jti: row.get(0)?,
+                    token_hash: hash.try_into().unwrap_or([0; 32]),
+                    user_id: row.get(2)?,
+                    family: row.get(3)?,
+                    issued_at: row.get(4)?,
+                    expires_at: row.get(5)?,
+                },
+                rotated_at: row.get(6)?,
+                revoked: row.get(7)?,
+                replaced_by: row.get(8)?,
+            })
+        },
+    )
+    .optional()?)
 }
 
 /// The connections not in use, and how many are open in all.
@@ -241,6 +348,7 @@ impl Store {
     /// let store = minijwt::store::Store::open("minijwt.db").unwrap();
     /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        make_private(path.as_ref());
         let store = Store {
             location: Location::File(path.as_ref().to_owned()),
             pool: Mutex::default(),
@@ -249,6 +357,7 @@ impl Store {
             read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
             users: RwLock::default(),
+            deletions: AtomicU64::new(0),
             _keeper: None,
         };
         store.run(false, |conn| {
@@ -281,6 +390,7 @@ impl Store {
             read_only: AtomicBool::new(false),
             writer: Mutex::new(()),
             users: RwLock::default(),
+            deletions: AtomicU64::new(0),
             _keeper: Some(Mutex::new(keeper)),
         })
     }
@@ -517,9 +627,11 @@ impl Store {
 
     /// The user with row id `id`.
     ///
-    /// Users never change once created (no endpoint renames or deletes one),
-    /// so found users are cached: `GET /me` then costs no SQL. The cache is
-    /// bounded by [`MAX_CACHED_USERS`] and starts over when full.
+    /// A user's id, name and creation time never change (no endpoint renames
+    /// one), so found users are cached: `GET /me` then costs no SQL. A
+    /// deleted user leaves the cache at once, and a lookup that raced with a
+    /// deletion does not put them back (`deletions` counts them). The cache
+    /// is bounded by [`MAX_CACHED_USERS`] and starts over when full.
     ///
     /// ```
     /// # let store = minijwt::store::Store::open_in_memory().unwrap();
@@ -532,6 +644,7 @@ impl Store {
         if let Some(user) = self.users.read().unwrap_or_else(|p| p.into_inner()).get(&id) {
             return Ok(Some(user.clone()));
         }
+        let deletions = self.deletions.load(Ordering::SeqCst);
         let found = self.with(|c| {
             Ok(query_row(
                 c,
@@ -552,7 +665,10 @@ impl Store {
             if users.len() >= MAX_CACHED_USERS {
                 users.clear();
             }
-            users.insert(id, user.clone());
+            // A user deleted since this lookup began may be the one read.
+            if self.deletions.load(Ordering::SeqCst) == deletions {
+                users.insert(id, user.clone());
+            }
         }
         Ok(found)
     }
@@ -576,12 +692,197 @@ impl Store {
         })
     }
 
+    /// Starts a session: its row and its first refresh token, in one
+    /// transaction.
+    ///
+    /// ```
+    /// # use minijwt::store::{RefreshRecord, Store};
+    /// # let store = Store::open_in_memory().unwrap();
+    /// # let user = store.create_user("gil", "hash", 0).unwrap();
+    /// let first = RefreshRecord {
+    ///     jti: "j1".into(), token_hash: [1; 32], user_id: user.id,
+    ///     family: "s1".into(), issued_at: 5, expires_at: 100,
+    /// };
+    /// store.start_session(&first, "curl/8").unwrap();
+    /// let sessions = store.sessions(user.id, 6).unwrap();
+    /// assert_eq!((sessions[0].id.as_str(), sessions[0].user_agent.as_str()), ("s1", "curl/8"));
+    /// ```
+    pub fn start_session(&self, first: &RefreshRecord, user_agent: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            execute(
+                &tx,
+                "INSERT INTO sessions (id, user_id, created_at, last_used_at, user_agent)
+                 VALUES (?1, ?2, ?3, ?3, ?4)",
+                params![first.family, first.user_id, first.issued_at, user_agent],
+            )?;
+            insert_refresh(&tx, first)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// The user's live sessions at `now` (a current refresh token neither
+    /// revoked nor expired), the most recently used first.
+    pub fn sessions(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT s.id, s.created_at, s.last_used_at, MAX(t.expires_at), s.user_agent
+                 FROM sessions s JOIN refresh_tokens t ON t.family = s.id
+                 WHERE s.user_id = ?1 AND t.rotated_at IS NULL AND t.revoked_at IS NULL
+                       AND t.expires_at > ?2
+                 GROUP BY s.id ORDER BY s.last_used_at DESC, s.id",
+            )?;
+            let rows = statement.query_map(params![user_id, now], |row| {
+                Ok(Session {
+                    id: row.get(0)?,
+                    created_at: row.get(1)?,
+                    last_used_at: row.get(2)?,
+                    expires_at: row.get(3)?,
+                    user_agent: row.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Ends session `id` of `user_id` (its refresh tokens are revoked).
+    /// Returns false when the user has no such session.
+    pub fn revoke_session(&self, user_id: i64, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.write(|c| {
+            let known = query_row(
+                c,
+                "SELECT count(*) FROM sessions WHERE id = ?1 AND user_id = ?2",
+                params![id, user_id],
+                |row| row.get::<_, i64>(0),
+            )? > 0;
+            if known {
+                revoke_family(c, id, now)?;
+            }
+            Ok(known)
+        })
+    }
+
+    /// Ends every session of `user_id` but `keep`; returns how many refresh
+    /// tokens were revoked.
+    pub fn revoke_other_sessions(
+        &self,
+        user_id: i64,
+        keep: Option<&str>,
+        now: i64,
+    ) -> Result<usize, StoreError> {
+        self.write(|c| {
+            Ok(execute(
+                c,
+                "UPDATE refresh_tokens SET revoked_at = ?1
+                 WHERE user_id = ?2 AND revoked_at IS NULL AND family IS NOT ?3",
+                params![now, user_id, keep],
+            )?)
+        })
+    }
+
+    /// Adds an event to the audit trail.
+    ///
+    /// ```
+    /// # use minijwt::store::{AuditEvent, Store};
+    /// # let store = Store::open_in_memory().unwrap();
+    /// let event = AuditEvent { at: 10, event: "login_ok".into(), user_id: Some(1),
+    ///     username: Some("ann".into()), address: Some("192.0.2.1".into()), session: None };
+    /// store.record(&event).unwrap();
+    /// assert_eq!(store.audit_trail(Some("ANN"), 0).unwrap(), vec![event]);
+    /// assert_eq!(store.prune_audit(11).unwrap(), 1);
+    /// assert!(store.audit_trail(None, 0).unwrap().is_empty());
+    /// ```
+    pub fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.write(|c| {
+            execute(
+                c,
+                "INSERT INTO audit (at, event, user_id, username, address, session)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    event.at,
+                    event.event,
+                    event.user_id,
+                    event.username,
+                    event.address,
+                    event.session
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The audit trail since `since` (Unix seconds), oldest first; only the
+    /// events of `username` (any case) when given.
+    pub fn audit_trail(&self, username: Option<&str>, since: i64) -> Result<Vec<AuditEvent>, StoreError> {
+        self.with(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT at, event, user_id, username, address, session FROM audit
+                 WHERE at >= ?1 AND (?2 IS NULL OR username = ?2 COLLATE NOCASE)
+                 ORDER BY at, id",
+            )?;
+            let rows = statement.query_map(params![since, username], |row| {
+                Ok(AuditEvent {
+                    at: row.get(0)?,
+                    event: row.get(1)?,
+                    user_id: row.get(2)?,
+                    username: row.get(3)?,
+                    address: row.get(4)?,
+                    session: row.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    /// Deletes the audit events older than `before`; returns how many.
+    pub fn prune_audit(&self, before: i64) -> Result<usize, StoreError> {
+        self.write(|c| Ok(execute(c, "DELETE FROM audit WHERE at < ?1", [before])?))
+    }
+
+    /// Replaces the password hash of `user_id`.
+    pub fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        self.write(|c| {
+            execute(
+                c,
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![password_hash, user_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Deletes `user_id` with their notes, sessions and refresh tokens
+    /// (foreign keys cascade), and forgets them in the user cache at once.
+    /// Returns false when there was no such user.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// let user = store.create_user("hal", "hash", 0).unwrap();
+    /// store.create_note(user.id, "bye", 1).unwrap();
+    /// assert!(store.user_by_id(user.id).unwrap().is_some()); // cached now
+    /// assert!(store.delete_user(user.id).unwrap());
+    /// assert!(store.user_by_id(user.id).unwrap().is_none());
+    /// assert!(store.notes(user.id).unwrap().is_empty());
+    /// ```
+    pub fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
+        let deleted = self.write(|c| Ok(execute(c, "DELETE FROM users WHERE id = ?1", [user_id])? > 0))?;
+        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+        self.deletions.fetch_add(1, Ordering::SeqCst);
+        users.remove(&user_id);
+        Ok(deleted)
+    }
+
     /// Rotates the refresh token `jti` whose text hashes to `token_hash`, in one
     /// transaction: if it is current and unexpired at `now`, marks it rotated
-    /// and stores the record `next` builds from it (same user and family, the
-    /// family's expiry). If it was already rotated, this is reuse: the whole
-    /// family is revoked. Of many concurrent calls with one token, exactly one
-    /// gets [`Rotation::Rotated`].
+    /// (naming its successor) and stores the record `next` builds from it
+    /// (same user and family, the family's expiry). If it was already rotated
+    /// no more than `grace` seconds ago and its successor is still unused,
+    /// this is a retry: [`Rotation::Retried`] with that successor, nothing
+    /// changed. Otherwise a rotated token is reuse: the whole family is
+    /// revoked. Of many concurrent calls with one token, exactly one gets
+    /// [`Rotation::Rotated`]; within the grace window the others get
+    /// `Retried` with the same successor.
     ///
     /// ```
     /// # use minijwt::store::{RefreshRecord, Rotation, Store};
@@ -593,63 +894,65 @@ impl Store {
     /// };
     /// store.insert_refresh(&first).unwrap();
     /// let next = |old: &RefreshRecord| RefreshRecord { jti: "j2".into(), token_hash: [2; 32], issued_at: 10, ..old.clone() };
-    /// assert!(matches!(store.rotate_refresh("j1", &[1; 32], 10, next).unwrap(), Rotation::Rotated(_)));
-    /// assert_eq!(store.rotate_refresh("j1", &[1; 32], 11, next).unwrap(), Rotation::Reused);
-    /// assert_eq!(store.rotate_refresh("j2", &[2; 32], 12, next).unwrap(), Rotation::Revoked);
+    /// let Rotation::Rotated(second) = store.rotate_refresh("j1", &[1; 32], 10, 30, next).unwrap() else { panic!() };
+    /// // Within 30 s, while j2 is unused: a retry gets j2 again.
+    /// assert_eq!(store.rotate_refresh("j1", &[1; 32], 15, 30, next).unwrap(), Rotation::Retried(second));
+    /// // Past the window: reuse, and the family (j2 with it) is revoked.
+    /// assert_eq!(store.rotate_refresh("j1", &[1; 32], 41, 30, next).unwrap(), Rotation::Reused);
+    /// assert_eq!(store.rotate_refresh("j2", &[2; 32], 42, 30, next).unwrap(), Rotation::Revoked);
     /// ```
     pub fn rotate_refresh(
         &self,
         jti: &str,
         token_hash: &[u8; 32],
         now: i64,
+        grace: i64,
         next: impl FnOnce(&RefreshRecord) -> RefreshRecord,
     ) -> Result<Rotation, StoreError> {
         self.write(|c| {
             // IMMEDIATE takes the write lock first, so two rotations of one
             // token cannot both read it as current.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row = query_row(
-                &tx,
-                "SELECT jti, token_hash, user_id, family, issued_at, expires_at,
-                            rotated_at IS NOT NULL, revoked_at IS NOT NULL
-                     FROM refresh_tokens WHERE jti = ?1",
-                [jti],
-                |row| {
-                    let hash: Vec<u8> = row.get(1)?;
-                    Ok((
-                        RefreshRecord {
-                            jti: row.get(0)?,
-                            token_hash: hash.try_into().unwrap_or([0; 32]),
-                            user_id: row.get(2)?,
-                            family: row.get(3)?,
-                            issued_at: row.get(4)?,
-                            expires_at: row.get(5)?,
-                        },
-                        row.get::<_, bool>(6)?,
-                        row.get::<_, bool>(7)?,
-                    ))
-                },
-            )
-            .optional()?;
-            let outcome = match row {
-                Some((record, _, _)) if !constant_time_eq(&record.token_hash, token_hash) => {
-                    Rotation::Unknown
-                }
+            let outcome = match refresh_row(&tx, jti)? {
+                Some(row) if !constant_time_eq(&row.record.token_hash, token_hash) => Rotation::Unknown,
                 None => Rotation::Unknown,
-                Some((_, _, true)) => Rotation::Revoked,
-                Some((record, true, false)) => {
-                    revoke_family(&tx, &record.family, now)?;
-                    Rotation::Reused
+                Some(row) if row.revoked => Rotation::Revoked,
+                Some(RefreshRow {
+                    record,
+                    rotated_at: Some(rotated_at),
+                    replaced_by,
+                    ..
+                }) => {
+                    // A retry of a rotation whose answer was lost (or two
+                    // tabs at once) within the grace window, while the
+                    // successor is unused: the same successor again.
+                    let unused_successor = match replaced_by {
+                        Some(successor) if now - rotated_at < grace => refresh_row(&tx, &successor)?
+                            .filter(|s| s.rotated_at.is_none() && !s.revoked && s.record.expires_at > now),
+                        _ => None,
+                    };
+                    match unused_successor {
+                        Some(successor) => Rotation::Retried(successor.record),
+                        None => {
+                            revoke_family(&tx, &record.family, now)?;
+                            Rotation::Reused
+                        }
+                    }
                 }
-                Some((record, false, false)) if record.expires_at <= now => Rotation::Expired,
-                Some((record, false, false)) => {
+                Some(row) if row.record.expires_at <= now => Rotation::Expired,
+                Some(row) => {
+                    let new = next(&row.record);
                     execute(
                         &tx,
-                        "UPDATE refresh_tokens SET rotated_at = ?1 WHERE jti = ?2",
-                        params![now, jti],
+                        "UPDATE refresh_tokens SET rotated_at = ?1, replaced_by = ?2 WHERE jti = ?3",
+                        params![now, new.jti, jti],
                     )?;
-                    let new = next(&record);
                     insert_refresh(&tx, &new)?;
+                    execute(
+                        &tx,
+                        "UPDATE sessions SET last_used_at = ?1 WHERE id = ?2",
+                        params![now, new.family],
+                    )?;
                     Rotation::Rotated(new)
                 }
             };

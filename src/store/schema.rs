@@ -34,6 +34,35 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     );
     CREATE INDEX notes_by_user ON notes(user_id, created_at DESC, id DESC);",
+    // 1 -> 2: a rotated refresh token names its successor, so that a retry
+    // within the grace window can be answered with that same successor.
+    "ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;",
+    // 2 -> 3: sessions. A session is one refresh-token family (one login on
+    // one device); the tokens' rows say whether it is still alive.
+    "CREATE TABLE sessions (
+        id           TEXT PRIMARY KEY,                      -- the family
+        user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at   INTEGER NOT NULL,
+        last_used_at INTEGER NOT NULL,
+        user_agent   TEXT NOT NULL                          -- the login's, cut short
+    );
+    CREATE INDEX sessions_by_user ON sessions(user_id);
+    INSERT INTO sessions (id, user_id, created_at, last_used_at, user_agent)
+        SELECT family, user_id, MIN(issued_at), MAX(issued_at), ''
+        FROM refresh_tokens GROUP BY family;",
+    // 3 -> 4: the audit trail. No foreign key: a deleted user's events stay,
+    // by name, until they are older than the retention.
+    "CREATE TABLE audit (
+        id       INTEGER PRIMARY KEY,
+        at       INTEGER NOT NULL,
+        event    TEXT NOT NULL,
+        user_id  INTEGER,
+        username TEXT,
+        address  TEXT,
+        session  TEXT
+    );
+    CREATE INDEX audit_by_time ON audit(at);
+    CREATE INDEX audit_by_user ON audit(username COLLATE NOCASE, at);",
 ];
 
 /// Brings the schema to the latest version, one transaction per step.

@@ -256,16 +256,16 @@ async function main() {
     check(/expires in \d+ s/.test(await text(page, '#countdown')), 'no countdown shown');
     firstToken = await text(page, '#token-signature');
 
-    const cookie = (await context.cookies()).find((c) => c.name === 'minijwt_refresh');
-    check(cookie, 'no minijwt_refresh cookie in the browser');
+    const cookie = (await context.cookies()).find((c) => c.name === '__Host-minijwt_refresh');
+    check(cookie, 'no __Host-minijwt_refresh cookie in the browser');
     check(cookie.httpOnly, 'the refresh cookie is not HttpOnly');
     check(cookie.sameSite === 'Strict', `the refresh cookie is SameSite=${cookie.sameSite}`);
-    check(cookie.path === '/auth', `the refresh cookie's path is ${cookie.path}`);
+    check(cookie.path === '/', `the refresh cookie's path is ${cookie.path}`);
     const visible = await page.evaluate(() => ({
       cookie: document.cookie,
       storage: [localStorage, sessionStorage].flatMap((s) => Object.keys(s).map((k) => s.getItem(k))),
     }));
-    check(!visible.cookie.includes('minijwt_refresh'), 'document.cookie shows the refresh cookie');
+    check(!visible.cookie.includes('__Host-minijwt_refresh'), 'document.cookie shows the refresh cookie');
     check(!visible.storage.some((v) => /eyJ|\./.test(v)), 'a token is kept in localStorage or sessionStorage');
     await screenshot(page, '01-logged-in.png');
   });
@@ -321,17 +321,19 @@ async function main() {
     await screenshot(page, '05-tampered.png');
   });
 
-  await step('replayed refresh token: reuse detected, family revoked',
+  await step('replayed refresh token: a retry gets the same successor, reuse revokes the family',
     [{ method: 'POST', path: '/auth/refresh', status: [401] }], async () => {
-      const rows = await clickAndLog(page, '#btn-replay', 4);
+      const rows = await clickAndLog(page, '#btn-replay', 6);
       expectRows(rows, [['POST', '/auth/login', 200, '1'], ['POST', '/auth/refresh', 200, '12'],
+        ['POST', '/auth/refresh', 200, '12'], ['POST', '/auth/refresh', 200, '12'],
         ['POST', '/auth/refresh', 401, '12'], ['POST', '/auth/refresh', 401, '12']]);
       check(rows.every((r) => r.actor === 'api-client'), 'the replay rows are not marked as the API client');
       check(rows.every((r) => !/X-Refresh-Cookie/.test(r.text)), 'the API client sent X-Refresh-Cookie');
-      check(/reuse detected/.test(rows[2].text), `the replay was not reported as reuse: ${rows[2].text}`);
-      check(/invalid_grant/.test(rows[3].text), `the newest token was not refused as invalid_grant: ${rows[3].text}`);
+      check(/reuse detected/.test(rows[4].text), `the replay was not reported as reuse: ${rows[4].text}`);
+      check(/invalid_grant/.test(rows[5].text), `the newest token was not refused as invalid_grant: ${rows[5].text}`);
       const items = await page.$$eval('#replay-result li', (li) => li.map((x) => x.textContent));
-      check(items.length === 4, `the replay demo shows ${items.length} lines, expected 4`);
+      check(items.length === 6, `the replay demo shows ${items.length} lines, expected 6`);
+      check(/same R2/.test(items[2]), `the retry did not get the same successor: ${items[2]}`);
       await screenshot(page, '06-replay.png');
     });
 
@@ -344,7 +346,7 @@ async function main() {
     async () => {
       expectRows(await clickAndLog(page, '#btn-logout', 1), [['POST', '/auth/logout', 204, 'logout']]);
       check(await page.isHidden('#token-view'), 'the token view is still shown after logout');
-      check(!(await context.cookies()).some((c) => c.name === 'minijwt_refresh'), 'the refresh cookie is still set');
+      check(!(await context.cookies()).some((c) => c.name === '__Host-minijwt_refresh'), 'the refresh cookie is still set');
       const refresh = await clickAndLog(page, '#btn-refresh', 1);
       check(refresh[0].path === '/auth/refresh' && [400, 401].includes(refresh[0].status),
         `refresh after logout: ${describe(refresh)}`);
@@ -369,7 +371,7 @@ async function main() {
     check(out[0].method === 'POST' && out[0].path === '/auth/logout-all' && out[0].status === 204,
       `log out everywhere: ${describe(out)}`);
     check(await page.isHidden('#token-view'), 'the token view is still shown after logging out everywhere');
-    check(!(await context.cookies()).some((c) => c.name === 'minijwt_refresh'), 'the refresh cookie is still set');
+    check(!(await context.cookies()).some((c) => c.name === '__Host-minijwt_refresh'), 'the refresh cookie is still set');
     const refresh = await clickAndLog(device, '#btn-refresh', 1);
     expectRows(refresh, [['POST', '/auth/refresh', 401, '12']]);
     check(/revoked/.test(refresh[0].text), `the other device's refresh was not refused as revoked: ${refresh[0].text}`);

@@ -1,0 +1,118 @@
+//! The audit trail: security events (logins, refreshes, reuse, revocations,
+//! password changes, deletions) with time, user, address and session, kept
+//! for a number of days. Never a password or a token.
+//!
+//! Recording is best effort: a trail that cannot be written (a full disk)
+//! does not refuse a login. What a client can make it write is bounded: a
+//! throttled attempt costs the server nothing, so at most one
+//! `login_throttled` per username and address is kept per minute.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+
+use crate::store::{AuditEvent, Store};
+
+/// How often old events are pruned, in seconds.
+const PRUNE_EVERY: i64 = 3600;
+
+/// At most one `login_throttled` per (username, address) this often.
+const THROTTLED_EVERY: i64 = 60;
+
+/// (username, address) pairs remembered for [`THROTTLED_EVERY`] before
+/// the memory starts over.
+const MAX_THROTTLED: usize = 10_000;
+
+/// What an event is about; every part optional.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub user_id: Option<i64>,
+    pub username: Option<&'a str>,
+    pub address: Option<IpAddr>,
+    pub session: Option<&'a str>,
+}
+
+/// Writes events into the store and keeps them `retention_days` days.
+#[derive(Debug)]
+pub(crate) struct Trail {
+    retention: i64,
+    last_prune: AtomicI64,
+    throttled: Mutex<HashMap<(String, Option<IpAddr>), i64>>,
+}
+
+impl Trail {
+    pub(crate) fn new(retention_days: i64) -> Self {
+        Trail {
+            retention: retention_days.saturating_mul(86_400),
+            last_prune: AtomicI64::new(i64::MIN),
+            throttled: Mutex::default(),
+        }
+    }
+
+    /// Records `event` at `now`, and once an hour drops what is older than
+    /// the retention.
+    pub(crate) fn record(&self, store: &Store, now: i64, event: &'static str, subject: Subject<'_>) {
+        let entry = AuditEvent {
+            at: now,
+            event: event.to_owned(),
+            user_id: subject.user_id,
+            username: subject.username.map(str::to_owned),
+            address: subject.address.map(|a| a.to_string()),
+            session: subject.session.map(str::to_owned),
+        };
+        let _ = store.record(&entry);
+        let last = self.last_prune.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= PRUNE_EVERY
+            && self
+                .last_prune
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let _ = store.prune_audit(now.saturating_sub(self.retention));
+        }
+    }
+
+    /// Records a throttled login, at most once a minute per name and address.
+    pub(crate) fn throttled(&self, store: &Store, now: i64, subject: Subject<'_>) {
+        let key = (subject.username.unwrap_or_default().to_owned(), subject.address);
+        {
+            let mut seen = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
+            if seen.get(&key).is_some_and(|&at| now - at < THROTTLED_EVERY) {
+                return;
+            }
+            if seen.len() >= MAX_THROTTLED {
+                seen.clear();
+            }
+            seen.insert(key, now);
+        }
+        self.record(store, now, "login_throttled", subject);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_attempts_are_kept_once_a_minute_and_old_events_pruned() {
+        let store = Store::open_in_memory().unwrap();
+        let trail = Trail::new(1);
+        let subject = Subject {
+            username: Some("bob"),
+            address: Some("192.0.2.1".parse().unwrap()),
+            ..Subject::default()
+        };
+        for t in 0..100 {
+            trail.throttled(&store, 1_000 + t, subject);
+        }
+        trail.throttled(&store, 1_060, subject);
+        let kept = store.audit_trail(Some("bob"), 0).unwrap();
+        assert_eq!(kept.iter().map(|e| e.at).collect::<Vec<_>>(), vec![1_000, 1_060]);
+        // A day and an hour later, the next event prunes the old ones.
+        trail.record(&store, 1_000 + 86_400 + 3_600, "login_ok", subject);
+        let kept = store.audit_trail(None, 0).unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].event, "login_ok");
+    }
+}
