@@ -562,7 +562,12 @@ impl Auth {
             expires_at,
         };
         self.store
-            .start_session(&record, cut(user_agent, MAX_USER_AGENT))?;
+            .start_session(&record, &user.username, cut(user_agent, MAX_USER_AGENT))
+            .map_err(|e| match e {
+                // The account was deleted while its password was checked.
+                StoreError::Conflict => AuthError::InvalidCredentials,
+                other => other.into(),
+            })?;
         let subject = Subject {
             user_id: Some(user.id),
             username: Some(&user.username),
@@ -596,7 +601,10 @@ impl Auth {
             ..Subject::default()
         };
         if let Err(retry_after) = self.throttle.begin(user_key.as_deref(), client, now) {
-            self.trail.throttled(&self.store, now, subject);
+            // Free for the client to repeat: kept once a minute per address.
+            let key = client.map_or_else(|| format!("name {username}"), |a| a.to_string());
+            self.trail
+                .record_sparingly(&self.store, now, "login_throttled", key, subject);
             return Err(AuthError::Throttled { retry_after });
         }
         let checked = self.check_password(user_key.is_some(), username, password);
@@ -735,8 +743,15 @@ impl Auth {
             expired: false,
             description: "token subject is not a user id".to_owned(),
         })?;
-        // A deleted user's tokens are refused at once, not when they expire.
-        if self.store.user_by_id(user_id)?.is_none() {
+        // A deleted user's tokens are refused at once, not when they expire,
+        // including once their id belongs to someone else: SQLite gives a
+        // new row the highest id a deletion freed, so the token must also
+        // name the user and be no older than the account.
+        let same_user = self
+            .store
+            .user_by_id(user_id)?
+            .is_some_and(|user| user.username == claims.username && claims.iat >= user.created_at);
+        if !same_user {
             return Err(AuthError::InvalidToken {
                 expired: false,
                 description: "the token's user no longer exists".to_owned(),
@@ -864,10 +879,13 @@ impl Auth {
                     .store
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
-                self.trail.record(
+                // A retry can be repeated at will within the window: kept
+                // once a minute per session.
+                self.trail.record_sparingly(
                     &self.store,
                     now,
                     "refresh_grace",
+                    record.family.clone(),
                     refreshed(&user, &record, client),
                 );
                 self.pair(&user, again, &record.family, record.expires_at, now)
@@ -914,7 +932,9 @@ impl Auth {
             user_id: claims.sub.parse().ok(),
             ..Subject::default()
         };
-        self.trail.record(&self.store, now, "logout", subject);
+        // An old token can log out again and again: kept once a minute per user.
+        self.trail
+            .record_sparingly(&self.store, now, "logout", claims.sub.clone(), subject);
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use minijwt::auth::{Auth, AuthConfig, KeyRing, SystemClock, ThrottleLimits};
-use minijwt::http::proxy::{Cidr, TrustedProxies};
+use minijwt::http::proxy::{Cidr, ProxyHeader, TrustedProxies};
 use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
@@ -40,6 +40,9 @@ Options (each also read from the environment variable shown; the option wins):
                                                        (comma-separated)    [none]
   --audit-days N       days the audit trail keeps an event
                        (read it with `minijwt audit`)  MINIJWT_AUDIT_DAYS   [90]
+  --proxy-header H     the header the trusted proxies append the client to:
+                       x-forwarded-for or forwarded (RFC 7239)
+                                                       MINIJWT_PROXY_HEADER [x-forwarded-for]
   --failed-logins-per-address N
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
@@ -100,6 +103,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "max-connections",
             "failed-logins-per-address",
             "trusted-proxy",
+            "proxy-header",
             "audit-days",
         ],
         &["no-register", "demo"],
@@ -156,6 +160,10 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             Err(_) => Vec::new(),
         },
     };
+    let proxy_header: ProxyHeader = setting(&parsed, "proxy-header", "MINIJWT_PROXY_HEADER")?
+        .map(|h| h.parse().map_err(|e| usage(format!("--proxy-header: {e}"))))
+        .transpose()?
+        .unwrap_or_default();
     let trusted_proxies = TrustedProxies::new(
         proxies
             .iter()
@@ -165,7 +173,8 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
                     .map_err(|e| usage(format!("--trusted-proxy: {e}")))
             })
             .collect::<Result<_, _>>()?,
-    );
+    )
+    .with_header(proxy_header);
     let issuer = setting(&parsed, "issuer", "MINIJWT_ISSUER")?.unwrap_or_else(|| "minijwt".to_owned());
     let no_register = match setting(&parsed, "no-register", "MINIJWT_NO_REGISTER")? {
         None => false,
