@@ -49,6 +49,6 @@ pub mod http;
 pub mod store;
 
 pub use jwt::{
-    base64url, dangerous, decode, encode, encode_with_header, Error, Header, Hs256Key, Segment, Validation,
-    DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, SIGNATURE_LEN,
+    base64url, dangerous, decode, decode_with_keys, encode, encode_with_header, Error, Header, Hs256Key,
+    KeySet, Segment, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, SIGNATURE_LEN,
 };

@@ -296,3 +296,63 @@ fn help_everywhere() {
         assert!(stdout(&output).contains("minijwt"), "{args:?}");
     }
 }
+
+/// A key ring file from `minijwt keys rotate`: `token verify` and `explain`
+/// check each token with the key its `kid` names, legacy tokens with the
+/// legacy key, and refuse an unknown kid.
+#[test]
+fn verify_and_explain_accept_a_key_ring() {
+    let dir = std::env::temp_dir().join(format!("minijwt-cli-ring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ring = dir.join("ring.key");
+    let ring = ring.to_str().unwrap();
+    let legacy = "bWluaWp3dC10ZXN0LWtleS0wMTIzNDU2Nzg5YWJjZGVm";
+    std::fs::write(ring, format!("{legacy}\n")).unwrap();
+    let minijwt = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_minijwt"))
+            .args(args)
+            .env_remove("MINIJWT_SECRET")
+            .output()
+            .unwrap()
+    };
+    let claims = r#"{"sub":"42","exp":4102444800}"#;
+    let old = minijwt(&["token", "encode", "--key-file", ring, claims]);
+    assert!(old.status.success(), "{old:?}");
+    let old = String::from_utf8(old.stdout).unwrap().trim().to_owned();
+    assert!(minijwt(&["keys", "rotate", "--key-file", ring]).status.success());
+
+    // The ring's signing key, with its kid, as the server would sign.
+    let listed = String::from_utf8(minijwt(&["keys", "list", "--key-file", ring]).stdout).unwrap();
+    let kid = listed.split(' ').next().unwrap().to_owned();
+    let text = std::fs::read_to_string(ring).unwrap();
+    let line = text.lines().find(|l| l.starts_with(&kid)).unwrap();
+    let key = minijwt::Hs256Key::from_base64url(line.rsplit(' ').next().unwrap()).unwrap();
+    let header = minijwt::Header::new().with_kid(kid.clone());
+    let new = minijwt::encode_with_header(
+        &key,
+        &header,
+        &serde_json::json!({"sub": "42", "exp": 4102444800i64}),
+    )
+    .unwrap();
+    let unknown = minijwt::encode_with_header(
+        &key,
+        &minijwt::Header::new().with_kid("nope"),
+        &serde_json::json!({"exp": 4102444800i64}),
+    )
+    .unwrap();
+
+    for token in [&old, &new] {
+        let verified = minijwt(&["token", "verify", "--key-file", ring, token]);
+        assert!(verified.status.success(), "{verified:?}");
+        let explained = minijwt(&["token", "explain", "--key-file", ring, token]);
+        assert!(explained.status.success(), "{explained:?}");
+    }
+    let refused = minijwt(&["token", "verify", "--key-file", ring, &unknown]);
+    assert_eq!(refused.status.code(), Some(1));
+    let message = String::from_utf8(refused.stderr).unwrap();
+    assert!(message.contains("unknown key id \"nope\""), "{message}");
+    let explained = minijwt(&["token", "explain", "--key-file", ring, &unknown]);
+    assert_eq!(explained.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -39,19 +39,6 @@ fn start() -> RunningServer {
     RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap()
 }
 
-/// A field of /proc/self/status, as a number (`Threads`, `VmRSS` in kB).
-fn status_of_this_process(field: &str) -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
-        .trim()
-        .trim_end_matches(" kB")
-        .parse()
-        .unwrap()
-}
-
 fn threads_of_this_process() -> usize {
     status_of_this_process("Threads")
 }

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
+use minijwt::{Header, Hs256Key};
 use serde_json::{json, Value};
 
 struct Serve {
@@ -527,6 +528,151 @@ fn the_audit_trail_records_security_events_and_no_secret() {
             "{args:?}"
         );
     }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `GET /me` with `access`; the status.
+fn me_status(addr: SocketAddr, access: &str) -> u16 {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "GET /me HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {access}\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response[9..12].parse().unwrap()
+}
+
+/// The `kid` in a token's header, if any.
+fn kid_of(token: &str) -> Option<String> {
+    let header = minijwt::base64url::decode(token.split('.').next().unwrap()).unwrap();
+    let header: Value = serde_json::from_slice(&header).unwrap();
+    header["kid"].as_str().map(str::to_owned)
+}
+
+/// Waits for a stderr line of the server that contains `text`.
+fn wait_for_line(server: &Serve, text: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match server.lines.recv_timeout(left) {
+            Ok(line) if line.contains(text) => return line,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    panic!("no line with {text:?} from the server");
+}
+
+/// Rotate the key while the server runs, SIGHUP, and nobody is logged out:
+/// tokens of the old key still verify, new ones carry the new kid, an
+/// unknown kid is refused, a broken file keeps the keys in use, and a
+/// retired key's tokens stop.
+#[test]
+fn keys_rotate_and_reload_on_sighup_without_logging_anyone_out() {
+    let dir = workdir("keys");
+    let server = serve(&dir, &[]);
+    register(server.addr);
+    let before = login(server.addr);
+    let old_access = before["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(kid_of(&old_access), None, "a legacy key file signs without kid");
+
+    let keys = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_minijwt"))
+            .arg("keys")
+            .args(args)
+            .args(["--key-file", "minijwt.key"])
+            .current_dir(&dir)
+            .output()
+            .unwrap()
+    };
+    let key_text = std::fs::read_to_string(dir.join("minijwt.key")).unwrap();
+    let rotated = keys(&["rotate"]);
+    assert!(rotated.status.success(), "{rotated:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("minijwt.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let listed = String::from_utf8(keys(&["list"]).stdout).unwrap();
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let new_kid = listed
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(listed.lines().next().unwrap().ends_with(" sign"), "{listed}");
+    assert!(listed.lines().nth(1).unwrap().ends_with(" verify"), "{listed}");
+    assert!(!listed.contains(key_text.trim()), "key material printed");
+    // The signing key cannot be retired.
+    let refused = keys(&["retire", &new_kid]);
+    assert_eq!(refused.status.code(), Some(2));
+
+    let hup = |server: &Serve| {
+        let status = Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    hup(&server);
+    wait_for_line(
+        &server,
+        &format!("keys reloaded from minijwt.key; signing key {new_kid}"),
+    );
+
+    // Nobody is logged out: the old access and refresh tokens still work...
+    assert_eq!(me_status(server.addr, &old_access), 200);
+    let (status, after) = post(
+        server.addr,
+        "/auth/refresh",
+        &json!({"refresh_token": before["refresh_token"]}),
+    );
+    assert_eq!(status, 200, "{after}");
+    // ...and what is signed now carries the new kid.
+    let new_access = after["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(kid_of(&new_access).as_deref(), Some(new_kid.as_str()));
+    assert_eq!(
+        kid_of(after["refresh_token"].as_str().unwrap()).as_deref(),
+        Some(new_kid.as_str())
+    );
+    assert_eq!(me_status(server.addr, &new_access), 200);
+
+    // An unknown kid is refused, whatever key signed it.
+    let stranger = Hs256Key::new(&[9; 32]).unwrap();
+    let claims = json!({"iss": "minijwt", "sub": "1", "username": "alice", "iat": 0, "exp": 4_000_000_000i64, "jti": "x"});
+    let forged = minijwt::encode_with_header(
+        &stranger,
+        &Header::new().with_typ("at+jwt").with_kid("nope"),
+        &claims,
+    )
+    .unwrap();
+    assert_eq!(me_status(server.addr, &forged), 401);
+
+    // A broken file on SIGHUP: the keys in use stay.
+    let ring = std::fs::read_to_string(dir.join("minijwt.key")).unwrap();
+    std::fs::write(dir.join("minijwt.key"), "not a key ring\nat all\n").unwrap();
+    hup(&server);
+    let line = wait_for_line(&server, "keys not reloaded");
+    assert!(!line.contains(ring.lines().nth(1).unwrap_or("x")), "{line}");
+    assert_eq!(me_status(server.addr, &new_access), 200);
+    std::fs::write(dir.join("minijwt.key"), ring).unwrap();
+
+    // Retiring the legacy key: its tokens stop at the next SIGHUP.
+    assert!(keys(&["retire", "-"]).status.success());
+    hup(&server);
+    wait_for_line(&server, "keys reloaded");
+    assert_eq!(me_status(server.addr, &old_access), 401);
+    assert_eq!(me_status(server.addr, &new_access), 200);
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

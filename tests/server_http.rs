@@ -511,11 +511,13 @@ fn guessers_from_many_addresses_meet_the_soft_limit_and_alice_still_gets_in() {
     config.throttle.per_user = 6;
     let s = start_behind_proxy(config);
     user(s.addr, "alice");
-    for i in 1..=6 {
+    for i in 1..=3 {
         let guesser = format!("198.51.100.{i}");
-        assert_eq!(login_from(s.addr, &guesser, "wrong guess").status, 401);
+        for _ in 0..2 {
+            assert_eq!(login_from(s.addr, &guesser, "wrong guess").status, 401);
+        }
     }
-    // Six addresses have failed once each: they are refused now...
+    // Three addresses have failed twice each: they are refused now...
     assert_eq!(login_from(s.addr, "198.51.100.1", "wrong guess").status, 429);
     // ...but an address that has not failed is not, and the right password works.
     assert_eq!(login_from(s.addr, "203.0.113.9", PASSWORD).status, 200);
@@ -1180,4 +1182,44 @@ fn deleting_the_account_refuses_its_tokens_at_once() {
     let again = user(s.addr, "alice");
     let notes = call(s.addr, "GET", "/notes", Some(&again.text("access_token")), None);
     assert_eq!(notes.body["notes"], json!([]));
+}
+
+/// SQLite gives a new user the highest id a deletion freed: the deleted
+/// user's token must not then speak for the newcomer.
+#[test]
+fn a_deleted_users_token_does_not_work_for_whoever_gets_the_id_next() {
+    let s = start(AuthConfig::default());
+    let mallory = user(s.addr, "mallory");
+    let access = mallory.text("access_token");
+    let deleted = call(
+        s.addr,
+        "DELETE",
+        "/me",
+        Some(&access),
+        Some(&json!({"password": PASSWORD})),
+    );
+    assert_eq!(deleted.status, 204);
+    s.clock.time.advance(1);
+    let alice = user(s.addr, "alice");
+    let me = call(s.addr, "GET", "/me", Some(&alice.text("access_token")), None);
+    assert_eq!(
+        me.body["id"],
+        mallory_id(&access),
+        "the id was not reused; the test proves nothing"
+    );
+    assert_eq!(
+        post_note(s.addr, &alice.text("access_token"), "alice's secret").status,
+        201
+    );
+    for (method, path) in [("GET", "/me"), ("GET", "/notes"), ("GET", "/auth/sessions")] {
+        let reply = call(s.addr, method, path, Some(&access), None);
+        assert_eq!(reply.status, 401, "{method} {path}: {reply:?}");
+    }
+}
+
+/// The `sub` of an access token, as a JSON number.
+fn mallory_id(access: &str) -> Value {
+    let payload = minijwt::base64url::decode(access.split('.').nth(1).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    json!(claims["sub"].as_str().unwrap().parse::<i64>().unwrap())
 }

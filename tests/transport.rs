@@ -24,6 +24,9 @@ use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
 
+mod common;
+use common::status_of_this_process;
+
 /// Starts a server on a free port of 127.0.0.1, with the default limits of
 /// `minijwt serve`.
 fn start() -> RunningServer {
@@ -379,19 +382,6 @@ fn healthz_beside_tricklers(
 // ---------------------------------------------------------------------------
 // This process's threads, descriptors and memory.
 // ---------------------------------------------------------------------------
-
-/// A field of /proc/self/status, as a number (`Threads`, `VmRSS` in kB).
-fn status_of_this_process(field: &str) -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
-        .trim()
-        .trim_end_matches(" kB")
-        .parse()
-        .unwrap()
-}
 
 fn rss_kb() -> usize {
     status_of_this_process("VmRSS")

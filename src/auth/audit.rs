@@ -3,9 +3,11 @@
 //! for a number of days. Never a password or a token.
 //!
 //! Recording is best effort: a trail that cannot be written (a full disk)
-//! does not refuse a login. What a client can make it write is bounded: a
-//! throttled attempt costs the server nothing, so at most one
-//! `login_throttled` per username and address is kept per minute.
+//! does not refuse a login. What a client can make it write is bounded by
+//! what each event costs it: a login that reaches the password hash is
+//! limited by the hasher and the throttle; the events a client could repeat
+//! for free (a throttled login, a grace retry, a logout with an old token)
+//! are kept at most once a minute per address, session or user.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -17,12 +19,11 @@ use crate::store::{AuditEvent, Store};
 /// How often old events are pruned, in seconds.
 const PRUNE_EVERY: i64 = 3600;
 
-/// At most one `login_throttled` per (username, address) this often.
-const THROTTLED_EVERY: i64 = 60;
+/// Events a client can repeat for free are kept at most once this often per key.
+const REPEATS_EVERY: i64 = 60;
 
-/// (username, address) pairs remembered for [`THROTTLED_EVERY`] before
-/// the memory starts over.
-const MAX_THROTTLED: usize = 10_000;
+/// Keys remembered for [`REPEATS_EVERY`] before the memory starts over.
+const MAX_REMEMBERED: usize = 10_000;
 
 /// What an event is about; every part optional.
 #[derive(Debug, Default, Clone, Copy)]
@@ -38,7 +39,8 @@ pub(crate) struct Subject<'a> {
 pub(crate) struct Trail {
     retention: i64,
     last_prune: AtomicI64,
-    throttled: Mutex<HashMap<(String, Option<IpAddr>), i64>>,
+    /// When each (event, key) was last kept.
+    recent: Mutex<HashMap<(&'static str, String), i64>>,
 }
 
 impl Trail {
@@ -46,7 +48,7 @@ impl Trail {
         Trail {
             retention: retention_days.saturating_mul(86_400),
             last_prune: AtomicI64::new(i64::MIN),
-            throttled: Mutex::default(),
+            recent: Mutex::default(),
         }
     }
 
@@ -73,20 +75,28 @@ impl Trail {
         }
     }
 
-    /// Records a throttled login, at most once a minute per name and address.
-    pub(crate) fn throttled(&self, store: &Store, now: i64, subject: Subject<'_>) {
-        let key = (subject.username.unwrap_or_default().to_owned(), subject.address);
+    /// Records an event a client can repeat at no cost, at most once a
+    /// minute per `key` (its address, session or user).
+    pub(crate) fn record_sparingly(
+        &self,
+        store: &Store,
+        now: i64,
+        event: &'static str,
+        key: String,
+        subject: Subject<'_>,
+    ) {
         {
-            let mut seen = self.throttled.lock().unwrap_or_else(|p| p.into_inner());
-            if seen.get(&key).is_some_and(|&at| now - at < THROTTLED_EVERY) {
+            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (event, key);
+            if recent.get(&key).is_some_and(|&at| now - at < REPEATS_EVERY) {
                 return;
             }
-            if seen.len() >= MAX_THROTTLED {
-                seen.clear();
+            if recent.len() >= MAX_REMEMBERED {
+                recent.clear();
             }
-            seen.insert(key, now);
+            recent.insert(key, now);
         }
-        self.record(store, now, "login_throttled", subject);
+        self.record(store, now, event, subject);
     }
 }
 
@@ -104,9 +114,9 @@ mod tests {
             ..Subject::default()
         };
         for t in 0..100 {
-            trail.throttled(&store, 1_000 + t, subject);
+            trail.record_sparingly(&store, 1_000 + t, "login_throttled", "192.0.2.1".into(), subject);
         }
-        trail.throttled(&store, 1_060, subject);
+        trail.record_sparingly(&store, 1_060, "login_throttled", "192.0.2.1".into(), subject);
         let kept = store.audit_trail(Some("bob"), 0).unwrap();
         assert_eq!(kept.iter().map(|e| e.at).collect::<Vec<_>>(), vec![1_000, 1_060]);
         // A day and an hour later, the next event prunes the old ones.

@@ -19,14 +19,14 @@ mod throttle;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use crate::store::{Note, Session, User};
 use crate::store::{RefreshRecord, Rotation, Store, StoreError};
-use crate::{Error as JwtError, Header, Hs256Key, Validation};
+use crate::{Error as JwtError, Header, Hs256Key, KeySet, Validation};
 use audit::{Subject, Trail};
 use password::{Busy, PasswordHasher};
 use throttle::LoginThrottle;
@@ -321,11 +321,63 @@ struct RefreshClaims {
     jti: String,
 }
 
+/// The keys tokens are signed and verified with: one signing key (with the
+/// `kid` its tokens carry, or none for a legacy key) and every key that
+/// verifies. A single [`Hs256Key`] is a ring of one legacy key.
+///
+/// ```
+/// use minijwt::auth::KeyRing;
+/// use minijwt::{Hs256Key, KeySet};
+/// let old = Hs256Key::new(&[1; 32]).unwrap();
+/// let new = Hs256Key::new(&[2; 32]).unwrap();
+/// let ring = KeyRing::new(Some("k2".into()), new.clone(), KeySet::new().with_legacy(old).with("k2", new));
+/// assert_eq!(ring.signing_kid(), Some("k2"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    signing_kid: Option<String>,
+    signing: Hs256Key,
+    verify: KeySet,
+}
+
+impl KeyRing {
+    /// A ring that signs with `signing` (its tokens carry `kid`, when given)
+    /// and verifies with `verify`.
+    pub fn new(signing_kid: Option<String>, signing: Hs256Key, verify: KeySet) -> Self {
+        KeyRing {
+            signing_kid,
+            signing,
+            verify,
+        }
+    }
+
+    /// The `kid` new tokens carry (none for a legacy key).
+    pub fn signing_kid(&self) -> Option<&str> {
+        self.signing_kid.as_deref()
+    }
+
+    fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, AuthError> {
+        let mut header = Header::new().with_typ(typ);
+        if let Some(kid) = &self.signing_kid {
+            header = header.with_kid(kid.clone());
+        }
+        crate::encode_with_header(&self.signing, &header, claims)
+            .map_err(|e| AuthError::Internal(e.to_string()))
+    }
+}
+
+impl From<Hs256Key> for KeyRing {
+    fn from(key: Hs256Key) -> Self {
+        KeyRing::new(None, key.clone(), KeySet::new().with_legacy(key))
+    }
+}
+
 /// The auth service. Cheap to share behind an `Arc`; every method may run on
 /// many threads at once.
 pub struct Auth {
     store: Store,
-    key: Hs256Key,
+    /// Swapped whole by [`Auth::set_keys`]; each use takes the current ring.
+    keys: RwLock<Arc<KeyRing>>,
     config: AuthConfig,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
@@ -365,7 +417,7 @@ impl Auth {
     /// ```
     pub fn new(
         store: Store,
-        key: Hs256Key,
+        keys: impl Into<KeyRing>,
         config: AuthConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Auth, String> {
@@ -374,13 +426,27 @@ impl Auth {
         let trail = Trail::new(config.audit_days);
         Ok(Auth {
             store,
-            key,
+            keys: RwLock::new(Arc::new(keys.into())),
             config,
             clock,
             hasher,
             throttle,
             trail,
         })
+    }
+
+    /// The current key ring.
+    fn keys(&self) -> Arc<KeyRing> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the key ring (the operator rotated keys): tokens signed from
+    /// now on carry the new signing key's `kid`; tokens already issued keep
+    /// verifying as long as their key is in the new ring.
+    pub fn set_keys(&self, ring: KeyRing) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        self.trail
+            .record(&self.store, self.clock.now(), "keys_reloaded", Subject::default());
     }
 
     /// The settings.
@@ -496,7 +562,12 @@ impl Auth {
             expires_at,
         };
         self.store
-            .start_session(&record, cut(user_agent, MAX_USER_AGENT))?;
+            .start_session(&record, &user.username, cut(user_agent, MAX_USER_AGENT))
+            .map_err(|e| match e {
+                // The account was deleted while its password was checked.
+                StoreError::Conflict => AuthError::InvalidCredentials,
+                other => other.into(),
+            })?;
         let subject = Subject {
             user_id: Some(user.id),
             username: Some(&user.username),
@@ -530,7 +601,10 @@ impl Auth {
             ..Subject::default()
         };
         if let Err(retry_after) = self.throttle.begin(user_key.as_deref(), client, now) {
-            self.trail.throttled(&self.store, now, subject);
+            // Free for the client to repeat: kept once a minute per address.
+            let key = client.map_or_else(|| format!("name {username}"), |a| a.to_string());
+            self.trail
+                .record_sparingly(&self.store, now, "login_throttled", key, subject);
             return Err(AuthError::Throttled { retry_after });
         }
         let checked = self.check_password(user_key.is_some(), username, password);
@@ -660,8 +734,8 @@ impl Auth {
     /// ```
     pub fn authenticate(&self, access_token: &str) -> Result<Principal, AuthError> {
         let validation = self.access_validation();
-        let claims: AccessClaims =
-            crate::decode(&self.key, access_token, &validation).map_err(|e| AuthError::InvalidToken {
+        let claims: AccessClaims = crate::decode_with_keys(&self.keys().verify, access_token, &validation)
+            .map_err(|e| AuthError::InvalidToken {
                 expired: matches!(e, JwtError::Expired { .. }),
                 description: e.to_string(),
             })?;
@@ -669,8 +743,15 @@ impl Auth {
             expired: false,
             description: "token subject is not a user id".to_owned(),
         })?;
-        // A deleted user's tokens are refused at once, not when they expire.
-        if self.store.user_by_id(user_id)?.is_none() {
+        // A deleted user's tokens are refused at once, not when they expire,
+        // including once their id belongs to someone else: SQLite gives a
+        // new row the highest id a deletion freed, so the token must also
+        // name the user and be no older than the account.
+        let same_user = self
+            .store
+            .user_by_id(user_id)?
+            .is_some_and(|user| user.username == claims.username && claims.iat >= user.created_at);
+        if !same_user {
             return Err(AuthError::InvalidToken {
                 expired: false,
                 description: "the token's user no longer exists".to_owned(),
@@ -744,8 +825,9 @@ impl Auth {
         let claims = self.verify_refresh(refresh_token, self.refresh_validation(now))?;
         if let Some(access_token) = access_token {
             let validation = self.access_validation().at_time(now).dangerous_skip_exp_check();
-            let access: AccessClaims = crate::decode(&self.key, access_token, &validation)
-                .map_err(|e| AuthError::ForeignAccessToken(format!("access token is invalid: {e}")))?;
+            let access: AccessClaims =
+                crate::decode_with_keys(&self.keys().verify, access_token, &validation)
+                    .map_err(|e| AuthError::ForeignAccessToken(format!("access token is invalid: {e}")))?;
             if access.sub != claims.sub {
                 return Err(AuthError::ForeignAccessToken(
                     "access token belongs to another user".to_owned(),
@@ -797,10 +879,13 @@ impl Auth {
                     .store
                     .user_by_id(record.user_id)?
                     .ok_or(AuthError::NotFound)?;
-                self.trail.record(
+                // A retry can be repeated at will within the window: kept
+                // once a minute per session.
+                self.trail.record_sparingly(
                     &self.store,
                     now,
                     "refresh_grace",
+                    record.family.clone(),
                     refreshed(&user, &record, client),
                 );
                 self.pair(&user, again, &record.family, record.expires_at, now)
@@ -847,7 +932,9 @@ impl Auth {
             user_id: claims.sub.parse().ok(),
             ..Subject::default()
         };
-        self.trail.record(&self.store, now, "logout", subject);
+        // An old token can log out again and again: kept once a minute per user.
+        self.trail
+            .record_sparingly(&self.store, now, "logout", claims.sub.clone(), subject);
         Ok(())
     }
 
@@ -977,7 +1064,7 @@ impl Auth {
     }
 
     fn verify_refresh(&self, token: &str, validation: Validation) -> Result<RefreshClaims, AuthError> {
-        crate::decode(&self.key, token, &validation).map_err(|e| match e {
+        crate::decode_with_keys(&self.keys().verify, token, &validation).map_err(|e| match e {
             JwtError::Expired { .. } => AuthError::InvalidGrant("refresh token expired".to_owned()),
             e => AuthError::InvalidGrant(format!("refresh token is invalid: {e}")),
         })
@@ -1000,8 +1087,7 @@ impl Auth {
             exp: expires_at,
             jti: jti.to_owned(),
         };
-        crate::encode_with_header(&self.key, &Header::new().with_typ(REFRESH_TYP), &claims)
-            .map_err(|e| AuthError::Internal(e.to_string()))
+        self.keys().sign(REFRESH_TYP, &claims)
     }
 
     fn pair(
@@ -1021,8 +1107,7 @@ impl Auth {
             jti: random_id()?,
             sid: Some(session.to_owned()),
         };
-        let access_token = crate::encode_with_header(&self.key, &Header::new().with_typ(ACCESS_TYP), &claims)
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let access_token = self.keys().sign(ACCESS_TYP, &claims)?;
         Ok(TokenPair {
             access_token,
             token_type: "Bearer",

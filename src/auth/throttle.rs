@@ -6,9 +6,9 @@
 //!   name, right password or not;
 //! - per username across addresses, a softer control for guessers spread
 //!   over many addresses: past `per_user` failures, only addresses that have
-//!   themselves failed for that name (within the window) are refused, so the
-//!   right password from an address that has not been failing always gets
-//!   through: nobody can keep the real user out;
+//!   themselves failed for that name twice (within the window) are refused,
+//!   so the right password from an address that has not been failing always
+//!   gets through: nobody can keep the real user out;
 //! - per client address across usernames (`per_address`), so one client
 //!   cannot sweep many names below the other limits.
 
@@ -16,6 +16,9 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
+
+/// Own failures for a name after which an address meets the name's soft limit.
+const SOFT_LIMIT_AFTER: usize = 2;
 
 /// How many distinct usernames or addresses are tracked before the oldest
 /// entries are dropped, so an attacker cannot grow this without bound.
@@ -90,11 +93,13 @@ impl LoginThrottle {
         let pair_failures = pair.as_ref().and_then(|p| state.pairs.get_mut(p));
         let pair_wait = blocked(pair_failures, limits.per_user_address, now, limits.window);
         // The soft per-name limit binds only an address that has failed for
-        // this name within the window (`blocked` above dropped older ones).
+        // this name at least twice within the window (`blocked` above dropped
+        // older failures): one mistyped password, or a double click, does
+        // not put the real user among the guessers.
         let has_failed = pair
             .as_ref()
             .and_then(|p| state.pairs.get(p))
-            .is_some_and(|f| !f.is_empty());
+            .is_some_and(|f| f.len() >= SOFT_LIMIT_AFTER);
         let user_wait = match (user_key, has_failed) {
             (Some(user), true) => blocked(state.users.get_mut(user), limits.per_user, now, limits.window),
             _ => None,
@@ -326,12 +331,16 @@ mod tests {
             window: 60,
         });
         let address = |i: u8| -> IpAddr { [192, 0, 2, i].into() };
-        // Three addresses fail once each: the name is over its soft limit.
+        // Three addresses fail twice each: the name is over its soft limit.
         for i in 1..=3 {
+            assert!(throttle.begin(Some("bob"), Some(address(i)), 0).is_ok());
             assert!(throttle.begin(Some("bob"), Some(address(i)), 0).is_ok());
         }
         // Those that failed are refused now, far below their own limit...
         assert!(throttle.begin(Some("bob"), Some(address(1)), 1).is_err());
+        // ...but one that mistyped once is not taken for a guesser.
+        assert!(throttle.begin(Some("bob"), Some(address(8)), 1).is_ok());
+        assert!(throttle.begin(Some("bob"), Some(address(8)), 1).is_ok());
         // ...while an address that has not failed for bob still gets a try,
         // and one more if it succeeded.
         assert!(throttle.begin(Some("bob"), Some(address(9)), 1).is_ok());

@@ -7,6 +7,7 @@
 #[cfg(feature = "server")]
 mod audit;
 mod keygen;
+mod keys;
 #[cfg(feature = "server")]
 mod serve;
 mod token;
@@ -32,6 +33,7 @@ Usage:
   minijwt keygen        [--out FILE]
   minijwt serve         [--addr A] [--db FILE] [--key-file F] ...   (see serve --help)
   minijwt audit         [--db FILE] [--user NAME] [--since T]      (the server's audit trail)
+  minijwt keys          list|rotate|retire --key-file FILE [KID]   (see keys --help)
 
 The key is base64url text of at least 32 bytes, read from --key-file or from the
 MINIJWT_SECRET environment variable. `-` reads the token or claims from stdin.
@@ -123,6 +125,7 @@ fn dispatch(args: Vec<OsString>) -> Result<(), CliError> {
         ["serve", rest @ ..] => serve::run(rest),
         #[cfg(feature = "server")]
         ["audit", rest @ ..] => audit::run(rest),
+        ["keys", rest @ ..] => keys::run(rest),
         [other, ..] => Err(usage(format!("unknown command `{other}` (try `minijwt --help`)"))),
     }
 }
@@ -211,6 +214,7 @@ impl<'a> Parsed<'a> {
     }
 
     /// Every value of a repeatable option, in order.
+    #[cfg(feature = "server")]
     pub fn all(&self, name: &str) -> Vec<&'a str> {
         self.options
             .iter()
@@ -267,6 +271,56 @@ pub fn read_input(arg: &str, what: &str) -> Result<String, CliError> {
 }
 
 /// The key from `--key-file`, else from `MINIJWT_SECRET`, else `None`.
+/// What `token verify` and `token explain` check a signature with: one key,
+/// or a key ring file of `minijwt keys` (the key a token's `kid` names).
+pub enum Verifier {
+    /// One key, whatever the token's `kid`.
+    Key(Hs256Key),
+    /// The key the token's `kid` selects; none is tried in turn.
+    Ring(minijwt::KeySet),
+}
+
+impl Verifier {
+    /// The library's verdict on `token`.
+    pub fn decode(
+        &self,
+        token: &str,
+        validation: &minijwt::Validation,
+    ) -> Result<serde_json::Value, minijwt::Error> {
+        match self {
+            Verifier::Key(key) => minijwt::decode(key, token, validation),
+            Verifier::Ring(keys) => minijwt::decode_with_keys(keys, token, validation),
+        }
+    }
+
+    /// The key that checks `token`'s signature, if one does (for showing
+    /// the HMAC it computes).
+    pub fn key_for(&self, token: &str) -> Option<&Hs256Key> {
+        match self {
+            Verifier::Key(key) => Some(key),
+            Verifier::Ring(keys) => {
+                let header = minijwt::base64url::decode(token.split('.').next()?).ok()?;
+                let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+                keys.select(header.get("kid").and_then(|k| k.as_str())).ok()
+            }
+        }
+    }
+}
+
+/// The key or key ring of `--key-file` (or `MINIJWT_SECRET`, one key).
+pub fn load_verifier(key_file: Option<&str>) -> Result<Option<Verifier>, CliError> {
+    match load_key(key_file) {
+        Ok(key) => Ok(key.map(Verifier::Key)),
+        Err(not_one_key) => match key_file {
+            // Not one key: a ring, if it reads as one; else the first error.
+            Some(path) => keys::load_ring(path)
+                .map(|ring| Some(Verifier::Ring(ring.verify)))
+                .map_err(|_| not_one_key),
+            None => Err(not_one_key),
+        },
+    }
+}
+
 pub fn load_key(key_file: Option<&str>) -> Result<Option<Hs256Key>, CliError> {
     let (text, source) = match key_file {
         Some(path) => {

@@ -4,13 +4,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
-use minijwt::http::proxy::{Cidr, TrustedProxies};
+use minijwt::auth::{Auth, AuthConfig, KeyRing, SystemClock, ThrottleLimits};
+use minijwt::http::proxy::{Cidr, ProxyHeader, TrustedProxies};
 use minijwt::http::server::{Options, RunningServer};
 use minijwt::store::Store;
 use minijwt::Hs256Key;
 
 use super::keygen::write_new_private_file;
+use super::keys::load_ring;
 use super::{usage, CliError, Parsed, SECRET_ENV};
 
 const HELP: &str = "\
@@ -39,6 +40,9 @@ Options (each also read from the environment variable shown; the option wins):
                                                        (comma-separated)    [none]
   --audit-days N       days the audit trail keeps an event
                        (read it with `minijwt audit`)  MINIJWT_AUDIT_DAYS   [90]
+  --proxy-header H     the header the trusted proxies append the client to:
+                       x-forwarded-for or forwarded (RFC 7239)
+                                                       MINIJWT_PROXY_HEADER [x-forwarded-for]
   --failed-logins-per-address N
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
@@ -51,6 +55,7 @@ cookie is Secure: browsers keep it over plain HTTP on loopback only, so on any
 other address put HTTPS in front.
 
 Stops cleanly on SIGINT or SIGTERM: finishes requests in flight, then exits 0.
+Re-reads the key file on SIGHUP (see minijwt keys --help) without dropping anyone.
 ";
 
 /// The access token lifetime of `--demo`: short enough to watch expire.
@@ -98,6 +103,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "max-connections",
             "failed-logins-per-address",
             "trusted-proxy",
+            "proxy-header",
             "audit-days",
         ],
         &["no-register", "demo"],
@@ -154,6 +160,10 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             Err(_) => Vec::new(),
         },
     };
+    let proxy_header: ProxyHeader = setting(&parsed, "proxy-header", "MINIJWT_PROXY_HEADER")?
+        .map(|h| h.parse().map_err(|e| usage(format!("--proxy-header: {e}"))))
+        .transpose()?
+        .unwrap_or_default();
     let trusted_proxies = TrustedProxies::new(
         proxies
             .iter()
@@ -163,7 +173,8 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
                     .map_err(|e| usage(format!("--trusted-proxy: {e}")))
             })
             .collect::<Result<_, _>>()?,
-    );
+    )
+    .with_header(proxy_header);
     let issuer = setting(&parsed, "issuer", "MINIJWT_ISSUER")?.unwrap_or_else(|| "minijwt".to_owned());
     let no_register = match setting(&parsed, "no-register", "MINIJWT_NO_REGISTER")? {
         None => false,
@@ -179,7 +190,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
     }
 
     return_large_buffers_to_the_os();
-    let (key, key_source) = load_or_create_key(&key_file)?;
+    let (keys, key_source) = load_or_create_keys(&key_file)?;
     let store = Store::open(&db).map_err(|e| usage(format!("cannot open database {db}: {e}")))?;
     let config = AuthConfig {
         issuer,
@@ -194,7 +205,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         },
         ..AuthConfig::default()
     };
-    let auth = Auth::new(store, key, config, Arc::new(SystemClock)).map_err(usage)?;
+    let auth = Auth::new(store, keys, config, Arc::new(SystemClock)).map_err(usage)?;
     let auth = Arc::new(auth);
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -202,12 +213,15 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         signal_hook::flag::register(signal, stop.clone())
             .map_err(|e| usage(format!("cannot install signal handler: {e}")))?;
     }
+    let reload = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, reload.clone())
+        .map_err(|e| usage(format!("cannot install signal handler: {e}")))?;
     let options = Options {
         max_connections,
         log: true,
         trusted_proxies,
     };
-    let server = RunningServer::start(auth, &addr, options)
+    let server = RunningServer::start(auth.clone(), &addr, options)
         .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;
     eprintln!(
         "minijwt: listening on http://{}, database {db}, key from {key_source}, up to {max_connections} connections",
@@ -221,6 +235,9 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
     }
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(Duration::from_millis(100));
+        if reload.swap(false, Ordering::SeqCst) {
+            reload_keys(&auth, &key_file);
+        }
     }
     say("minijwt: stopping: finishing requests in flight");
     server.shutdown();
@@ -231,7 +248,8 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
 /// A line on stderr that does not hold up the stop: stderr may be a pipe
 /// whose reader stopped reading (the request log filled it), and a stopping
 /// server must still stop. Written by a thread of its own, waited for 1 s.
-fn say(line: &'static str) {
+fn say(line: impl Into<String>) {
+    let line = line.into();
     let Ok(writer) = std::thread::Builder::new().spawn(move || eprintln!("{line}")) else {
         return;
     };
@@ -241,28 +259,49 @@ fn say(line: &'static str) {
     }
 }
 
-/// The key from `MINIJWT_SECRET`, else from `path`, which is created with 32
-/// random bytes (mode 0600) when missing. Returns where it came from.
-fn load_or_create_key(path: &str) -> Result<(Hs256Key, String), CliError> {
+/// SIGHUP: the key file again. A file that cannot be read keeps the keys in
+/// use, with one line saying why; `MINIJWT_SECRET` is a single key and has
+/// nothing to reload.
+fn reload_keys(auth: &Auth, path: &str) {
+    if std::env::var_os(SECRET_ENV).is_some() {
+        say(format!(
+            "minijwt: SIGHUP: the key comes from {SECRET_ENV}, nothing reloaded"
+        ));
+        return;
+    }
+    match load_ring(path) {
+        Ok(ring) => {
+            let signing = ring.signing_kid.as_deref().unwrap_or("- (legacy)").to_owned();
+            auth.set_keys(KeyRing::new(ring.signing_kid, ring.signing, ring.verify));
+            say(format!(
+                "minijwt: SIGHUP: keys reloaded from {path}; signing key {signing}"
+            ));
+        }
+        Err(e) => say(format!(
+            "minijwt: SIGHUP: keys not reloaded, the keys in use stay: {e}"
+        )),
+    }
+}
+
+/// The key from `MINIJWT_SECRET`, else the key ring in `path`, which is
+/// created with one random 32-byte key (mode 0600) when missing. Returns
+/// where it came from.
+fn load_or_create_keys(path: &str) -> Result<(KeyRing, String), CliError> {
     if let Ok(text) = std::env::var(SECRET_ENV) {
         let key = Hs256Key::from_base64url(&text).map_err(|e| usage(format!("{SECRET_ENV}: {e}")))?;
-        return Ok((key, SECRET_ENV.to_owned()));
+        return Ok((key.into(), SECRET_ENV.to_owned()));
     }
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let key = Hs256Key::from_base64url(&text).map_err(|e| usage(format!("key file {path}: {e}")))?;
-            Ok((key, path.to_owned()))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut secret = [0u8; 32];
-            getrandom::fill(&mut secret).map_err(|e| usage(format!("the OS random source failed: {e}")))?;
-            let text = minijwt::base64url::encode(&secret);
-            write_new_private_file(path, format!("{text}\n").as_bytes())?;
-            let key = Hs256Key::new(&secret).map_err(|e| usage(e.to_string()))?;
-            Ok((key, format!("{path} (created)")))
-        }
-        Err(e) => Err(usage(format!("cannot read key file {path}: {e}"))),
+    if std::path::Path::new(path).exists() {
+        let ring = load_ring(path)?;
+        let keys = KeyRing::new(ring.signing_kid, ring.signing, ring.verify);
+        return Ok((keys, path.to_owned()));
     }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| usage(format!("the OS random source failed: {e}")))?;
+    let text = minijwt::base64url::encode(&secret);
+    write_new_private_file(path, format!("{text}\n").as_bytes())?;
+    let key = Hs256Key::new(&secret).map_err(|e| usage(e.to_string()))?;
+    Ok((key.into(), format!("{path} (created)")))
 }
 
 /// Makes freed Argon2 buffers go back to the operating system.

@@ -4,10 +4,10 @@ use std::fmt::Write as _;
 
 use minijwt::dangerous::{check_without_signature, decode_unverified};
 use minijwt::jwt::strict_json_object;
-use minijwt::{base64url, Error, Header, Hs256Key, Segment, Validation};
+use minijwt::{base64url, Error, Header, Segment, Validation};
 use serde_json::Value;
 
-use super::{load_key, read_input, require_key, usage, CliError, Parsed};
+use super::{load_verifier, read_input, require_key, usage, CliError, Parsed, Verifier, SECRET_ENV};
 use minijwt::time::{relative, utc};
 
 pub const HELP: &str = "\
@@ -121,7 +121,11 @@ pub fn verify(args: &[&str]) -> Result<(), CliError> {
         print!("{VERIFY_HELP}");
         return Ok(());
     }
-    let key = require_key(parsed.get("key-file"))?;
+    let verifier = load_verifier(parsed.get("key-file"))?.ok_or_else(|| {
+        usage(format!(
+            "no key: pass --key-file FILE or set {SECRET_ENV} (see `minijwt keygen`)"
+        ))
+    })?;
     let token = read_input(parsed.single("TOKEN (or - to read stdin)")?, "token")?;
     let mut validation = validation_from(&parsed)?;
     if let Some(issuer) = parsed.get("issuer") {
@@ -133,8 +137,9 @@ pub fn verify(args: &[&str]) -> Result<(), CliError> {
     if let Some(leeway) = parsed.number::<u64>("leeway")? {
         validation = validation.with_leeway(leeway);
     }
-    let claims: Value =
-        minijwt::decode(&key, &token, &validation).map_err(|e| CliError::Rejected(rejection(&e)))?;
+    let claims = verifier
+        .decode(&token, &validation)
+        .map_err(|e| CliError::Rejected(rejection(&e)))?;
     println!("{}", pretty(&claims));
     Ok(())
 }
@@ -163,11 +168,11 @@ pub fn explain(args: &[&str]) -> Result<(), CliError> {
         print!("{EXPLAIN_HELP}");
         return Ok(());
     }
-    let key = load_key(parsed.get("key-file"))?;
+    let verifier = load_verifier(parsed.get("key-file"))?;
     let token = read_input(parsed.single("TOKEN (or - to read stdin)")?, "token")?;
     let validation = validation_from(&parsed)?;
     let mut out = String::new();
-    let verdict = explain_into(&mut out, &token, key.as_ref(), &validation);
+    let verdict = explain_into(&mut out, &token, verifier.as_ref(), &validation);
     print!("{out}");
     verdict
 }
@@ -177,14 +182,16 @@ pub fn explain(args: &[&str]) -> Result<(), CliError> {
 fn explain_into(
     out: &mut String,
     token: &str,
-    key: Option<&Hs256Key>,
+    verifier: Option<&Verifier>,
     validation: &Validation,
 ) -> Result<(), CliError> {
     let now = validation.now();
-    let verdict = match key {
-        Some(key) => minijwt::decode::<Value>(key, token, validation).map(drop),
+    let verdict = match verifier {
+        Some(verifier) => verifier.decode(token, validation).map(drop),
         None => check_without_signature(token, validation),
     };
+    // With a ring, the key the token's kid selects (none: no HMAC shown).
+    let key = verifier.and_then(|v| v.key_for(token));
 
     let _ = writeln!(out, "Step 1. Split the token at '.' into three segments");
     let parts: Vec<&str> = token.split('.').collect();

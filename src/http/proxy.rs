@@ -2,11 +2,15 @@
 //!
 //! A proxy in front of the server (TLS termination, a load balancer) makes
 //! every connection come from the proxy's address, and says who the client
-//! was in `Forwarded` (RFC 7239) or `X-Forwarded-For`. Anyone can send those
+//! was in `X-Forwarded-For` or `Forwarded` (RFC 7239). Anyone can send those
 //! headers, so they are read only when the connecting peer is inside one of
-//! the `--trusted-proxy` ranges, and then the client is the rightmost address
-//! in the chain that is not itself a trusted proxy: the leftmost entries are
-//! whatever the client chose to send. Otherwise the headers are ignored.
+//! the `--trusted-proxy` ranges, and then only the one header the proxy
+//! appends to (`--proxy-header`, X-Forwarded-For unless told otherwise): a
+//! proxy passes the other one on as the client wrote it. The chain is read
+//! from the right, past the trusted proxies; the first hop that is not one is
+//! the client, and a hop that cannot be read there means the chain cannot be
+//! trusted (the peer's address counts). Everything to the left is whatever
+//! the client chose to send.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -71,61 +75,101 @@ impl fmt::Display for Cidr {
     }
 }
 
-/// The reverse proxies whose forwarding headers are believed.
+/// Which header the trusted proxies append the client's address to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, ...` (nginx, HAProxy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+impl FromStr for ProxyHeader {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(ProxyHeader::XForwardedFor),
+            "forwarded" => Ok(ProxyHeader::Forwarded),
+            _ => Err(format!("{text:?} is neither x-forwarded-for nor forwarded")),
+        }
+    }
+}
+
+/// The reverse proxies whose forwarding header is believed.
 ///
 /// ```
 /// use std::net::IpAddr;
 /// use minijwt::http::proxy::TrustedProxies;
 /// let proxies = TrustedProxies::new(vec!["127.0.0.1".parse().unwrap()]);
 /// let ip = |text: &str| text.parse::<IpAddr>().unwrap();
-/// let headers = [("X-Forwarded-For".to_owned(), "6.6.6.6, 203.0.113.9".to_owned())];
+/// let headers = [
+///     ("X-Forwarded-For".to_owned(), "6.6.6.6, 203.0.113.9".to_owned()),
+///     ("Forwarded".to_owned(), "for=6.6.6.6".to_owned()), // passed on as the client wrote it
+/// ];
 /// // The rightmost address the trusted proxy added, not what the client claimed.
 /// assert_eq!(proxies.client(ip("127.0.0.1"), &headers), ip("203.0.113.9"));
 /// // From anyone else, the headers count for nothing.
 /// assert_eq!(proxies.client(ip("198.51.100.1"), &headers), ip("198.51.100.1"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<Cidr>);
+pub struct TrustedProxies {
+    ranges: Vec<Cidr>,
+    header: ProxyHeader,
+}
 
 impl TrustedProxies {
-    /// Trusts these ranges (none: every forwarding header is ignored).
+    /// Trusts these ranges (none: every forwarding header is ignored), which
+    /// append to `X-Forwarded-For`.
     pub fn new(ranges: Vec<Cidr>) -> Self {
-        TrustedProxies(ranges)
+        TrustedProxies {
+            ranges,
+            header: ProxyHeader::XForwardedFor,
+        }
+    }
+
+    /// The header the trusted proxies append to.
+    #[must_use]
+    pub fn with_header(mut self, header: ProxyHeader) -> Self {
+        self.header = header;
+        self
     }
 
     fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|range| range.contains(address))
+        self.ranges.iter().any(|range| range.contains(address))
     }
 
     /// The client's address: the peer's, unless the peer is a trusted proxy;
-    /// then the rightmost untrusted address of `Forwarded` (if sent) or else
-    /// `X-Forwarded-For`. A chain that cannot be read, or that holds only
-    /// trusted proxies, leaves the peer's address.
+    /// then the rightmost hop of the proxies' header that is not itself a
+    /// trusted proxy. A hop that cannot be read before that one, or a chain
+    /// of trusted proxies only, leaves the peer's address.
     pub fn client(&self, peer: IpAddr, headers: &[(String, String)]) -> IpAddr {
         let peer = canonical(peer);
         if !self.trusts(peer) {
             return peer;
         }
-        let chain = |name: &str| -> Vec<&str> {
-            headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .flat_map(|(_, v)| v.split(','))
-                .collect()
+        let name = match self.header {
+            ProxyHeader::XForwardedFor => "X-Forwarded-For",
+            ProxyHeader::Forwarded => "Forwarded",
         };
-        let forwarded = chain("Forwarded");
-        let hops: Option<Vec<IpAddr>> = match forwarded.is_empty() {
-            false => forwarded.iter().map(|element| forwarded_for(element)).collect(),
-            true => chain("X-Forwarded-For")
-                .iter()
-                .map(|hop| hop.trim().parse().ok().map(canonical))
-                .collect(),
-        };
-        hops.unwrap_or_default()
-            .into_iter()
-            .rev()
-            .find(|hop| !self.trusts(*hop))
-            .unwrap_or(peer)
+        let hops: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.split(','))
+            .collect();
+        for hop in hops.into_iter().rev() {
+            let address = match self.header {
+                ProxyHeader::XForwardedFor => hop.trim().parse().ok().map(canonical),
+                ProxyHeader::Forwarded => forwarded_for(hop),
+            };
+            match address {
+                Some(address) if self.trusts(address) => continue,
+                Some(address) => return address,
+                None => return peer,
+            }
+        }
+        peer
     }
 }
 
@@ -186,18 +230,20 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_wins_and_is_parsed_with_ports_and_brackets() {
-        let p = proxies(&["127.0.0.1", "::1"]);
-        let both = headers(&[
-            (
-                "Forwarded",
-                "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
-            ),
-            ("X-Forwarded-For", "198.51.100.1"),
-        ]);
-        assert_eq!(p.client(ip("::1"), &both), ip("2001:db8:cafe::17"));
+    fn only_the_proxies_header_is_read_and_forwarded_is_parsed_with_ports_and_brackets() {
+        let xff = proxies(&["127.0.0.1", "::1"]);
+        let both = headers(&[("Forwarded", "for=6.6.6.6"), ("X-Forwarded-For", "198.51.100.1")]);
+        // A Forwarded header the client wrote, passed on by an X-Forwarded-For proxy.
+        assert_eq!(xff.client(ip("::1"), &both), ip("198.51.100.1"));
+        let forwarded = xff.clone().with_header(ProxyHeader::Forwarded);
+        let chain = headers(&[(
+            "Forwarded",
+            "for=192.0.2.60;proto=http, for=\"[2001:db8:cafe::17]:4711\"",
+        )]);
+        assert_eq!(forwarded.client(ip("::1"), &chain), ip("2001:db8:cafe::17"));
         let v4_port = headers(&[("Forwarded", "for=\"192.0.2.43:47011\"")]);
-        assert_eq!(p.client(ip("127.0.0.1"), &v4_port), ip("192.0.2.43"));
+        assert_eq!(forwarded.client(ip("127.0.0.1"), &v4_port), ip("192.0.2.43"));
+        assert_eq!(forwarded.client(ip("127.0.0.1"), &both), ip("6.6.6.6"));
     }
 
     #[test]
@@ -205,6 +251,10 @@ mod tests {
         let p = proxies(&["10.0.0.0/8"]);
         let spoofed = headers(&[("X-Forwarded-For", "203.0.113.9")]);
         assert_eq!(p.client(ip("198.51.100.4"), &spoofed), ip("198.51.100.4"));
+        // Garbage the client put to the left does not matter...
+        let left = headers(&[("X-Forwarded-For", "garbage, 203.0.113.9")]);
+        assert_eq!(p.client(ip("10.0.0.1"), &left), ip("203.0.113.9"));
+        // ...where the proxy's own entry should be, it does.
         let garbage = headers(&[("X-Forwarded-For", "203.0.113.9, not-an-address")]);
         assert_eq!(p.client(ip("10.0.0.1"), &garbage), ip("10.0.0.1"));
         let only_proxies = headers(&[("X-Forwarded-For", "10.1.1.1")]);

@@ -124,6 +124,12 @@ pub enum Error {
     },
     /// The HMAC-SHA256 of the signing input does not match the signature.
     InvalidSignature,
+    /// The header's `kid` names none of the verifier's keys
+    /// ([`KeySet`](crate::KeySet)); no other key is tried.
+    UnknownKeyId(String),
+    /// The token has no `kid`, and the verifier's [`KeySet`](crate::KeySet)
+    /// has no key for such tokens.
+    MissingKeyId,
     /// A registered claim has the wrong type or an out-of-range value
     /// (`"exp": "tomorrow"`, `"exp": 1e300`, `"aud": 5`).
     InvalidClaim {
@@ -252,6 +258,12 @@ impl fmt::Display for Error {
                 write!(f, "signature is {len} bytes; an HS256 signature is exactly 32")
             }
             Error::InvalidSignature => f.write_str("signature does not match (wrong key or altered token)"),
+            Error::UnknownKeyId(kid) => {
+                write!(f, "unknown key id {kid:?}: none of the verifier's keys has it")
+            }
+            Error::MissingKeyId => {
+                f.write_str("token has no \"kid\", and no key here is for tokens without one")
+            }
             Error::InvalidClaim { name, reason } => write!(f, "claim {name:?} {reason}"),
             Error::MissingClaim(name) => write!(f, "required claim {name:?} is missing"),
             Error::Expired { exp, now, leeway } => write!(

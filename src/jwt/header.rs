@@ -131,8 +131,18 @@ impl Header {
 ///
 /// Order: valid JSON object without duplicate members; `alg` present and
 /// exactly `"HS256"`; no `crit`; `typ`, if present, a string.
-pub(crate) fn check_received(bytes: &[u8]) -> Result<Option<Cow<'_, str>>, Error> {
-    let header = json::parse_object(bytes, Segment::Header, &["alg", "typ"])?;
+/// What a received header says, once [`check_received`] accepted it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Received<'a> {
+    /// `typ`, if present.
+    pub typ: Option<Cow<'a, str>>,
+    /// `kid`, if present: which of the verifier's own keys signed the token
+    /// (never a key itself; see [`KeySet`](crate::KeySet)).
+    pub kid: Option<Cow<'a, str>>,
+}
+
+pub(crate) fn check_received(bytes: &[u8]) -> Result<Received<'_>, Error> {
+    let header = json::parse_object(bytes, Segment::Header, &["alg", "typ", "kid"])?;
     match header.get("alg") {
         Some(Value::Str(alg)) if alg == "HS256" => {}
         Some(Value::Str(alg)) => return Err(Error::UnsupportedAlgorithm(format!("{:?}", echo(alg)))),
@@ -147,14 +157,18 @@ pub(crate) fn check_received(bytes: &[u8]) -> Result<Option<Cow<'_, str>>, Error
     if header.contains("crit") {
         return Err(Error::CriticalHeader);
     }
-    match header.get("typ") {
+    let string = |name: &'static str| match header.get(name) {
         None => Ok(None),
-        Some(Value::Str(typ)) => Ok(Some(typ.clone())),
+        Some(Value::Str(value)) => Ok(Some(value.clone())),
         Some(_) => Err(Error::InvalidHeader {
-            name: "typ",
+            name,
             reason: "is not a string",
         }),
-    }
+    };
+    Ok(Received {
+        typ: string("typ")?,
+        kid: string("kid")?,
+    })
 }
 
 #[cfg(test)]
@@ -178,7 +192,15 @@ mod tests {
 
     #[test]
     fn alg_must_be_exactly_hs256() {
-        assert_eq!(check_received(br#"{"alg":"HS256"}"#).unwrap(), None);
+        assert_eq!(check_received(br#"{"alg":"HS256"}"#).unwrap().typ, None);
+        assert_eq!(
+            check_received(br#"{"alg":"HS256","kid":"k1"}"#)
+                .unwrap()
+                .kid
+                .as_deref(),
+            Some("k1")
+        );
+        assert!(check_received(br#"{"alg":"HS256","kid":7}"#).is_err());
         for bad in [
             r#"{"alg":"none"}"#,
             r#"{"alg":"hs256"}"#,

@@ -3,7 +3,7 @@
 //! Read it in this order:
 //!
 //! 1. [`base64url`]: how each segment is spelled.
-//! 2. `key`: the HMAC-SHA256 key, keyed once.
+//! 2. `key`: the HMAC-SHA256 key, keyed once; `keyset`: several, by `kid`.
 //! 3. `header`: the `{"alg":"HS256",...}` we write and the one we accept.
 //! 4. `json`: the strict first pass over a header or payload (duplicate
 //!    members refused, registered claims read by type).
@@ -23,6 +23,7 @@ mod error;
 mod header;
 mod json;
 mod key;
+mod keyset;
 mod onepass;
 mod token;
 mod validation;
@@ -31,5 +32,6 @@ pub use error::{Error, Segment};
 pub use header::Header;
 pub use json::strict_json_object;
 pub use key::{Hs256Key, SIGNATURE_LEN};
-pub use token::{decode, encode, encode_with_header};
+pub use keyset::KeySet;
+pub use token::{decode, decode_with_keys, encode, encode_with_header};
 pub use validation::{Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE};

@@ -8,6 +8,7 @@ use super::error::{Error, Segment};
 use super::header::{self, Header, DEFAULT_HEADER_B64};
 use super::json;
 use super::key::{Hs256Key, SIGNATURE_LEN};
+use super::keyset::KeySet;
 use super::onepass;
 use super::validation::{Validation, REGISTERED};
 
@@ -100,7 +101,33 @@ pub fn encode_with_header<T: Serialize + ?Sized>(
 /// );
 /// ```
 pub fn decode<T: DeserializeOwned>(key: &Hs256Key, token: &str, validation: &Validation) -> Result<T, Error> {
-    let payload = check_up_to_payload(Some(key), token, validation)?;
+    claims_of(Keys::One(key), token, validation)
+}
+
+/// [`decode`] with the key the token's `kid` names in `keys` (or, for a
+/// token without `kid`, the set's legacy key). An unknown `kid` is
+/// [`Error::UnknownKeyId`]; no other key is tried.
+pub fn decode_with_keys<T: DeserializeOwned>(
+    keys: &KeySet,
+    token: &str,
+    validation: &Validation,
+) -> Result<T, Error> {
+    claims_of(Keys::Set(keys), token, validation)
+}
+
+/// Which key verifies the signature.
+#[derive(Clone, Copy)]
+pub(crate) enum Keys<'a> {
+    /// This one, whatever the header's `kid`.
+    One(&'a Hs256Key),
+    /// The one the header's `kid` selects.
+    Set(&'a KeySet),
+    /// None: the signature is not checked (`dangerous` only).
+    Unchecked,
+}
+
+fn claims_of<T: DeserializeOwned>(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<T, Error> {
+    let payload = check_up_to_payload(keys, token, validation)?;
     // Steps 5 to 7 in one reading of the payload, when that reading vouches
     // for the result (see `onepass`); otherwise one step after the other,
     // which gives the exact error.
@@ -116,18 +143,14 @@ pub fn decode<T: DeserializeOwned>(key: &Hs256Key, token: &str, validation: &Val
 ///
 /// Without a key (only for [`dangerous::check_without_signature`](super::dangerous::check_without_signature))
 /// the two signature steps are skipped and everything else runs.
-pub(crate) fn verify(key: Option<&Hs256Key>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
-    let payload = check_up_to_payload(key, token, validation)?;
+pub(crate) fn verify(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
+    let payload = check_up_to_payload(keys, token, validation)?;
     check_payload(&payload, validation)?;
     Ok(payload)
 }
 
 /// Steps 1 to 4 of [`decode`]; returns the payload's bytes, decoded from base64url.
-fn check_up_to_payload(
-    key: Option<&Hs256Key>,
-    token: &str,
-    validation: &Validation,
-) -> Result<Vec<u8>, Error> {
+fn check_up_to_payload(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
     let segments = split(token, validation.max_token_len())?;
     // The signature's emptiness is checked after the header, so that an
     // unsigned `alg: none` token is reported for its algorithm.
@@ -140,15 +163,18 @@ fn check_up_to_payload(
         .max(segments.payload.len())
         .max(segments.signature.len());
     let mut bytes = Vec::with_capacity(longest);
-    if segments.header == DEFAULT_HEADER_B64 {
+    let key = if segments.header == DEFAULT_HEADER_B64 {
         // The header `encode` writes, byte for byte: it is known to pass
-        // `check_received` with `typ` "JWT", so it need not be decoded again.
+        // `check_received` with `typ` "JWT" and no `kid`, so it need not be
+        // decoded again.
         validation.check_typ(Some("JWT"))?;
+        select(keys, None)?
     } else {
         decode_segment(segments.header, Segment::Header, &mut bytes)?;
-        let typ = header::check_received(&bytes)?;
-        validation.check_typ(typ.as_deref())?;
-    }
+        let received = header::check_received(&bytes)?;
+        validation.check_typ(received.typ.as_deref())?;
+        select(keys, received.kid.as_deref())?
+    };
 
     segments.require_non_empty(&[Segment::Signature])?;
     bytes.clear();
@@ -165,6 +191,15 @@ fn check_up_to_payload(
     bytes.clear();
     decode_segment(segments.payload, Segment::Payload, &mut bytes)?;
     Ok(bytes)
+}
+
+/// The key that verifies a token whose header has this `kid`.
+fn select<'a>(keys: Keys<'a>, kid: Option<&str>) -> Result<Option<&'a Hs256Key>, Error> {
+    match keys {
+        Keys::One(key) => Ok(Some(key)),
+        Keys::Set(set) => set.select(kid).map(Some),
+        Keys::Unchecked => Ok(None),
+    }
 }
 
 /// Steps 5 and 6 of [`decode`]: the strict pass over the payload, then the claims checks.

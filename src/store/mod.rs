@@ -703,19 +703,30 @@ impl Store {
     ///     jti: "j1".into(), token_hash: [1; 32], user_id: user.id,
     ///     family: "s1".into(), issued_at: 5, expires_at: 100,
     /// };
-    /// store.start_session(&first, "curl/8").unwrap();
+    /// store.start_session(&first, "gil", "curl/8").unwrap();
     /// let sessions = store.sessions(user.id, 6).unwrap();
     /// assert_eq!((sessions[0].id.as_str(), sessions[0].user_agent.as_str()), ("s1", "curl/8"));
     /// ```
-    pub fn start_session(&self, first: &RefreshRecord, user_agent: &str) -> Result<(), StoreError> {
+    /// Fails with [`StoreError::Conflict`] when user `first.user_id` is no
+    /// longer `username` (deleted while the password was checked, its id
+    /// maybe taken by a new user since).
+    pub fn start_session(
+        &self,
+        first: &RefreshRecord,
+        username: &str,
+        user_agent: &str,
+    ) -> Result<(), StoreError> {
         self.write(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            execute(
+            let started = execute(
                 &tx,
                 "INSERT INTO sessions (id, user_id, created_at, last_used_at, user_agent)
-                 VALUES (?1, ?2, ?3, ?3, ?4)",
-                params![first.family, first.user_id, first.issued_at, user_agent],
+                 SELECT ?1, ?2, ?3, ?3, ?4 WHERE EXISTS (SELECT 1 FROM users WHERE id = ?2 AND username = ?5)",
+                params![first.family, first.user_id, first.issued_at, user_agent, username],
             )?;
+            if started == 0 {
+                return Err(StoreError::Conflict);
+            }
             insert_refresh(&tx, first)?;
             tx.commit()?;
             Ok(())

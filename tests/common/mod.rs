@@ -158,3 +158,16 @@ pub fn refresh(addr: SocketAddr, refresh_token: &str, access_token: Option<&str>
     }
     post(addr, "/auth/refresh", body)
 }
+
+/// A field of /proc/self/status, as a number (`Threads`, `VmRSS` in kB).
+pub fn status_of_this_process(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+        .trim()
+        .trim_end_matches(" kB")
+        .parse()
+        .unwrap()
+}
