@@ -6,13 +6,10 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use minijwt::auth::{Auth, AuthConfig, SystemClock};
-use minijwt::http::server::{Options, RunningServer};
-use minijwt::store::Store;
-use minijwt::Hs256Key;
+use minijwt::http::server::RunningServer;
 use serde_json::json;
 
 mod common;
@@ -23,20 +20,9 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Waits for this test's turn, then starts its server.
 fn take_turn() -> (MutexGuard<'static, ()>, RunningServer, SocketAddr) {
     let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start();
+    let server = start_default_server();
     let addr = server.addr();
     (turn, server, addr)
-}
-
-fn start() -> RunningServer {
-    let auth = Auth::new(
-        Store::open_in_memory().unwrap(),
-        Hs256Key::new(&[4; 32]).unwrap(),
-        AuthConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap()
 }
 
 fn threads_of_this_process() -> usize {

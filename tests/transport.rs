@@ -16,36 +16,20 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use minijwt::auth::{Auth, AuthConfig, SystemClock};
-use minijwt::http::server::{Options, RunningServer};
-use minijwt::store::Store;
-use minijwt::Hs256Key;
+use minijwt::http::server::RunningServer;
 
 mod common;
-use common::status_of_this_process;
-
-/// Starts a server on a free port of 127.0.0.1, with the default limits of
-/// `minijwt serve`.
-fn start() -> RunningServer {
-    let auth = Auth::new(
-        Store::open_in_memory().unwrap(),
-        Hs256Key::new(&[4; 32]).unwrap(),
-        AuthConfig::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap()
-}
+use common::{start_default_server, status_of_this_process};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Waits for this test's turn, then starts its server and checks it answers.
 fn take_turn() -> (MutexGuard<'static, ()>, RunningServer, SocketAddr) {
     let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start();
+    let server = start_default_server();
     let addr = server.addr();
     healthz(addr).expect("a fresh server answers /healthz");
     (turn, server, addr)

@@ -8,6 +8,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use minijwt::auth::{Auth, AuthConfig, SystemClock};
+use minijwt::http::server::{Options, RunningServer};
+use minijwt::store::Store;
+use minijwt::Hs256Key;
 use serde_json::{json, Value};
 
 /// The password every test user gets.
@@ -170,4 +174,17 @@ pub fn status_of_this_process(field: &str) -> usize {
         .trim_end_matches(" kB")
         .parse()
         .unwrap()
+}
+
+/// A server on a free port of 127.0.0.1 with the default limits of
+/// `minijwt serve`, an in-memory store and the system clock.
+pub fn start_default_server() -> RunningServer {
+    let auth = Auth::new(
+        Store::open_in_memory().unwrap(),
+        Hs256Key::new(&[4; 32]).unwrap(),
+        AuthConfig::default(),
+        std::sync::Arc::new(SystemClock),
+    )
+    .unwrap();
+    RunningServer::start(std::sync::Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap()
 }
