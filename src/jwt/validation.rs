@@ -40,8 +40,9 @@ enum TypeCheck {
 /// The default is strict: `exp` is required and checked, `nbf` and `iat` are
 /// checked when present, the leeway is 0 s, the token may be at most 8 KiB, its
 /// `typ` must be absent or `JWT`, and a token with an `aud` is refused unless
-/// an audience is expected (RFC 7519 §4.1.3). Every `with_*` method narrows
-/// what is accepted; only the `dangerous_*` one widens it.
+/// an audience is expected (RFC 7519 §4.1.3). Each option below states its
+/// default and whether it *narrows* what is accepted (refuses more),
+/// *widens* it (accepts more) or *replaces* a rule (some of each).
 ///
 /// ```
 /// use minijwt::{decode, encode, Error, Hs256Key, Validation};
@@ -87,7 +88,8 @@ impl Default for Validation {
 
 impl Validation {
     /// Allows `leeway` seconds of clock difference in the `exp`, `nbf` and
-    /// `iat` checks (default 0).
+    /// `iat` checks. Default: 0. **Widens**: tokens up to `leeway` seconds
+    /// past `exp` (or before `nbf`, or issued in the future) pass.
     ///
     /// ```
     /// # use minijwt::{decode, encode, Hs256Key, Validation};
@@ -104,6 +106,8 @@ impl Validation {
     }
 
     /// Requires `iss` to equal `issuer`. Call again to accept several issuers.
+    /// Default: any `iss`, or none. **Narrows** (the first call; each further
+    /// call widens the set of issuers accepted).
     ///
     /// ```
     /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
@@ -121,6 +125,8 @@ impl Validation {
 
     /// Requires `aud` (a string or an array of strings in the token) to contain
     /// `audience`. Call again to accept several audiences; one match suffices.
+    /// Default: tokens *without* `aud` only. **Replaces** that rule: tokens
+    /// with a matching `aud` pass, tokens without `aud` are then refused.
     ///
     /// ```
     /// # use minijwt::{decode, encode, Hs256Key, Validation};
@@ -136,7 +142,8 @@ impl Validation {
         self
     }
 
-    /// Requires `sub` to equal `subject`.
+    /// Requires `sub` to equal `subject`. Default: any `sub`, or none.
+    /// **Narrows**.
     ///
     /// ```
     /// # use minijwt::{decode, encode, Hs256Key, Validation};
@@ -153,6 +160,8 @@ impl Validation {
     }
 
     /// Requires the header's `typ` to be `typ` (explicit typing, RFC 8725 §3.11).
+    /// Default: `typ` absent or `JWT`. **Replaces** that rule: tokens of this
+    /// type pass, plain JWTs are then refused.
     ///
     /// Compared as media types are: without regard to case, and with an
     /// omitted `application/` prefix (RFC 7515 §4.1.9), so `at+jwt` matches
@@ -173,8 +182,9 @@ impl Validation {
         self
     }
 
-    /// Requires claim `name` to be present (with any value). `exp` is already
-    /// required unless [`dangerous_skip_exp_check`](Self::dangerous_skip_exp_check) is used.
+    /// Requires claim `name` to be present (with any value). Default: `exp`
+    /// only, unless [`dangerous_skip_exp_check`](Self::dangerous_skip_exp_check)
+    /// is used. **Narrows**.
     ///
     /// ```
     /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
@@ -190,6 +200,8 @@ impl Validation {
     }
 
     /// Fixes the clock at `unix_seconds` instead of reading the system clock.
+    /// Default: the system clock, read once per check. Neither narrows nor
+    /// widens: it says *when* the checks happen.
     ///
     /// ```
     /// # use minijwt::{decode, encode, Hs256Key, Validation};
@@ -204,8 +216,9 @@ impl Validation {
         self
     }
 
-    /// Sets the longest token accepted, in bytes (default
-    /// [`DEFAULT_MAX_TOKEN_LEN`]). Longer tokens are refused before any decoding.
+    /// Sets the longest token accepted, in bytes. Default:
+    /// [`DEFAULT_MAX_TOKEN_LEN`] (8 KiB). **Narrows** below the default,
+    /// **widens** above it. Longer tokens are refused before any decoding.
     ///
     /// ```
     /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
@@ -224,8 +237,9 @@ impl Validation {
     }
 
     /// **Turns off the `exp` check**: an expired token, or one with no `exp`,
-    /// passes. The signature and every other check still apply, and a present
-    /// `exp` must still be a valid NumericDate.
+    /// passes. Default: `exp` required and checked. **Widens**. The signature
+    /// and every other check still apply, and a present `exp` must still be a
+    /// valid NumericDate.
     ///
     /// For one job only: proving that an *expired* token is genuine, as an auth
     /// server does before it refreshes a session (the seed's step 13). Never use
@@ -606,5 +620,36 @@ mod tests {
         assert!(access.check_typ(Some("application/AT+JWT")).is_ok());
         assert!(access.check_typ(Some("refresh+jwt")).is_err());
         assert!(access.check_typ(None).is_err());
+    }
+
+    /// One test per default the docs state, each at its boundary.
+    #[test]
+    fn the_documented_defaults() {
+        let v = Validation::default();
+        // leeway 0: one second past exp is refused.
+        assert!(check(&v, r#"{"exp":100}"#, 100).is_err());
+        assert_eq!(v.leeway(), 0);
+        // exp required and checked.
+        assert_eq!(check(&v, r#"{}"#, 0), Err(Error::MissingClaim("exp".to_owned())));
+        // only exp required: nothing else is.
+        assert!(check(&v, r#"{"exp":100}"#, 0).is_ok());
+        // any iss or sub, or none.
+        assert!(check(&v, r#"{"exp":100,"iss":"anyone","sub":"x"}"#, 0).is_ok());
+        // tokens without aud only.
+        assert!(check(&v, r#"{"exp":100,"aud":"api"}"#, 0).is_err());
+        // typ absent or JWT (any case, with or without application/).
+        assert!(v.check_typ(None).is_ok());
+        assert!(v.check_typ(Some("JWT")).is_ok());
+        assert!(v.check_typ(Some("application/jwt")).is_ok());
+        assert!(v.check_typ(Some("at+jwt")).is_err());
+        // 8 KiB at most.
+        assert_eq!(v.max_token_len(), 8 * 1024);
+        // the system clock.
+        let system = Validation::default().now();
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!((system - before).abs() <= 1, "{system} vs {before}");
     }
 }
