@@ -516,8 +516,9 @@ impl Auth {
     /// Checks a username and password and starts a new token family.
     ///
     /// An unknown user costs the same password hash as a wrong password. After
-    /// too many failures for one username, or from one address, logins are
-    /// refused for a while, right password or not.
+    /// too many failures for a username from one address, or from one address
+    /// across names, that address is refused for a while, right password or
+    /// not; addresses that have not been failing are not (see `throttle`).
     ///
     /// ```
     /// # use std::sync::Arc;

@@ -737,23 +737,24 @@ impl Store {
     /// revoked nor expired), the most recently used first.
     pub fn sessions(&self, user_id: i64, now: i64) -> Result<Vec<Session>, StoreError> {
         self.with(|c| {
-            let mut statement = c.prepare_cached(
+            Ok(query_all(
+                c,
                 "SELECT s.id, s.created_at, s.last_used_at, MAX(t.expires_at), s.user_agent
                  FROM sessions s JOIN refresh_tokens t ON t.family = s.id
                  WHERE s.user_id = ?1 AND t.rotated_at IS NULL AND t.revoked_at IS NULL
                        AND t.expires_at > ?2
                  GROUP BY s.id ORDER BY s.last_used_at DESC, s.id",
-            )?;
-            let rows = statement.query_map(params![user_id, now], |row| {
-                Ok(Session {
-                    id: row.get(0)?,
-                    created_at: row.get(1)?,
-                    last_used_at: row.get(2)?,
-                    expires_at: row.get(3)?,
-                    user_agent: row.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+                params![user_id, now],
+                |row| {
+                    Ok(Session {
+                        id: row.get(0)?,
+                        created_at: row.get(1)?,
+                        last_used_at: row.get(2)?,
+                        expires_at: row.get(3)?,
+                        user_agent: row.get(4)?,
+                    })
+                },
+            )?)
         })
     }
 
@@ -827,22 +828,23 @@ impl Store {
     /// events of `username` (any case) when given.
     pub fn audit_trail(&self, username: Option<&str>, since: i64) -> Result<Vec<AuditEvent>, StoreError> {
         self.with(|c| {
-            let mut statement = c.prepare_cached(
+            Ok(query_all(
+                c,
                 "SELECT at, event, user_id, username, address, session FROM audit
                  WHERE at >= ?1 AND (?2 IS NULL OR username = ?2 COLLATE NOCASE)
                  ORDER BY at, id",
-            )?;
-            let rows = statement.query_map(params![since, username], |row| {
-                Ok(AuditEvent {
-                    at: row.get(0)?,
-                    event: row.get(1)?,
-                    user_id: row.get(2)?,
-                    username: row.get(3)?,
-                    address: row.get(4)?,
-                    session: row.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+                params![since, username],
+                |row| {
+                    Ok(AuditEvent {
+                        at: row.get(0)?,
+                        event: row.get(1)?,
+                        user_id: row.get(2)?,
+                        username: row.get(3)?,
+                        address: row.get(4)?,
+                        session: row.get(5)?,
+                    })
+                },
+            )?)
         })
     }
 
@@ -1049,19 +1051,18 @@ impl Store {
     /// ```
     pub fn notes(&self, user_id: i64) -> Result<Vec<Note>, StoreError> {
         self.with(|c| {
-            let mut statement = c.prepare_cached(
+            Ok(query_all(
+                c,
                 "SELECT id, text, created_at FROM notes WHERE user_id = ?1 ORDER BY created_at DESC, id DESC",
-            )?;
-            let notes = statement
-                .query_map([user_id], |row| {
+                [user_id],
+                |row| {
                     Ok(Note {
                         id: row.get(0)?,
                         text: row.get(1)?,
                         created_at: row.get(2)?,
                     })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(notes)
+                },
+            )?)
         })
     }
 
@@ -1121,6 +1122,16 @@ fn query_row<T, P: rusqlite::Params>(
     f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
     c.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// Every row of a query through the statement cache, each mapped by `f`.
+fn query_all<T, P: rusqlite::Params>(
+    c: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    c.prepare_cached(sql)?.query_map(params, f)?.collect()
 }
 
 /// `execute` through the statement cache.
