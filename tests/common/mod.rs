@@ -4,6 +4,8 @@
 //! a part, hence the `allow`.
 #![allow(dead_code)]
 
+pub mod expect;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
