@@ -1,5 +1,7 @@
 //! The real server over loopback: the seed's flow (steps 1–14), rotation,
-//! reuse detection, concurrency, bad input, restarts, and hostile bursts.
+//! reuse detection, concurrency, bad framing, restarts, and hostile bursts.
+//! What the router alone decides (status codes, error bodies, 404 and 405,
+//! the `Authorization` header) is tested without sockets in tests/router.rs.
 //!
 //! Each test starts its own server (common's `TestServer`) on 127.0.0.1:0
 //! with a clock the test moves, stopped when it is dropped. Requests go
@@ -545,58 +547,12 @@ fn failed_logins_are_throttled_per_address() {
     assert_eq!(login(s.addr, "alice").status, 429);
 }
 
+/// The transport's refusals have the router's error body too (the router's
+/// own errors are in tests/router.rs).
 #[test]
-fn bad_input_gets_precise_errors() {
+fn bad_framing_gets_precise_errors() {
     let (s, _clock) = start(AuthConfig::default());
-    let access = user(s.addr, "alice").text("access_token");
     let a = s.addr;
-
-    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{nope");
-    assert_eq!((reply.status, reply.error()), (400, "invalid_request"));
-    assert!(reply.text("error_description").contains("not valid JSON"));
-
-    let reply = post(a, "/auth/login", json!({"username": 5, "password": "x"}));
-    assert_eq!(reply.status, 400);
-    assert!(reply
-        .text("error_description")
-        .contains("`username` must be a string"));
-    let reply = post(a, "/auth/login", json!({"password": "x"}));
-    assert!(reply.text("error_description").contains("`username` is required"));
-    let reply = post(a, "/auth/login", json!([1]));
-    assert_eq!(reply.status, 400);
-
-    let reply = raw(a, b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
-    assert_eq!(reply.status, 415);
-
-    let reply = call(a, "PUT", "/notes", Some(&access), None);
-    assert_eq!(reply.status, 405);
-    assert_eq!(reply.header("Allow"), Some("GET, POST"));
-    assert_eq!(call(a, "GET", "/nope", None, None).status, 404);
-    assert_eq!(call(a, "GET", "/notes/abc", Some(&access), None).status, 404);
-    assert_eq!(call(a, "GET", "/notes/007", Some(&access), None).status, 404);
-
-    // Authorization problems are 401 with a challenge.
-    let reply = call(a, "GET", "/me", None, None);
-    assert_eq!(reply.status, 401);
-    assert_eq!(reply.header("WWW-Authenticate"), Some("Bearer realm=\"minijwt\""));
-    let reply = raw(
-        a,
-        format!("GET /me HTTP/1.1\r\nHost: t\r\nAuthorization: Basic {access}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    );
-    assert_eq!(reply.status, 401);
-    assert!(reply
-        .header("WWW-Authenticate")
-        .unwrap()
-        .contains("error=\"invalid_token\""));
-    let long = "a".repeat(9000);
-    let reply = raw(
-        a,
-        format!("GET /me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {long}\r\nConnection: close\r\n\r\n")
-            .as_bytes(),
-    );
-    assert_eq!(reply.status, 401);
-
     // Bodies over 64 KiB are refused unread; chunked bodies are not read at
     // all (411: the API needs none, and their size lines are one more thing
     // to bound).
@@ -1128,56 +1084,4 @@ fn mallory_id(access: &str) -> Value {
     let payload = minijwt::base64url::decode(access.split('.').nth(1).unwrap()).unwrap();
     let claims: Value = serde_json::from_slice(&payload).unwrap();
     json!(claims["sub"].as_str().unwrap().parse::<i64>().unwrap())
-}
-
-#[test]
-fn registration_rules() {
-    let (s, _clock) = start(AuthConfig::default());
-    assert_eq!(register(s.addr, "alice").status, 201);
-    let taken = register(s.addr, "ALICE");
-    assert_eq!((taken.status, taken.error()), (409, "username_taken"));
-    for bad in ["al", "a".repeat(33).as_str(), "al ice", "álice"] {
-        let reply = register(s.addr, bad);
-        assert_eq!((reply.status, reply.error()), (400, "invalid_request"), "{bad}");
-        assert!(reply.text("error_description").contains("username"));
-    }
-    let short = post(
-        s.addr,
-        "/auth/register",
-        json!({"username": "bob", "password": "short"}),
-    );
-    assert_eq!(short.status, 400);
-    assert!(short.text("error_description").contains("password"));
-
-    let (closed, _clock) = start(AuthConfig {
-        allow_register: false,
-        ..AuthConfig::default()
-    });
-    assert_eq!(register(closed.addr, "carol").status, 404);
-}
-
-#[test]
-fn wrong_username_and_wrong_password_look_the_same() {
-    let (s, _clock) = start(AuthConfig::default());
-    user(s.addr, "alice");
-    let wrong_password = post(
-        s.addr,
-        "/auth/login",
-        json!({"username": "alice", "password": "nope nope"}),
-    );
-    let no_user = post(
-        s.addr,
-        "/auth/login",
-        json!({"username": "mallory", "password": "nope nope"}),
-    );
-    assert_eq!(wrong_password.status, 401);
-    assert_eq!(wrong_password.body, no_user.body);
-    assert_eq!(wrong_password.error(), "invalid_credentials");
-}
-
-#[test]
-fn healthz_answers() {
-    let (s, _clock) = start(AuthConfig::default());
-    let reply = call(s.addr, "GET", "/healthz", None, None);
-    assert_eq!((reply.status, reply.body.clone()), (200, json!({"status": "ok"})));
 }
