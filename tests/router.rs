@@ -234,5 +234,7 @@ fn wrong_username_and_wrong_password_look_the_same() {
     );
     assert_eq!(wrong_password.status, 401);
     assert_eq!(wrong_password.body, no_user.body);
+    // Byte for byte too (`body` is `Null` unless the reply is declared JSON).
+    assert_eq!(wrong_password.bytes, no_user.bytes);
     assert_eq!(wrong_password.error(), "invalid_credentials");
 }

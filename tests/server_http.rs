@@ -553,6 +553,33 @@ fn failed_logins_are_throttled_per_address() {
 fn bad_framing_gets_precise_errors() {
     let (s, _clock) = start(AuthConfig::default());
     let a = s.addr;
+    // A 9,000-byte Bearer token gets through the transport (its header
+    // limits are larger) to the router, which answers the 401 with its
+    // challenge and error body (what the router makes of it:
+    // tests/router.rs).
+    let long = "a".repeat(9_000);
+    let reply = raw(
+        a,
+        format!("GET /me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {long}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!((reply.status, reply.error()), (401, "invalid_token"), "{reply:?}");
+    let fields: Vec<&str> = reply
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields, ["error", "error_description"], "{reply:?}");
+    assert!(reply.text("error_description").contains("too long"), "{reply:?}");
+    assert!(
+        reply
+            .header("WWW-Authenticate")
+            .unwrap()
+            .starts_with("Bearer realm=\"minijwt\", error=\"invalid_token\""),
+        "{reply:?}"
+    );
     // Bodies over 64 KiB are refused unread; chunked bodies are not read at
     // all (411: the API needs none, and their size lines are one more thing
     // to bound).

@@ -192,6 +192,11 @@ pub fn answers(mut bytes: &[u8]) -> Result<Vec<Answer>, String> {
                 .then(|| value.trim().parse::<usize>().ok())?
         });
         let rest = &bytes[end + 4..];
+        // A response without Content-Length is taken to run to the end of
+        // the stream: it swallows whatever follows, so a second response
+        // after it would go uncounted. The "exactly one response" checks
+        // built on this rely on the server's refusals carrying a
+        // Content-Length (they all do today).
         let length = length.unwrap_or(rest.len());
         if rest.len() < length {
             return Err(format!("a body cut short: {}", show(bytes)));
