@@ -5,42 +5,24 @@
 //! must be JSON). The page itself is driven in Chromium by
 //! tests/browser/e2e.mjs.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use minijwt::auth::{Auth, AuthConfig, ManualClock};
+use minijwt::auth::ManualClock;
 use minijwt::http::page::CONTENT_SECURITY_POLICY;
-use minijwt::http::server::{Options, RunningServer};
-use minijwt::store::Store;
-use minijwt::Hs256Key;
 use serde_json::json;
 
 mod common;
 use common::*;
 
-struct Server(Option<RunningServer>);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(server) = self.0.take() {
-            server.shutdown();
-        }
+fn start() -> (TestServer, SocketAddr) {
+    let server = ServerSetup {
+        clock: Arc::new(ManualClock::new(1_800_000_000)),
+        ..ServerSetup::default()
     }
-}
-
-fn start() -> (Server, SocketAddr) {
-    let auth = Auth::new(
-        Store::open_in_memory().unwrap(),
-        Hs256Key::new(b"browser-test-key-0123456789abcdefgh").unwrap(),
-        AuthConfig::default(),
-        Arc::new(ManualClock::new(1_800_000_000)),
-    )
-    .unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
-    let addr = server.addr();
-    (Server(Some(server)), addr)
+    .start();
+    let addr = server.addr;
+    (server, addr)
 }
 
 const OPT_IN: (&str, &str) = ("X-Refresh-Cookie", "1");
@@ -103,20 +85,6 @@ fn browser_refresh(addr: SocketAddr, cookie: &str, headers: &[(&str, &str)]) -> 
     call_with_headers(addr, "POST", "/auth/refresh", &all, Some(&json!({})))
 }
 
-/// Status line and headers of a response that is not JSON.
-fn head_of(addr: SocketAddr, method: &str, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response
-}
-
 #[test]
 fn the_page_is_served_with_strict_security_headers() {
     let (_server, addr) = start();
@@ -126,23 +94,23 @@ fn the_page_is_served_with_strict_security_headers() {
         ("/app.css", "text/css; charset=utf-8"),
         ("/docs/how-jwt-works.md", "text/markdown; charset=utf-8"),
     ] {
-        let response = head_of(addr, "GET", path);
-        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
-        for header in [
-            format!("Content-Type: {media_type}"),
-            format!("Content-Security-Policy: {CONTENT_SECURITY_POLICY}"),
-            "X-Content-Type-Options: nosniff".to_owned(),
-            "Referrer-Policy: no-referrer".to_owned(),
-            "X-Frame-Options: DENY".to_owned(),
+        let response = call(addr, "GET", path, None, None);
+        assert_eq!(response.status, 200, "{path}: {response:?}");
+        for (name, value) in [
+            ("Content-Type", media_type),
+            ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "DENY"),
         ] {
-            assert!(response.contains(&header), "{path} lacks {header}");
+            assert_eq!(response.header(name), Some(value), "{path}: {name}");
         }
     }
     assert!(CONTENT_SECURITY_POLICY.starts_with("default-src 'none'; script-src 'self'; style-src 'self';"));
     assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
-    let post = head_of(addr, "POST", "/");
-    assert!(post.starts_with("HTTP/1.1 405"), "{post}");
-    assert!(post.contains("Allow: GET, HEAD"), "{post}");
+    let post = call(addr, "POST", "/", None, None);
+    assert_eq!(post.status, 405, "{post:?}");
+    assert_eq!(post.header("Allow"), Some("GET, HEAD"), "{post:?}");
 }
 
 #[test]

@@ -2,62 +2,26 @@
 //! idle connections, a flood of connections opened and closed, pipelined
 //! requests, bodies shorter than announced. A file of its own: the tests
 //! count this process's threads, descriptors and memory, which other tests
-//! running beside them would disturb; they take turns on [`ONE_AT_A_TIME`].
+//! running beside them would disturb; they take turns (`common::take_turn`).
 
 use std::io::{BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Mutex, MutexGuard};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use minijwt::http::server::RunningServer;
 use serde_json::json;
 
 mod common;
 use common::*;
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// Waits for this test's turn, then starts its server.
-fn take_turn() -> (MutexGuard<'static, ()>, RunningServer, SocketAddr) {
-    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start_default_server();
-    let addr = server.addr();
-    (turn, server, addr)
-}
-
-fn threads_of_this_process() -> usize {
-    status_of_this_process("Threads")
-}
-
-fn descriptors_of_this_process() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 /// Waits up to 15 s (tiny_http lets idle pool threads end after a few
 /// seconds) for the threads and descriptors to come back near `before`.
 fn assert_back_down(before: (usize, usize), what: &str) -> (usize, usize) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let now = || (threads_of_this_process(), descriptors_of_this_process());
-    while (now().0 > before.0 + 8 || now().1 > before.1 + 8) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let after = now();
+    let after = settle(before);
     assert!(
-        after.0 <= before.0 + 8 && after.1 <= before.1 + 8,
+        back_down(before, after),
         "{what}: (threads, descriptors) did not come back down: {before:?} -> {after:?}"
     );
     after
-}
-
-fn healthz(addr: std::net::SocketAddr) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response[9..12].parse().unwrap()
 }
 
 /// 1,000 connections that never send a byte: a normal client is still served
@@ -67,19 +31,19 @@ fn healthz(addr: std::net::SocketAddr) -> u16 {
 #[test]
 fn a_thousand_idle_connections_are_bounded() {
     let (_turn, server, addr) = take_turn();
-    assert_eq!(healthz(addr), 200);
-    let before = (threads_of_this_process(), descriptors_of_this_process());
+    assert_eq!(call(addr, "GET", "/healthz", None, None).status, 200);
+    let before = threads_and_descriptors();
     let rss_before = status_of_this_process("VmRSS");
     let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(addr).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    assert_eq!(healthz(addr), 200);
+    assert_eq!(call(addr, "GET", "/healthz", None, None).status, 200);
     assert!(
         started.elapsed() < Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
-    let during = threads_of_this_process();
+    let during = status_of_this_process("Threads");
     assert!(
         during >= before.0 + 900,
         "one thread per connection is expected: {before:?} -> {during}"
@@ -123,8 +87,8 @@ fn a_thousand_idle_connections_are_bounded() {
 #[test]
 fn clients_sending_a_byte_a_second_are_cut_off() {
     let (_turn, server, addr) = take_turn();
-    assert_eq!(healthz(addr), 200);
-    let before = (threads_of_this_process(), descriptors_of_this_process());
+    assert_eq!(call(addr, "GET", "/healthz", None, None).status, 200);
+    let before = threads_and_descriptors();
     let starts: [&[u8]; 2] = [
         b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ",
         b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
@@ -144,7 +108,7 @@ fn clients_sending_a_byte_a_second_are_cut_off() {
     while !slow.is_empty() && started.elapsed() < Duration::from_secs(40) {
         slow.retain_mut(|stream| stream.write_all(b" ").is_ok());
         let asked = Instant::now();
-        assert_eq!(healthz(addr), 200);
+        assert_eq!(call(addr, "GET", "/healthz", None, None).status, 200);
         slowest = slowest.max(asked.elapsed());
         std::thread::sleep(Duration::from_secs(1).saturating_sub(asked.elapsed()));
     }
@@ -177,8 +141,8 @@ fn clients_sending_a_byte_a_second_are_cut_off() {
 #[test]
 fn a_connection_flood_leaks_nothing() {
     let (_turn, server, addr) = take_turn();
-    assert_eq!(healthz(addr), 200);
-    let before = (threads_of_this_process(), descriptors_of_this_process());
+    assert_eq!(call(addr, "GET", "/healthz", None, None).status, 200);
+    let before = threads_and_descriptors();
     let cut_offs: [&[u8]; 5] = [
         b"",                                                                    // connect, close
         b"GET /heal",                                                           // half a request line
@@ -203,7 +167,7 @@ fn a_connection_flood_leaks_nothing() {
         client.join().unwrap();
     }
     let flood = started.elapsed();
-    assert_eq!(healthz(addr), 200);
+    assert_eq!(call(addr, "GET", "/healthz", None, None).status, 200);
     let after = assert_back_down(before, "2,000 connections opened and closed");
     println!("2,000 connections in {flood:?}; (threads, fds) {before:?} -> {after:?}");
     server.shutdown();
@@ -216,7 +180,7 @@ fn a_connection_flood_leaks_nothing() {
 fn pipelined_requests_are_answered_in_order() {
     let (_turn, server, addr) = take_turn();
     let access = user(addr, "piper").text("access_token");
-    let before = (threads_of_this_process(), descriptors_of_this_process());
+    let before = threads_and_descriptors();
     let note = json!({"text": "pipelined"}).to_string();
     let requests = [
         "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
@@ -257,21 +221,6 @@ fn pipelined_requests_are_answered_in_order() {
     server.shutdown();
 }
 
-/// Sends `head` and `body`, shuts the sending side (the body is over,
-/// whatever its Content-Length said), and returns all the server sent back
-/// and how long the server took to close.
-fn send_then_shut(addr: SocketAddr, head: &str, body: &[u8]) -> (String, Duration) {
-    let started = Instant::now();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    stream.shutdown(Shutdown::Write).unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    (String::from_utf8_lossy(&answer).into_owned(), started.elapsed())
-}
-
 /// A body that ends (the client shuts its side) before its Content-Length:
 /// the connection is closed at once, not after the socket timeout, and no
 /// cut body passes for a whole one.
@@ -291,13 +240,16 @@ fn a_body_shorter_than_announced_closes_the_connection_at_once() {
         note.len() + 1000
     );
     for (head, body) in [(login, "{}"), (head.as_str(), note.as_str())] {
-        let (answer, took) = send_then_shut(addr, head, body.as_bytes());
-        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        let started = Instant::now();
+        let received = converse(addr, format!("{head}{body}").as_bytes(), Then::ShutWrite);
+        let took = started.elapsed();
+        // One 400, and the connection closed.
+        assert_eq!(status_among(&received, &[400]), Ok(400));
+        let answer = String::from_utf8_lossy(&received.bytes);
         assert!(
             answer.contains("the body ended before its Content-Length"),
             "{answer}"
         );
-        assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
         assert!(took < Duration::from_secs(2), "{took:?}");
     }
     let notes = call(addr, "GET", "/notes", Some(&access), None);

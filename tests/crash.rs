@@ -5,58 +5,24 @@
 //! grace window (the same successor again, so the client keeps its session).
 //! None may be lost, and `PRAGMA integrity_check` must say ok.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-const CLIENTS: usize = 12;
+mod common;
+use common::serve::{serve, workdir};
+use common::{bytes_of, request, try_raw};
 
-fn start(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_minijwt"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env_remove("MINIJWT_SECRET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split(',').next())
-        .unwrap()
-        .parse()
-        .unwrap();
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    (child, addr)
-}
+const CLIENTS: usize = 12;
 
 /// One POST on a fresh connection; `None` when the connection broke (the
 /// server was killed) before a full response arrived.
 fn post(addr: SocketAddr, path: &str, body: &Value) -> Option<(u16, Value)> {
-    let body = body.to_string();
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.get(9..12)?.parse().ok()?;
-    let body = response.split_once("\r\n\r\n")?.1;
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    let reply = try_raw(addr, &bytes_of(&request("POST", path, &[], Some(body)))).ok()?;
+    Some((reply.status, reply.body))
 }
 
 fn jti(token: &str) -> String {
@@ -66,17 +32,11 @@ fn jti(token: &str) -> String {
         .to_owned()
 }
 
-fn workdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("minijwt-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn kill_9_under_load_loses_no_refresh_token() {
-    let dir = workdir();
-    let (mut server, addr) = start(&dir);
+    let dir = workdir("crash");
+    let mut server = serve(&dir, &[]);
+    let addr = server.addr;
 
     // Each client: its own user, logged in, then refreshing in a loop; it
     // keeps the last refresh token it was handed.
@@ -128,8 +88,7 @@ fn kill_9_under_load_loses_no_refresh_token() {
 
     // Let the load run, then kill the server without warning.
     std::thread::sleep(Duration::from_millis(2500));
-    server.kill().unwrap(); // SIGKILL
-    server.wait().unwrap();
+    server.kill_9();
     stop.store(true, Ordering::SeqCst);
     let refreshes: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
     assert!(refreshes > 100, "the load barely ran: {refreshes} refreshes");
@@ -157,7 +116,8 @@ fn kill_9_under_load_loses_no_refresh_token() {
         .collect();
     drop(db);
 
-    let (mut server, addr) = start(&dir);
+    let mut server = serve(&dir, &[]);
+    let addr = server.addr;
     let mut checked = 0;
     for (token, rotated) in held.iter().zip(&rotated) {
         let (Some(token), Some(rotated)) = (token, rotated) else {
@@ -180,7 +140,6 @@ fn kill_9_under_load_loses_no_refresh_token() {
         checked >= CLIENTS / 2,
         "too few clients to judge: {checked} checked, {rotated:?}"
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    server.kill_9();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use minijwt::auth::{Auth, AuthConfig, ManualClock};
-use minijwt::http::server::{Options, RunningServer};
+use minijwt::auth::{Auth, ManualClock};
 use minijwt::store::{RefreshRecord, Rotation, Store};
-use minijwt::Hs256Key;
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -24,10 +22,10 @@ const T0: i64 = 1_800_000_000;
 
 /// A server on a database file of its own; `auth` reaches its store.
 struct Fixture {
-    server: Option<RunningServer>,
     addr: SocketAddr,
     auth: Arc<Auth>,
     path: PathBuf,
+    _server: TestServer,
 }
 
 /// A database path of the test's own, with no file there yet.
@@ -45,16 +43,17 @@ impl Fixture {
     }
 
     fn start_on(path: PathBuf) -> Fixture {
-        let clock = Arc::new(ManualClock::new(T0));
-        let key = Hs256Key::new(b"faults-test-key-0123456789abcdefgh").unwrap();
-        let auth =
-            Arc::new(Auth::new(Store::open(&path).unwrap(), key, AuthConfig::default(), clock).unwrap());
-        let server = RunningServer::start(auth.clone(), "127.0.0.1:0", Options::default()).unwrap();
+        let server = ServerSetup {
+            store: Some(Store::open(&path).unwrap()),
+            clock: Arc::new(ManualClock::new(T0)),
+            ..ServerSetup::default()
+        }
+        .start();
         Fixture {
-            addr: server.addr(),
-            server: Some(server),
-            auth,
+            addr: server.addr,
+            auth: server.auth.clone(),
             path,
+            _server: server,
         }
     }
 
@@ -64,14 +63,6 @@ impl Fixture {
         let conn = Connection::open(&self.path).unwrap();
         conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
         conn
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.shutdown();
-        }
     }
 }
 

@@ -7,37 +7,28 @@
 //! other load on the machine falls on both alike. A file of its own, so no
 //! other test of this crate runs beside it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::io::{BufReader, Write};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use minijwt::auth::{Auth, AuthConfig, SystemClock, ThrottleLimits};
-use minijwt::http::server::{Options, RunningServer};
-use minijwt::store::Store;
-use minijwt::Hs256Key;
+use minijwt::auth::{AuthConfig, ThrottleLimits};
+use serde_json::json;
+
+mod common;
+use common::{bytes_of, connect, read_reply, request, ServerSetup};
 
 const SAMPLES: usize = 200;
 
-/// One login over a fresh connection; returns the status and the time to the
-/// full response.
+/// One login over a fresh connection; returns the status and the time from
+/// sending the request to the full response.
 fn login(addr: SocketAddr, username: &str) -> (u16, Duration) {
-    let body = format!(r#"{{"username":"{username}","password":"not the password"}}"#);
-    let request = format!(
-        "POST /auth/login HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_nodelay(true).unwrap();
+    let body = json!({"username": username, "password": "not the password"});
+    let request = bytes_of(&request("POST", "/auth/login", &[], Some(&body)));
+    let mut stream = connect(addr);
     let started = Instant::now();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut status_line = String::new();
-    reader.read_line(&mut status_line).unwrap();
-    let mut rest = Vec::new();
-    reader.read_to_end(&mut rest).unwrap();
-    let elapsed = started.elapsed();
-    (status_line[9..12].parse().unwrap(), elapsed)
+    stream.write_all(&request).unwrap();
+    let reply = read_reply(&mut BufReader::new(stream)).unwrap();
+    (reply.status, started.elapsed())
 }
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -59,16 +50,13 @@ fn unknown_user_and_wrong_password_take_the_same_time() {
         max_concurrent_hashes: 1,
         ..AuthConfig::default()
     };
-    let auth = Auth::new(
-        Store::open_in_memory().unwrap(),
-        Hs256Key::new(&[5; 32]).unwrap(),
+    let server = ServerSetup {
         config,
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    auth.register("alice", "the real password").unwrap();
-    let server = RunningServer::start(Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap();
-    let addr = server.addr();
+        ..ServerSetup::default()
+    }
+    .start();
+    server.auth.register("alice", "the real password").unwrap();
+    let addr = server.addr;
 
     // Warm up both paths (connection pool, caches, CPU frequency).
     for _ in 0..10 {

@@ -1,163 +1,23 @@
 //! `minijwt serve` as a process: start-up with no set-up, SIGTERM, kill -9 and
 //! restart, and logs that never hold a secret.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 use minijwt::{Header, Hs256Key};
 use serde_json::{json, Value};
 
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    /// Every stderr line so far, as it arrives.
-    lines: Receiver<String>,
-    /// With `Launch::stderr_unread`: the server's stderr, held open and not
-    /// read after its first line.
-    _unread: Option<BufReader<std::process::ChildStderr>>,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("minijwt-serve-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn serve(dir: &Path, env: &[(&str, &str)]) -> Serve {
-    serve_with(dir, env, &Launch::default())
-}
-
-/// How to start the server other than plainly.
-#[derive(Default)]
-struct Launch {
-    /// A resource limit to lower first, as dash's `ulimit` takes it ("-n 64").
-    ulimit: Option<String>,
-    /// A command the server runs under, such as `setpriv` switching users.
-    wrapper: Vec<String>,
-    /// The binary to run instead of the one cargo built.
-    binary: Option<PathBuf>,
-    /// Read stderr's first line only, then keep the pipe open unread, as a
-    /// log collector that stopped would.
-    stderr_unread: bool,
-}
-
-fn serve_with(dir: &Path, env: &[(&str, &str)], launch: &Launch) -> Serve {
-    let binary = launch
-        .binary
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_minijwt")));
-    let mut argv: Vec<std::ffi::OsString> = launch.wrapper.iter().map(Into::into).collect();
-    if let Some(limit) = &launch.ulimit {
-        argv.extend([
-            "sh".into(),
-            "-c".into(),
-            format!("ulimit {limit} && exec \"$0\" \"$@\"").into(),
-        ]);
-    }
-    argv.push(binary.into());
-    let mut command = Command::new(&argv[0]);
-    command.args(&argv[1..]);
-    command
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env_remove("MINIJWT_SECRET")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).expect("a start-up line");
-    let (tx, lines) = channel();
-    let unread = match launch.stderr_unread {
-        true => Some(stderr),
-        false => {
-            std::thread::spawn(move || {
-                for line in stderr.lines().map_while(Result::ok) {
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-            None
-        }
-    };
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {first:?}"));
-    // The start-up line names the database and the key's source, never the key.
-    assert!(first.contains("database minijwt.db"), "{first}");
-    assert!(first.contains("key from"), "{first}");
-    Serve {
-        child,
-        addr,
-        lines,
-        _unread: unread,
-    }
-}
-
-fn post(addr: SocketAddr, path: &str, body: &Value) -> (u16, Value) {
-    let body = body.to_string();
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-const PASSWORD: &str = "a very secret password";
-
-fn register(addr: SocketAddr) {
-    let (status, body) = post(
-        addr,
-        "/auth/register",
-        &json!({"username": "alice", "password": PASSWORD}),
-    );
-    assert_eq!(status, 201, "{body}");
-}
-
-fn login(addr: SocketAddr) -> Value {
-    let (status, tokens) = post(
-        addr,
-        "/auth/login",
-        &json!({"username": "alice", "password": PASSWORD}),
-    );
-    assert_eq!(status, 200, "{tokens}");
-    tokens
-}
+mod common;
+use common::serve::*;
+use common::*;
 
 #[test]
 fn starts_with_no_setup_and_stops_cleanly_on_sigterm() {
     let dir = workdir("sigterm");
     let mut server = serve(&dir, &[]);
-    register(server.addr);
-    let tokens = login(server.addr);
+    let tokens = user(server.addr, "alice").body;
 
     // The key, the database and SQLite's -wal and -shm files beside it hold
     // secrets (a key, password hashes): readable by their owner only.
@@ -201,32 +61,33 @@ fn starts_with_no_setup_and_stops_cleanly_on_sigterm() {
 fn refresh_token_survives_kill_9_and_restart() {
     let dir = workdir("kill9");
     let server = serve(&dir, &[]);
-    register(server.addr);
-    let kept = login(server.addr);
-    let revoked = login(server.addr);
+    let kept = user(server.addr, "alice").body;
+    let revoked = login(server.addr, "alice").body;
     assert_eq!(
         post(
             server.addr,
             "/auth/logout",
-            &json!({"refresh_token": revoked["refresh_token"]})
+            json!({"refresh_token": revoked["refresh_token"]})
         )
-        .0,
+        .status,
         204
     );
     drop(server); // SIGKILL: no chance to clean up
 
     let server = serve(&dir, &[]);
-    let (status, _) = post(
+    let status = post(
         server.addr,
         "/auth/refresh",
-        &json!({"refresh_token": kept["refresh_token"]}),
-    );
+        json!({"refresh_token": kept["refresh_token"]}),
+    )
+    .status;
     assert_eq!(status, 200);
-    let (status, _) = post(
+    let status = post(
         server.addr,
         "/auth/refresh",
-        &json!({"refresh_token": revoked["refresh_token"]}),
-    );
+        json!({"refresh_token": revoked["refresh_token"]}),
+    )
+    .status;
     assert_eq!(status, 401);
 }
 
@@ -296,24 +157,14 @@ fn running_out_of_file_descriptors_is_survived() {
         std::thread::sleep(Duration::from_millis(500));
         drop(held);
         let started = std::time::Instant::now();
-        let mut stream = TcpStream::connect(s.addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        assert!(
-            response.starts_with("HTTP/1.1 200"),
-            "limit {files}: {response:?}"
-        );
+        let reply = call(s.addr, "GET", "/healthz", None, None);
+        assert_eq!(reply.status, 200, "limit {files}: {reply:?}");
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "limit {files}: {:?}",
             started.elapsed()
         );
-        register(s.addr);
-        login(s.addr);
+        user(s.addr, "alice");
     }
 }
 
@@ -358,8 +209,7 @@ fn running_out_of_threads_is_survived() {
     );
     drop(held);
 
-    register(s.addr);
-    login(s.addr);
+    user(s.addr, "alice");
     assert!(s.child.try_wait().unwrap().is_none(), "the server exited");
     let log: Vec<String> = s.lines.try_iter().collect();
     assert!(!log.iter().any(|line| line.contains("panicked")), "{log:#?}");
@@ -476,21 +326,21 @@ fn a_log_nobody_reads_neither_grows_the_server_nor_blocks_its_stop() {
 fn the_audit_trail_records_security_events_and_no_secret() {
     let dir = workdir("audit");
     let server = serve(&dir, &[]);
-    register(server.addr);
-    let tokens = login(server.addr);
-    let (status, _) = post(
+    let tokens = user(server.addr, "alice").body;
+    let status = post(
         server.addr,
         "/auth/login",
-        &json!({"username": "alice", "password": "not the password"}),
-    );
+        json!({"username": "alice", "password": "not the password"}),
+    )
+    .status;
     assert_eq!(status, 401);
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
-    let (status, rotated) = post(
+    let rotated = post(
         server.addr,
         "/auth/refresh",
-        &json!({ "refresh_token": refresh_token }),
+        json!({ "refresh_token": refresh_token }),
     );
-    assert_eq!(status, 200, "{rotated}");
+    assert_eq!(rotated.status, 200, "{rotated:?}");
 
     let audit = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_minijwt"))
@@ -532,38 +382,11 @@ fn the_audit_trail_records_security_events_and_no_secret() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `GET /me` with `access`; the status.
-fn me_status(addr: SocketAddr, access: &str) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        stream,
-        "GET /me HTTP/1.1\r\nHost: t\r\nConnection: close\r\nAuthorization: Bearer {access}\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response[9..12].parse().unwrap()
-}
-
 /// The `kid` in a token's header, if any.
 fn kid_of(token: &str) -> Option<String> {
     let header = minijwt::base64url::decode(token.split('.').next().unwrap()).unwrap();
     let header: Value = serde_json::from_slice(&header).unwrap();
     header["kid"].as_str().map(str::to_owned)
-}
-
-/// Waits for a stderr line of the server that contains `text`.
-fn wait_for_line(server: &Serve, text: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match server.lines.recv_timeout(left) {
-            Ok(line) if line.contains(text) => return line,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    panic!("no line with {text:?} from the server");
 }
 
 /// Rotate the key while the server runs, SIGHUP, and nobody is logged out:
@@ -574,8 +397,7 @@ fn wait_for_line(server: &Serve, text: &str) -> String {
 fn keys_rotate_and_reload_on_sighup_without_logging_anyone_out() {
     let dir = workdir("keys");
     let server = serve(&dir, &[]);
-    register(server.addr);
-    let before = login(server.addr);
+    let before = user(server.addr, "alice").body;
     let old_access = before["access_token"].as_str().unwrap().to_owned();
     assert_eq!(kid_of(&old_access), None, "a legacy key file signs without kid");
 
@@ -625,19 +447,20 @@ fn keys_rotate_and_reload_on_sighup_without_logging_anyone_out() {
         assert!(status.success());
     };
     hup(&server);
-    wait_for_line(
-        &server,
-        &format!("keys reloaded from minijwt.key; signing key {new_kid}"),
-    );
+    server.wait_for_line(&format!("keys reloaded from minijwt.key; signing key {new_kid}"));
 
     // Nobody is logged out: the old access and refresh tokens still work...
-    assert_eq!(me_status(server.addr, &old_access), 200);
-    let (status, after) = post(
+    assert_eq!(
+        call(server.addr, "GET", "/me", Some(&old_access), None).status,
+        200
+    );
+    let after = post(
         server.addr,
         "/auth/refresh",
-        &json!({"refresh_token": before["refresh_token"]}),
+        json!({"refresh_token": before["refresh_token"]}),
     );
-    assert_eq!(status, 200, "{after}");
+    assert_eq!(after.status, 200, "{after:?}");
+    let after = after.body;
     // ...and what is signed now carries the new kid.
     let new_access = after["access_token"].as_str().unwrap().to_owned();
     assert_eq!(kid_of(&new_access).as_deref(), Some(new_kid.as_str()));
@@ -645,7 +468,10 @@ fn keys_rotate_and_reload_on_sighup_without_logging_anyone_out() {
         kid_of(after["refresh_token"].as_str().unwrap()).as_deref(),
         Some(new_kid.as_str())
     );
-    assert_eq!(me_status(server.addr, &new_access), 200);
+    assert_eq!(
+        call(server.addr, "GET", "/me", Some(&new_access), None).status,
+        200
+    );
 
     // An unknown kid is refused, whatever key signed it.
     let stranger = Hs256Key::new(&[9; 32]).unwrap();
@@ -656,23 +482,32 @@ fn keys_rotate_and_reload_on_sighup_without_logging_anyone_out() {
         &claims,
     )
     .unwrap();
-    assert_eq!(me_status(server.addr, &forged), 401);
+    assert_eq!(call(server.addr, "GET", "/me", Some(&forged), None).status, 401);
 
     // A broken file on SIGHUP: the keys in use stay.
     let ring = std::fs::read_to_string(dir.join("minijwt.key")).unwrap();
     std::fs::write(dir.join("minijwt.key"), "not a key ring\nat all\n").unwrap();
     hup(&server);
-    let line = wait_for_line(&server, "keys not reloaded");
+    let line = server.wait_for_line("keys not reloaded");
     assert!(!line.contains(ring.lines().nth(1).unwrap_or("x")), "{line}");
-    assert_eq!(me_status(server.addr, &new_access), 200);
+    assert_eq!(
+        call(server.addr, "GET", "/me", Some(&new_access), None).status,
+        200
+    );
     std::fs::write(dir.join("minijwt.key"), ring).unwrap();
 
     // Retiring the legacy key: its tokens stop at the next SIGHUP.
     assert!(keys(&["retire", "-"]).status.success());
     hup(&server);
-    wait_for_line(&server, "keys reloaded");
-    assert_eq!(me_status(server.addr, &old_access), 401);
-    assert_eq!(me_status(server.addr, &new_access), 200);
+    server.wait_for_line("keys reloaded");
+    assert_eq!(
+        call(server.addr, "GET", "/me", Some(&old_access), None).status,
+        401
+    );
+    assert_eq!(
+        call(server.addr, "GET", "/me", Some(&new_access), None).status,
+        200
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,7 +5,7 @@
 //!
 //! Like `tests/connections.rs`, some tests count this process's threads,
 //! descriptors and memory, which other tests running beside them would
-//! disturb, so all take turns on [`ONE_AT_A_TIME`]. The server under test may
+//! disturb, so all take turns (`common::take_turn`). The server under test may
 //! deadlock or stop reading, so every read here has a timeout and every loop
 //! a deadline: a broken server fails a test, it never hangs the run. Each test
 //! gathers its observations, lets go of its connections and stops its server
@@ -13,209 +13,19 @@
 //! next test, and prints what it saw (shown with a failure, or with
 //! `--nocapture`).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use minijwt::http::server::RunningServer;
-
 mod common;
-use common::{start_default_server, status_of_this_process};
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// Waits for this test's turn, then starts its server and checks it answers.
-fn take_turn() -> (MutexGuard<'static, ()>, RunningServer, SocketAddr) {
-    let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let server = start_default_server();
-    let addr = server.addr();
-    healthz(addr).expect("a fresh server answers /healthz");
-    (turn, server, addr)
-}
-
-/// Shuts the server down, waiting at most 10 s: a worker stuck on a client
-/// must not hang the run. Call it after dropping every client connection
-/// (a worker may be blocked on one); false if the server did not stop.
-fn stop(server: RunningServer) -> bool {
-    let (done, stopped) = mpsc::channel();
-    std::thread::spawn(move || {
-        server.shutdown();
-        let _ = done.send(());
-    });
-    stopped.recv_timeout(Duration::from_secs(10)).is_ok()
-}
-
-/// How long a conversation may take before the server is deemed stuck.
-const PATIENCE: Duration = Duration::from_secs(5);
+use common::*;
 
 /// What a /healthz may take beside hostile clients.
 const PROMPT: Duration = Duration::from_secs(1);
 
 /// The most this process's memory may grow beside one hostile client.
 const MEMORY_BOUND_KB: usize = 32 * 1024;
-
-// ---------------------------------------------------------------------------
-// A raw client: bytes out, bytes in, and the responses found in them.
-// ---------------------------------------------------------------------------
-
-/// All the server sent on one connection, and whether it closed it.
-struct Received {
-    bytes: Vec<u8>,
-    /// End of stream or a reset; false if it was still open when time was up.
-    closed: bool,
-}
-
-/// Reads until the server closes the connection or `within` has passed.
-fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Received {
-    let deadline = Instant::now() + within;
-    let mut bytes = Vec::new();
-    let mut buffer = [0u8; 16 * 1024];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return Received { bytes, closed: false };
-        }
-        match stream.read(&mut buffer) {
-            Ok(0) => return Received { bytes, closed: true },
-            Ok(n) => bytes.extend_from_slice(&buffer[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Received { bytes, closed: false }
-            }
-            // A reset: the server closed with bytes of ours unread.
-            Err(_) => return Received { bytes, closed: true },
-        }
-    }
-}
-
-/// What the client does once its request is written.
-#[derive(Clone, Copy)]
-enum Then {
-    /// Keeps its side open: the server must close by itself.
-    KeepOpen,
-    /// Shuts its sending side: the request is all there is.
-    ShutWrite,
-}
-
-/// Sends `request` on a new connection and collects what comes back until
-/// the server closes, for at most [`PATIENCE`].
-fn converse(addr: SocketAddr, request: &[u8], then: Then) -> Received {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_write_timeout(Some(PATIENCE)).unwrap();
-    // The server may refuse a request half read: what it says is the test.
-    let _ = stream.write_all(request);
-    if let Then::ShutWrite = then {
-        let _ = stream.shutdown(Shutdown::Write);
-    }
-    read_until_closed(&mut stream, PATIENCE)
-}
-
-/// One response as it came on the wire.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    /// The status line and headers, on one line for messages.
-    head: String,
-}
-
-/// Splits what a server sent into responses, each body by its
-/// Content-Length (one without runs to the end); an error if the bytes are
-/// not a sequence of whole responses.
-fn answers(mut bytes: &[u8]) -> Result<Vec<Answer>, String> {
-    let mut all = Vec::new();
-    while !bytes.is_empty() {
-        let end = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| format!("a response head cut short: {}", show(bytes)))?;
-        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-        let status = head
-            .strip_prefix("HTTP/1.")
-            .and_then(|rest| rest.get(1..5)?.strip_prefix(' ')?.parse().ok())
-            .ok_or_else(|| format!("not a status line: {}", show(bytes)))?;
-        let length = head.lines().skip(1).find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("Content-Length")
-                .then(|| value.trim().parse::<usize>().ok())?
-        });
-        let rest = &bytes[end + 4..];
-        let length = length.unwrap_or(rest.len());
-        if rest.len() < length {
-            return Err(format!("a body cut short: {}", show(bytes)));
-        }
-        all.push(Answer {
-            status,
-            head: head.replace("\r\n", " | "),
-        });
-        bytes = &rest[length..];
-    }
-    Ok(all)
-}
-
-/// The one response a conversation must consist of, the server having
-/// closed after it; else what went wrong.
-fn the_one_answer(received: &Received) -> Result<Answer, String> {
-    let mut all = answers(&received.bytes)?;
-    match (all.len(), received.closed) {
-        (1, true) => Ok(all.remove(0)),
-        (0, false) => Err(format!("no response in {PATIENCE:?}")),
-        (0, true) => Err("closed without a response".to_owned()),
-        (1, false) => Err(format!(
-            "the connection still open {PATIENCE:?} after {}",
-            show(&received.bytes)
-        )),
-        (n, _) => Err(format!("{n} responses: {}", show(&received.bytes))),
-    }
-}
-
-/// The status of the one response of a conversation (see
-/// [`the_one_answer`]), if it is one of `wanted`; else what went wrong.
-fn status_among(received: &Received, wanted: &[u16]) -> Result<u16, String> {
-    let answer = the_one_answer(received)?;
-    match wanted.contains(&answer.status) {
-        true => Ok(answer.status),
-        false => Err(format!("{} (wanted {wanted:?})", answer.head)),
-    }
-}
-
-/// Verdicts as a table for a message, one per line.
-fn table(verdicts: &[(String, Result<u16, String>)]) -> String {
-    verdicts
-        .iter()
-        .map(|(case, verdict)| format!("\n  {case}: {verdict:?}"))
-        .collect()
-}
-
-/// The bytes as text for a message, cut at 300 characters.
-fn show(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes).escape_debug().to_string();
-    match text.char_indices().nth(300) {
-        Some((cut, _)) => format!("\"{}…\" ({} bytes)", &text[..cut], bytes.len()),
-        None if text.is_empty() => "nothing".to_owned(),
-        None => format!("\"{text}\""),
-    }
-}
-
-/// `GET /healthz` on a new connection: how long the answer took, or what
-/// went wrong. Gives up after 2 s: the tests want it within [`PROMPT`].
-fn healthz(addr: SocketAddr) -> Result<Duration, String> {
-    let patience = Duration::from_secs(2);
-    let started = Instant::now();
-    let mut stream = TcpStream::connect_timeout(&addr, patience).map_err(|e| format!("connect: {e}"))?;
-    stream.set_write_timeout(Some(patience)).unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .map_err(|e| format!("write: {e}"))?;
-    let received = read_until_closed(&mut stream, patience.saturating_sub(started.elapsed()));
-    let took = started.elapsed();
-    match answers(&received.bytes).as_deref() {
-        Ok([answer]) if answer.status == 200 => Ok(took),
-        _ => Err(format!("{} after {took:?}", show(&received.bytes))),
-    }
-}
 
 /// Asks for /healthz every 200 ms, each on a new connection, for
 /// `how_long`; returns every outcome.
@@ -371,29 +181,6 @@ fn rss_kb() -> usize {
     status_of_this_process("VmRSS")
 }
 
-/// (threads, open descriptors) of this process.
-fn threads_and_descriptors() -> (usize, usize) {
-    let descriptors = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    (status_of_this_process("Threads"), descriptors)
-}
-
-/// Whether `now` is back within a few threads and descriptors of `before`
-/// (the test harness and tiny_http's pool come and go by a few).
-fn back_down(before: (usize, usize), now: (usize, usize)) -> bool {
-    now.0 <= before.0 + 8 && now.1 <= before.1 + 8
-}
-
-/// Waits up to 15 s (idle pool threads end after a few seconds) for the
-/// threads and descriptors to come back down near `before`; returns the
-/// last count.
-fn settle(before: (usize, usize)) -> (usize, usize) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !back_down(before, threads_and_descriptors()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    threads_and_descriptors()
-}
-
 /// Runs `f` while another thread samples this process's VmRSS every 20 ms;
 /// returns what `f` returned and the highest sample, in kB.
 fn peak_rss_while<T>(f: impl FnOnce() -> T) -> (T, usize) {
@@ -439,7 +226,7 @@ fn http2_request_line_gets_one_505_and_leaks_nothing() {
     }
     let after = settle(before);
     let after_healthz = healthz(addr);
-    let stopped = stop(server);
+    let stopped = server.stop();
     println!(
         "HTTP/2.0: {verdict:?}; 120 more: (threads, fds) {before:?} -> {after:?}; \
          /healthz then {after_healthz:?}"
@@ -479,7 +266,7 @@ fn a_never_reading_pipeliner_costs_bounded_memory() {
     // The client still holds the connection, unread, until here.
     let rss_after = rss_kb();
     drop(client);
-    let stopped = stop(server);
+    let stopped = server.stop();
     let growth = rss_peak.saturating_sub(rss_before);
     println!(
         "never-reading pipeliner: sent {} bytes, then {}; {}; RSS {rss_before} kB, peak \
@@ -521,7 +308,7 @@ fn never_reading_pipeliners_of_large_responses_do_not_hold_the_server() {
         .collect();
     let checks = watch_healthz(addr, Duration::from_secs(5));
     drop(clients);
-    let stopped = stop(server);
+    let stopped = server.stop();
     println!("6 never-reading pipeliners of the tutorial: {}", summary(&checks));
     let slow = slow(&checks);
     assert!(
@@ -561,7 +348,7 @@ fn an_endless_chunk_size_line_is_refused_with_bounded_memory() {
     });
     let took = started.elapsed();
     drop(reading_end);
-    let stopped = stop(server);
+    let stopped = server.stop();
     let growth = rss_peak.saturating_sub(rss_before);
     println!(
         "endless chunk-size line: sent {sent} of {offered} bytes, then {end}; server sent {} \
@@ -596,7 +383,7 @@ fn trickled_chunk_size_lines_do_not_hold_the_server() {
                  Transfer-Encoding: chunked\r\n\r\n";
     let every = Duration::from_secs(1);
     let (checks, reopened) = healthz_beside_tricklers(addr, 24, head, b'1', every, Duration::from_secs(8));
-    let stopped = stop(server);
+    let stopped = server.stop();
     println!(
         "24 chunk-size tricklers: {}; clients cut off and reopened {reopened} times",
         summary(&checks)
@@ -621,7 +408,7 @@ fn trickled_2000_byte_bodies_do_not_hold_the_server() {
                  Content-Length: 2000\r\n\r\n";
     let every = Duration::from_millis(100);
     let (checks, reopened) = healthz_beside_tricklers(addr, 24, head, b' ', every, Duration::from_secs(8));
-    let stopped = stop(server);
+    let stopped = server.stop();
     println!(
         "24 body tricklers: {}; clients cut off and reopened {reopened} times",
         summary(&checks)
@@ -763,7 +550,7 @@ fn ambiguous_framing_gets_exactly_one_4xx_and_no_smuggled_answer() {
             })
             .collect()
     });
-    let stopped = stop(server);
+    let stopped = server.stop();
     let table = table(&verdicts);
     println!("ambiguous framing:{table}");
     assert!(
@@ -795,7 +582,7 @@ fn an_unsupported_version_is_505_and_http_1_0_still_works() {
             (line, verdict)
         })
         .collect();
-    let stopped = stop(server);
+    let stopped = server.stop();
     let table = table(&verdicts);
     println!("versions:{table}");
     assert!(
@@ -817,7 +604,7 @@ fn a_request_target_over_8_kib_is_414() {
         status_among(&converse(addr, request.as_bytes(), Then::KeepOpen), wanted)
     };
     let (long, shorter) = (status_for(9_000, &[414]), status_for(8_000, &[200, 404]));
-    let stopped = stop(server);
+    let stopped = server.stop();
     println!("9,000-byte target: {long:?}; 8,000-byte target: {shorter:?}");
     assert!(long.is_ok(), "a 9,000-byte request target: {long:?}");
     assert!(shorter.is_ok(), "an 8,000-byte request target: {shorter:?}");

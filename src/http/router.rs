@@ -18,57 +18,37 @@ pub struct Route {
     pub methods: &'static [&'static str],
 }
 
-/// Every route the server answers; `docs/openapi.yaml` lists the same set.
-pub const ROUTES: &[Route] = &[
-    Route {
-        path: "/auth/register",
-        methods: &["POST"],
-    },
-    Route {
-        path: "/auth/login",
-        methods: &["POST"],
-    },
-    Route {
-        path: "/auth/refresh",
-        methods: &["POST"],
-    },
-    Route {
-        path: "/auth/logout",
-        methods: &["POST"],
-    },
-    Route {
-        path: "/auth/logout-all",
-        methods: &["POST"],
-    },
-    Route {
-        path: "/auth/sessions",
-        methods: &["GET"],
-    },
-    Route {
-        path: "/auth/sessions/{id}",
-        methods: &["DELETE"],
-    },
-    Route {
-        path: "/auth/password",
-        methods: &["POST"],
-    },
-    Route {
-        path: "/me",
-        methods: &["GET", "DELETE"],
-    },
-    Route {
-        path: "/notes",
-        methods: &["GET", "POST"],
-    },
-    Route {
-        path: "/notes/{id}",
-        methods: &["GET", "DELETE"],
-    },
-    Route {
-        path: "/healthz",
-        methods: &["GET"],
-    },
-];
+/// Declares the routes once: each path with its methods and the function
+/// that answers each. From that one list come [`ROUTES`] (404 against 405,
+/// `Allow`, the OpenAPI check) and the dispatch, so they cannot drift apart.
+macro_rules! routes {
+    ($($path:literal: $($method:ident => $handler:ident),+;)+) => {
+        /// Every route the server answers; `docs/openapi.yaml` lists the same set.
+        pub const ROUTES: &[Route] = &[$(Route {
+            path: $path,
+            methods: &[$(stringify!($method)),+],
+        }),+];
+
+        /// The handlers of [`ROUTES`]: one list per route, one handler per
+        /// method, in the same order.
+        const HANDLERS: &[&[Handler]] = &[$(&[$($handler),+]),+];
+    };
+}
+
+routes! {
+    "/auth/register": POST => register;
+    "/auth/login": POST => login;
+    "/auth/refresh": POST => refresh;
+    "/auth/logout": POST => logout;
+    "/auth/logout-all": POST => logout_all;
+    "/auth/sessions": GET => sessions;
+    "/auth/sessions/{id}": DELETE => revoke_session;
+    "/auth/password": POST => change_password;
+    "/me": GET => me, DELETE => delete_account;
+    "/notes": GET => notes, POST => create_note;
+    "/notes/{id}": GET => note, DELETE => delete_note;
+    "/healthz": GET => healthz;
+}
 
 /// The realm in `WWW-Authenticate`.
 const REALM: &str = "minijwt";
@@ -99,25 +79,23 @@ pub fn handle(auth: &Auth, request: &Request) -> Response {
                 .with_header("Allow", "GET, HEAD"),
         };
     }
-    let Some((route, id)) = find_route(path) else {
+    let Some((index, id)) = find_route(path) else {
         return Response::error(404, "not_found", "no such path");
     };
+    let route = &ROUTES[index];
     // With registration closed the path does not exist, whatever the method or body.
     if route.path == "/auth/register" && !auth.config().allow_register {
         return Response::error(404, "not_found", "registration is closed");
     }
-    if !route.methods.contains(&request.method.as_str()) {
+    let Some(method) = route.methods.iter().position(|m| *m == request.method) else {
         return Response::error(
             405,
             "method_not_allowed",
             &format!("{} does not accept {}", route.path, request.method),
         )
         .with_header("Allow", &route.methods.join(", "));
-    }
-    match dispatch(auth, request, route.path, id) {
-        Ok(response) => response,
-        Err(failure) => failure,
-    }
+    };
+    HANDLERS[index][method](auth, request, id).unwrap_or_else(|failure| failure)
 }
 
 /// A path's `{id}` segment.
@@ -129,11 +107,19 @@ enum Id<'p> {
     Session(&'p str),
 }
 
-/// Finds the route for `path` and its `{id}`, if it has one; a segment that
-/// no id could have means the path does not exist.
-fn find_route(path: &str) -> Option<(&'static Route, Option<Id<'_>>)> {
-    if let Some(route) = ROUTES.iter().find(|r| r.path == path) {
-        return Some((route, None));
+/// The note id of `/notes/{id}` (0, which no note has, for any other path).
+fn note_id(id: Option<Id<'_>>) -> i64 {
+    match id {
+        Some(Id::Note(id)) => id,
+        _ => 0,
+    }
+}
+
+/// Finds the index in [`ROUTES`] of the route for `path`, and its `{id}` if
+/// it has one; a segment that no id could have means the path does not exist.
+fn find_route(path: &str) -> Option<(usize, Option<Id<'_>>)> {
+    if let Some(index) = ROUTES.iter().position(|r| r.path == path) {
+        return Some((index, None));
     }
     let (template, id) = if let Some(text) = path.strip_prefix("/notes/") {
         // Canonical positive numbers only: `/notes/007` and `/notes/+7` do not exist.
@@ -150,142 +136,168 @@ fn find_route(path: &str) -> Option<(&'static Route, Option<Id<'_>>)> {
         }
         ("/auth/sessions/{id}", Id::Session(text))
     };
-    ROUTES.iter().find(|r| r.path == template).map(|r| (r, Some(id)))
+    ROUTES
+        .iter()
+        .position(|r| r.path == template)
+        .map(|index| (index, Some(id)))
 }
 
 /// A failure is already a response; `?` carries it out.
 type Handled = Result<Response, Response>;
 
-fn dispatch(auth: &Auth, request: &Request, path: &str, id: Option<Id<'_>>) -> Handled {
-    let note_id = match id {
-        Some(Id::Note(id)) => id,
-        _ => 0,
+/// What answers one method of one route, given the path's `{id}` if it has one.
+type Handler = fn(&Auth, &Request, Option<Id<'_>>) -> Handled;
+
+/// `GET /healthz`.
+fn healthz(auth: &Auth, _: &Request, _: Option<Id<'_>>) -> Handled {
+    auth.health().map_err(auth_failure)?;
+    Ok(Response::json(200, &serde_json::json!({"status": "ok"})))
+}
+
+/// `POST /auth/register`.
+fn register(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let body = json_body(request)?;
+    let user = auth
+        .register(string_field(&body, "username")?, string_field(&body, "password")?)
+        .map_err(auth_failure)?;
+    Ok(Response::json(
+        201,
+        &serde_json::json!({"id": user.id, "username": user.username}),
+    ))
+}
+
+/// `POST /auth/login`.
+fn login(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let body = json_body(request)?;
+    let tokens = auth
+        .login_from(
+            string_field(&body, "username")?,
+            string_field(&body, "password")?,
+            request.client,
+            request.header("user-agent").unwrap_or_default(),
+        )
+        .map_err(auth_failure)?;
+    Ok(token_response(request, &tokens))
+}
+
+/// `POST /auth/refresh`.
+fn refresh(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let body = json_body(request)?;
+    let access = optional_string_field(&body, "access_token")?;
+    let refresh_token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
+    let tokens = auth
+        .refresh_from(refresh_token, access, request.client)
+        .map_err(|e| refresh_failure(request, e))?;
+    Ok(token_response(request, &tokens))
+}
+
+/// `POST /auth/logout`.
+fn logout(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let body = json_body(request)?;
+    let token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
+    auth.logout(token).map_err(|e| refresh_failure(request, e))?;
+    Ok(forget_cookie(request, Response::empty(204)))
+}
+
+/// `POST /auth/logout-all`.
+fn logout_all(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    auth.logout_all(&principal).map_err(auth_failure)?;
+    Ok(forget_cookie(request, Response::empty(204)))
+}
+
+/// `GET /auth/sessions`.
+fn sessions(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let sessions: Vec<SessionBody> = auth
+        .sessions(&principal)
+        .map_err(auth_failure)?
+        .into_iter()
+        .map(|s| SessionBody::new(s, principal.session.as_deref()))
+        .collect();
+    Ok(no_store(Response::json(
+        200,
+        &serde_json::json!({ "sessions": sessions }),
+    )))
+}
+
+/// `DELETE /auth/sessions/{id}`.
+fn revoke_session(auth: &Auth, request: &Request, id: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let Some(Id::Session(session)) = id else {
+        return Err(Response::error(404, "not_found", "no such path"));
     };
-    match (request.method.as_str(), path) {
-        ("GET", "/healthz") => {
-            auth.health().map_err(auth_failure)?;
-            Ok(Response::json(200, &serde_json::json!({"status": "ok"})))
-        }
-        ("POST", "/auth/register") => {
-            let body = json_body(request)?;
-            let user = auth
-                .register(string_field(&body, "username")?, string_field(&body, "password")?)
-                .map_err(auth_failure)?;
-            Ok(Response::json(
-                201,
-                &serde_json::json!({"id": user.id, "username": user.username}),
-            ))
-        }
-        ("POST", "/auth/login") => {
-            let body = json_body(request)?;
-            let tokens = auth
-                .login_from(
-                    string_field(&body, "username")?,
-                    string_field(&body, "password")?,
-                    request.client,
-                    request.header("user-agent").unwrap_or_default(),
-                )
-                .map_err(auth_failure)?;
-            Ok(token_response(request, &tokens))
-        }
-        ("POST", "/auth/refresh") => {
-            let body = json_body(request)?;
-            let access = optional_string_field(&body, "access_token")?;
-            let refresh_token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
-            let tokens = auth
-                .refresh_from(refresh_token, access, request.client)
-                .map_err(|e| refresh_failure(request, e))?;
-            Ok(token_response(request, &tokens))
-        }
-        ("POST", "/auth/logout") => {
-            let body = json_body(request)?;
-            let token = refresh_token(request, &body)?.ok_or_else(missing_refresh_token)?;
-            auth.logout(token).map_err(|e| refresh_failure(request, e))?;
-            Ok(forget_cookie(request, Response::empty(204)))
-        }
-        ("POST", "/auth/logout-all") => {
-            let principal = authenticate(auth, request)?;
-            auth.logout_all(&principal).map_err(auth_failure)?;
-            Ok(forget_cookie(request, Response::empty(204)))
-        }
-        ("GET", "/auth/sessions") => {
-            let principal = authenticate(auth, request)?;
-            let sessions: Vec<SessionBody> = auth
-                .sessions(&principal)
-                .map_err(auth_failure)?
-                .into_iter()
-                .map(|s| SessionBody::new(s, principal.session.as_deref()))
-                .collect();
-            Ok(no_store(Response::json(
-                200,
-                &serde_json::json!({ "sessions": sessions }),
-            )))
-        }
-        ("DELETE", "/auth/sessions/{id}") => {
-            let principal = authenticate(auth, request)?;
-            let Some(Id::Session(session)) = id else {
-                return Err(Response::error(404, "not_found", "no such path"));
-            };
-            auth.revoke_session(&principal, session).map_err(auth_failure)?;
-            Ok(Response::empty(204))
-        }
-        ("POST", "/auth/password") => {
-            let principal = authenticate(auth, request)?;
-            let body = json_body(request)?;
-            auth.change_password(
-                &principal,
-                string_field(&body, "current_password")?,
-                string_field(&body, "new_password")?,
-                request.client,
-            )
-            .map_err(auth_failure)?;
-            Ok(Response::empty(204))
-        }
-        ("DELETE", "/me") => {
-            let principal = authenticate(auth, request)?;
-            let body = json_body(request)?;
-            auth.delete_account(&principal, string_field(&body, "password")?, request.client)
-                .map_err(auth_failure)?;
-            Ok(forget_cookie(request, Response::empty(204)))
-        }
-        ("GET", "/me") => {
-            let principal = authenticate(auth, request)?;
-            let user = auth.me(&principal).map_err(auth_failure)?;
-            Ok(Response::json(
-                200,
-                &serde_json::json!({"id": user.id, "username": user.username, "created_at": user.created_at}),
-            ))
-        }
-        ("GET", "/notes") => {
-            let principal = authenticate(auth, request)?;
-            let notes: Vec<NoteBody> = auth
-                .notes(&principal)
-                .map_err(auth_failure)?
-                .into_iter()
-                .map(NoteBody::from)
-                .collect();
-            Ok(Response::json(200, &serde_json::json!({ "notes": notes })))
-        }
-        ("POST", "/notes") => {
-            let principal = authenticate(auth, request)?;
-            let body = json_body(request)?;
-            let note = auth
-                .create_note(&principal, string_field(&body, "text")?)
-                .map_err(auth_failure)?;
-            Ok(Response::json(201, &NoteBody::from(note)))
-        }
-        ("GET", "/notes/{id}") => {
-            let principal = authenticate(auth, request)?;
-            let note = auth.note(&principal, note_id).map_err(auth_failure)?;
-            Ok(Response::json(200, &NoteBody::from(note)))
-        }
-        ("DELETE", "/notes/{id}") => {
-            let principal = authenticate(auth, request)?;
-            auth.delete_note(&principal, note_id).map_err(auth_failure)?;
-            Ok(Response::empty(204))
-        }
-        _ => Err(Response::error(404, "not_found", "no such path")),
-    }
+    auth.revoke_session(&principal, session).map_err(auth_failure)?;
+    Ok(Response::empty(204))
+}
+
+/// `POST /auth/password`.
+fn change_password(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let body = json_body(request)?;
+    auth.change_password(
+        &principal,
+        string_field(&body, "current_password")?,
+        string_field(&body, "new_password")?,
+        request.client,
+    )
+    .map_err(auth_failure)?;
+    Ok(Response::empty(204))
+}
+
+/// `DELETE /me`.
+fn delete_account(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let body = json_body(request)?;
+    auth.delete_account(&principal, string_field(&body, "password")?, request.client)
+        .map_err(auth_failure)?;
+    Ok(forget_cookie(request, Response::empty(204)))
+}
+
+/// `GET /me`.
+fn me(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let user = auth.me(&principal).map_err(auth_failure)?;
+    Ok(Response::json(
+        200,
+        &serde_json::json!({"id": user.id, "username": user.username, "created_at": user.created_at}),
+    ))
+}
+
+/// `GET /notes`.
+fn notes(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let notes: Vec<NoteBody> = auth
+        .notes(&principal)
+        .map_err(auth_failure)?
+        .into_iter()
+        .map(NoteBody::from)
+        .collect();
+    Ok(Response::json(200, &serde_json::json!({ "notes": notes })))
+}
+
+/// `POST /notes`.
+fn create_note(auth: &Auth, request: &Request, _: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let body = json_body(request)?;
+    let note = auth
+        .create_note(&principal, string_field(&body, "text")?)
+        .map_err(auth_failure)?;
+    Ok(Response::json(201, &NoteBody::from(note)))
+}
+
+/// `GET /notes/{id}`.
+fn note(auth: &Auth, request: &Request, id: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    let note = auth.note(&principal, note_id(id)).map_err(auth_failure)?;
+    Ok(Response::json(200, &NoteBody::from(note)))
+}
+
+/// `DELETE /notes/{id}`.
+fn delete_note(auth: &Auth, request: &Request, id: Option<Id<'_>>) -> Handled {
+    let principal = authenticate(auth, request)?;
+    auth.delete_note(&principal, note_id(id)).map_err(auth_failure)?;
+    Ok(Response::empty(204))
 }
 
 #[derive(Serialize)]

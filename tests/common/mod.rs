@@ -1,30 +1,66 @@
-//! An HTTP/1.1 client written by hand for the server tests: every byte on
-//! the wire is the test's, so keep-alive, lying lengths and bad headers can be
-//! sent as they are. Shared by the test files that `mod common;` it; each uses
-//! a part, hence the `allow`.
-#![allow(dead_code)]
+//! What the test files share; each `mod common;`s it and uses a part, hence
+//! the `allow`.
+//!
+//! - The one HTTP client: [`call`] and the helpers on it ([`post`],
+//!   [`register`], [`login`], [`user`], [`refresh`], …) send a
+//!   [`Request`] to a [`Target`], either a server over TCP (a
+//!   [`SocketAddr`]) or [`router::handle`] in this process (an [`Auth`]), with
+//!   no socket, the way ureq tests against an in-memory transport. Both give
+//!   a [`Reply`].
+//! - [`wire`]: raw bytes on a connection, for tests whose bytes are the point
+//!   (keep-alive, lying lengths, smuggling), and what came back.
+//! - [`server`]: the one server fixture, [`TestServer`], and [`in_process`]
+//!   for the router alone; [`serve`]: `minijwt serve` as a child process.
+//! - [`expect`]: what decoding a token must give.
+#![allow(dead_code, unused_imports)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+pub mod expect;
+pub mod serve;
+pub mod server;
+pub mod wire;
 
-use minijwt::auth::{Auth, AuthConfig, SystemClock};
-use minijwt::http::server::{Options, RunningServer};
-use minijwt::store::Store;
-use minijwt::Hs256Key;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use minijwt::auth::Auth;
+use minijwt::http::{router, Request, Response};
 use serde_json::{json, Value};
+
+pub use server::*;
+pub use wire::*;
 
 /// The password every test user gets.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// A response, from either kind of [`Target`].
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// The body as JSON when it is declared JSON; `Null` when empty or not JSON.
     pub body: Value,
+    /// The body as it came.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
+    /// A reply from its parts; a body declared JSON that is not is an error.
+    pub fn new(status: u16, headers: Vec<(String, String)>, bytes: Vec<u8>) -> Result<Reply, String> {
+        let declared_json = headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("Content-Type") && v.contains("json"));
+        let body = match declared_json && !bytes.is_empty() {
+            true => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("a JSON body that is not JSON ({e}): {}", show(&bytes)))?,
+            false => Value::Null,
+        };
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            bytes,
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -42,125 +78,106 @@ impl Reply {
     }
 }
 
-/// Reads one response from a buffered connection.
-pub fn read_reply(reader: &mut impl BufRead) -> std::io::Result<Reply> {
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line)?;
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        let (name, value) = trimmed.split_once(':').unwrap();
-        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+/// Where a request goes: see [`call`].
+pub trait Target: Copy {
+    fn send(self, request: &Request) -> Reply;
+}
+
+/// A server over TCP: one new connection per request, closed after it.
+impl Target for SocketAddr {
+    fn send(self, request: &Request) -> Reply {
+        raw(self, &wire::bytes_of(request))
     }
-    let length: usize = headers
+}
+
+/// The router in this process, with no socket: what the server would answer
+/// a client on 127.0.0.1, short of the transport (framing, limits, timeouts).
+impl Target for &Auth {
+    fn send(self, request: &Request) -> Reply {
+        let mut request = request.clone();
+        request.client.get_or_insert(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let Response {
+            status,
+            headers,
+            body,
+        } = router::handle(self, &request);
+        Reply::new(status, headers, body).unwrap()
+    }
+}
+
+/// A request with the given headers and, if any, a JSON body.
+pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> Request {
+    let request = headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
-        .map_or(0, |(_, v)| v.parse().unwrap());
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body).unwrap()
-    };
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+        .fold(Request::new(method, path), |r, (name, value)| {
+            r.with_header(name, value)
+        });
+    match body {
+        Some(body) => request.with_json(body),
+        None => request,
+    }
 }
 
-/// Sends raw bytes on a new connection and reads one response.
-pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    stream.write_all(bytes).unwrap();
-    read_reply(&mut BufReader::new(stream)).unwrap()
-}
-
-pub fn call(addr: SocketAddr, method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
+/// A request with, if any, a bearer token and a JSON body.
+pub fn call(to: impl Target, method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
     let authorization = bearer.map(|token| format!("Bearer {token}"));
     let headers: Vec<(&str, &str)> = authorization
         .iter()
         .map(|value| ("Authorization", value.as_str()))
         .collect();
-    call_with_headers(addr, method, path, &headers, body)
+    call_with_headers(to, method, path, &headers, body)
 }
 
 /// A request with the given headers and, if any, a JSON body.
 pub fn call_with_headers(
-    addr: SocketAddr,
+    to: impl Target,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Reply {
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let body = body.map(Value::to_string).unwrap_or_default();
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    raw(addr, request.as_bytes())
+    to.send(&request(method, path, headers, body))
 }
 
 /// `POST /notes` with `text`, as the holder of `access`.
-pub fn post_note(addr: SocketAddr, access: &str, text: &str) -> Reply {
-    call(
-        addr,
-        "POST",
-        "/notes",
-        Some(access),
-        Some(&json!({ "text": text })),
-    )
+pub fn post_note(to: impl Target, access: &str, text: &str) -> Reply {
+    call(to, "POST", "/notes", Some(access), Some(&json!({ "text": text })))
 }
 
-pub fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
-    call(addr, "POST", path, None, Some(&body))
+pub fn post(to: impl Target, path: &str, body: Value) -> Reply {
+    call(to, "POST", path, None, Some(&body))
 }
 
-pub fn register(addr: SocketAddr, username: &str) -> Reply {
+pub fn register(to: impl Target, username: &str) -> Reply {
     post(
-        addr,
+        to,
         "/auth/register",
         json!({"username": username, "password": PASSWORD}),
     )
 }
 
-pub fn login(addr: SocketAddr, username: &str) -> Reply {
+pub fn login(to: impl Target, username: &str) -> Reply {
     post(
-        addr,
+        to,
         "/auth/login",
         json!({"username": username, "password": PASSWORD}),
     )
 }
 
-pub fn user(addr: SocketAddr, username: &str) -> Reply {
-    assert_eq!(register(addr, username).status, 201);
-    let reply = login(addr, username);
+/// Registers `username` and logs in: the login's reply.
+pub fn user(to: impl Target, username: &str) -> Reply {
+    assert_eq!(register(to, username).status, 201);
+    let reply = login(to, username);
     assert_eq!(reply.status, 200, "{reply:?}");
     reply
 }
 
-pub fn refresh(addr: SocketAddr, refresh_token: &str, access_token: Option<&str>) -> Reply {
+pub fn refresh(to: impl Target, refresh_token: &str, access_token: Option<&str>) -> Reply {
     let mut body = json!({"refresh_token": refresh_token});
     if let Some(access) = access_token {
         body["access_token"] = json!(access);
     }
-    post(addr, "/auth/refresh", body)
+    post(to, "/auth/refresh", body)
 }
 
 /// A field of /proc/self/status, as a number (`Threads`, `VmRSS` in kB).
@@ -176,15 +193,25 @@ pub fn status_of_this_process(field: &str) -> usize {
         .unwrap()
 }
 
-/// A server on a free port of 127.0.0.1 with the default limits of
-/// `minijwt serve`, an in-memory store and the system clock.
-pub fn start_default_server() -> RunningServer {
-    let auth = Auth::new(
-        Store::open_in_memory().unwrap(),
-        Hs256Key::new(&[4; 32]).unwrap(),
-        AuthConfig::default(),
-        std::sync::Arc::new(SystemClock),
-    )
-    .unwrap();
-    RunningServer::start(std::sync::Arc::new(auth), "127.0.0.1:0", Options::default()).unwrap()
+/// (threads, open descriptors) of this process.
+pub fn threads_and_descriptors() -> (usize, usize) {
+    let descriptors = std::fs::read_dir("/proc/self/fd").unwrap().count();
+    (status_of_this_process("Threads"), descriptors)
+}
+
+/// Whether `now` is back within a few threads and descriptors of `before`
+/// (the test harness and tiny_http's pool come and go by a few).
+pub fn back_down(before: (usize, usize), now: (usize, usize)) -> bool {
+    now.0 <= before.0 + 8 && now.1 <= before.1 + 8
+}
+
+/// Waits up to 15 s (idle pool threads end after a few seconds) for the
+/// threads and descriptors to come back down near `before`; returns the
+/// last count.
+pub fn settle(before: (usize, usize)) -> (usize, usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !back_down(before, threads_and_descriptors()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    threads_and_descriptors()
 }
