@@ -176,11 +176,14 @@ fn a_failed_statement_costs_one_request_and_leaves_nothing_half_done() {
     assert_eq!(post_note(f.addr, &access, "x").status, 201);
 }
 
-/// A refresh is one write transaction: its audit row is committed with the
-/// rotation or not at all. An audit insert that fails alone does not refuse
-/// the refresh (the trail is best effort); one after which SQLite gives up
-/// the whole transaction (as it may on a full disk or an I/O error) leaves
-/// neither the rotation nor the row.
+/// A refresh is one write transaction: its audit row is never committed
+/// without the rotation. Two cases, each injected with a trigger on `audit`:
+/// SQLite giving up the whole transaction (`RAISE(ROLLBACK)`, standing in for
+/// what SQLite does on a full disk, an I/O error or no memory during a plain
+/// one-row insert) leaves neither the rotation nor the row, and the refresh
+/// fails; an error that aborts only the audit insert (`RAISE(ABORT)`, the
+/// statement-level case, like a constraint error or `SQLITE_TOOBIG`) leaves
+/// the transaction open, and the rotation is committed without the row.
 #[test]
 fn a_refresh_and_its_audit_row_are_committed_together() {
     let f = Fixture::start("audit-together");
@@ -213,7 +216,8 @@ fn a_refresh_and_its_audit_row_are_committed_together() {
     );
     assert_eq!(counts(), (0, 0), "neither the rotation nor its audit row");
 
-    // The audit insert alone fails: the rotation is committed without it.
+    // Statement-level: only the audit insert is undone, the transaction
+    // goes on, and the rotation is committed without its row.
     operator
         .execute_batch(
             "DROP TRIGGER injected_fault;

@@ -871,6 +871,17 @@ impl Auth {
             let (event, subject) = match outcome {
                 Rotation::Rotated(record) => ("refresh", refreshed(owner(&user, record)?, record, client)),
                 Rotation::Retried(record) => {
+                    // This closure runs inside the rotation's transaction:
+                    // the HMAC of `mint_refresh` and the `recent` mutex of
+                    // `keeps_repeat` below are taken while the store's
+                    // writers' mutex and SQLite's write lock are held. Both
+                    // are cheap (one HMAC, a map lookup), and only on a
+                    // retry. No lock-order issue: the order is always
+                    // writers' mutex, then SQLite's write lock, then
+                    // `recent`, and `recent` is a leaf (`keeps_repeat`
+                    // releases it before returning; nothing takes the store
+                    // while holding it).
+                    //
                     // The successor's token is not stored, only its hash: it
                     // is minted again from the stored claims, byte for byte
                     // the same (the same key signs the same claims the same

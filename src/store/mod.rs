@@ -693,8 +693,11 @@ impl Store {
     }
 
     /// Starts a session: its row, its first refresh token and, if given, the
-    /// audit event that records the login, in one transaction (the event
-    /// best effort, as in [`Store::rotate_refresh_recorded`]).
+    /// audit event that records the login, in one transaction. A full disk
+    /// or an I/O error during the event's insert fails the whole login, with
+    /// nothing kept; only an error that aborts just that insert leaves the
+    /// session started without the event (see
+    /// [`Store::rotate_refresh_recorded`]).
     ///
     /// ```
     /// # use minijwt::store::{RefreshRecord, Store};
@@ -919,10 +922,14 @@ impl Store {
     /// outcome, if any, written in the same transaction: one write per
     /// rotation, and the event is committed with the change it records.
     ///
-    /// The event is best effort, like [`Store::record`]: if its insert
-    /// fails (a full disk), the rotation is committed without it. Only when
-    /// SQLite had to give up the whole transaction (which it may do on a
-    /// full disk or an I/O error) does the rotation fail, with nothing done.
+    /// If the event's insert fails, what happens depends on what SQLite
+    /// undid. A full disk, an I/O error or running out of memory makes
+    /// SQLite roll back the whole transaction for a plain one-row insert
+    /// such as this one: the rotation fails and nothing is kept. An error
+    /// that aborts only the statement (a constraint, a row too big, a
+    /// trigger's `RAISE(ABORT)`) leaves the transaction open: the rotation
+    /// is committed without the event, which is best effort as with
+    /// [`Store::record`].
     ///
     /// ```
     /// # use minijwt::store::{AuditEvent, RefreshRecord, Rotation, Store};
@@ -1223,11 +1230,14 @@ fn insert_audit(c: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Inserts `event` inside the open transaction `tx`, best effort: when the
-/// insert fails, SQLite undoes that one statement and the transaction goes
-/// on without the event. Fails only when SQLite had to roll back the whole
-/// transaction (it may, on a full disk or an I/O error): nothing is left to
-/// commit then.
+/// Inserts `event` inside the open transaction `tx`, best effort where SQLite
+/// allows it. An error that aborts only the insert (a constraint,
+/// `SQLITE_TOOBIG`, a trigger's `RAISE(ABORT)`) leaves the transaction open:
+/// the error is dropped and the transaction goes on without the event. On
+/// `SQLITE_FULL`, `SQLITE_IOERR` or `SQLITE_NOMEM`, SQLite rolls back the
+/// whole transaction for a one-row insert without triggers (it has no
+/// statement journal to undo just that statement): `tx` is back in
+/// autocommit, nothing is left to commit, and the error is returned.
 fn record_within(tx: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
     match insert_audit(tx, event) {
         Err(e) if tx.is_autocommit() => Err(e),
