@@ -167,6 +167,66 @@ fn a_failed_statement_costs_one_request_and_leaves_nothing_half_done() {
     assert_eq!(post_note(f.addr, &access, "x").status, 201);
 }
 
+/// A refresh is one write transaction: its audit row is never committed
+/// without the rotation. Two cases, each injected with a trigger on `audit`:
+/// SQLite giving up the whole transaction (`RAISE(ROLLBACK)`, standing in for
+/// what SQLite does on a full disk, an I/O error or no memory during a plain
+/// one-row insert) leaves neither the rotation nor the row, and the refresh
+/// fails; an error that aborts only the audit insert (`RAISE(ABORT)`, the
+/// statement-level case, like a constraint error or `SQLITE_TOOBIG`) leaves
+/// the transaction open, and the rotation is committed without the row.
+#[test]
+fn a_refresh_and_its_audit_row_are_committed_together() {
+    let f = Fixture::start("audit-together");
+    let tokens = user(f.addr, "alice");
+    let refresh_token = tokens.text("refresh_token");
+    let operator = f.operator();
+    let counts = || -> (i64, i64) {
+        operator
+            .query_row(
+                "SELECT (SELECT count(rotated_at) FROM refresh_tokens),
+                        (SELECT count(*) FROM audit WHERE event = 'refresh')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+
+    // The whole transaction given up after the audit insert.
+    operator
+        .execute_batch(
+            "CREATE TRIGGER injected_fault AFTER INSERT ON audit WHEN NEW.event = 'refresh'
+             BEGIN SELECT RAISE(ROLLBACK, 'injected fault'); END;",
+        )
+        .unwrap();
+    let failed = refresh(f.addr, &refresh_token, None);
+    assert_eq!(
+        (failed.status, failed.error()),
+        (500, "server_error"),
+        "{failed:?}"
+    );
+    assert_eq!(counts(), (0, 0), "neither the rotation nor its audit row");
+
+    // Statement-level: only the audit insert is undone, the transaction
+    // goes on, and the rotation is committed without its row.
+    operator
+        .execute_batch(
+            "DROP TRIGGER injected_fault;
+             CREATE TRIGGER injected_fault BEFORE INSERT ON audit WHEN NEW.event = 'refresh'
+             BEGIN SELECT RAISE(ABORT, 'injected fault'); END;",
+        )
+        .unwrap();
+    let rotated = refresh(f.addr, &refresh_token, None);
+    assert_eq!(rotated.status, 200, "{rotated:?}");
+    assert_eq!(counts(), (1, 0), "the rotation, without its audit row");
+
+    // Mended: the next rotation and its row, together.
+    operator.execute_batch("DROP TRIGGER injected_fault").unwrap();
+    let again = refresh(f.addr, &rotated.text("refresh_token"), None);
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(counts(), (2, 1));
+}
+
 #[test]
 fn a_lock_poisoned_mid_transaction_costs_nothing_else() {
     let f = Fixture::start("poisoned");

@@ -8,6 +8,11 @@
 //! limited by the hasher and the throttle; the events a client could repeat
 //! for free (a throttled login, a grace retry, a logout with an old token)
 //! are kept at most once a minute per address, session or user.
+//!
+//! The events of the hot paths, a login and a refresh, are written by the
+//! store in the same transaction as the change they record (the session, the
+//! rotation): one write per request, and no event without its change. The
+//! auth service decides the event; the store only writes the row.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -52,18 +57,30 @@ impl Trail {
         }
     }
 
-    /// Records `event` at `now`, and once an hour drops what is older than
-    /// the retention.
-    pub(crate) fn record(&self, store: &Store, now: i64, event: &'static str, subject: Subject<'_>) {
-        let entry = AuditEvent {
+    /// The row that records `event` at `now`, for a store operation to write
+    /// in the same transaction as the change it records; after that
+    /// operation, [`Trail::recorded`].
+    pub(crate) fn event(&self, now: i64, event: &'static str, subject: Subject<'_>) -> AuditEvent {
+        AuditEvent {
             at: now,
             event: event.to_owned(),
             user_id: subject.user_id,
             username: subject.username.map(str::to_owned),
             address: subject.address.map(|a| a.to_string()),
             session: subject.session.map(str::to_owned),
-        };
-        let _ = store.record(&entry);
+        }
+    }
+
+    /// Records `event` at `now`, in a write of its own, and once an hour
+    /// drops what is older than the retention.
+    pub(crate) fn record(&self, store: &Store, now: i64, event: &'static str, subject: Subject<'_>) {
+        let _ = store.record(&self.event(now, event, subject));
+        self.recorded(store, now);
+    }
+
+    /// To be called once an event of `now` has been written (or tried):
+    /// once an hour, drops what is older than the retention.
+    pub(crate) fn recorded(&self, store: &Store, now: i64) {
         let last = self.last_prune.load(Ordering::Relaxed);
         if now.saturating_sub(last) >= PRUNE_EVERY
             && self
@@ -73,6 +90,22 @@ impl Trail {
         {
             let _ = store.prune_audit(now.saturating_sub(self.retention));
         }
+    }
+
+    /// Whether to keep an event a client can repeat at no cost: at most once
+    /// a minute per `key` (its address, session or user). A yes counts as
+    /// kept.
+    pub(crate) fn keeps_repeat(&self, now: i64, event: &'static str, key: String) -> bool {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (event, key);
+        if recent.get(&key).is_some_and(|&at| now - at < REPEATS_EVERY) {
+            return false;
+        }
+        if recent.len() >= MAX_REMEMBERED {
+            recent.clear();
+        }
+        recent.insert(key, now);
+        true
     }
 
     /// Records an event a client can repeat at no cost, at most once a
@@ -85,18 +118,9 @@ impl Trail {
         key: String,
         subject: Subject<'_>,
     ) {
-        {
-            let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
-            let key = (event, key);
-            if recent.get(&key).is_some_and(|&at| now - at < REPEATS_EVERY) {
-                return;
-            }
-            if recent.len() >= MAX_REMEMBERED {
-                recent.clear();
-            }
-            recent.insert(key, now);
+        if self.keeps_repeat(now, event, key) {
+            self.record(store, now, event, subject);
         }
-        self.record(store, now, event, subject);
     }
 }
 

@@ -562,20 +562,27 @@ impl Auth {
             issued_at: now,
             expires_at,
         };
-        self.store
-            .start_session(&record, &user.username, cut(user_agent, MAX_USER_AGENT))
-            .map_err(|e| match e {
-                // The account was deleted while its password was checked.
-                StoreError::Conflict => AuthError::InvalidCredentials,
-                other => other.into(),
-            })?;
         let subject = Subject {
             user_id: Some(user.id),
             username: Some(&user.username),
             address: client,
             session: Some(&record.family),
         };
-        self.trail.record(&self.store, now, "login_ok", subject);
+        // The event is written with the session: one write per login.
+        let event = self.trail.event(now, "login_ok", subject);
+        self.store
+            .start_session(
+                &record,
+                &user.username,
+                cut(user_agent, MAX_USER_AGENT),
+                Some(&event),
+            )
+            .map_err(|e| match e {
+                // The account was deleted while its password was checked.
+                StoreError::Conflict => AuthError::InvalidCredentials,
+                other => other.into(),
+            })?;
+        self.trail.recorded(&self.store, now);
         self.pair(&user, refresh_token, &record.family, record.expires_at, now)
     }
 
@@ -852,54 +859,89 @@ impl Auth {
             issued_at: now,
             expires_at: old.expires_at,
         };
+        // The user, for the event: from the store's cache, before the write
+        // lock is taken. A token's rows go with its user (deleted: the
+        // rotation finds no token).
+        let user = self.store.user_by_id(user_id)?;
+        // The audit event is decided here, from the outcome, and written by
+        // the store in the rotation's own transaction: one write per refresh.
+        let mut recorded = false;
+        let mut retried_token = None;
+        let audit = |outcome: &Rotation| {
+            let (event, subject) = match outcome {
+                Rotation::Rotated(record) => ("refresh", refreshed(owner(&user, record)?, record, client)),
+                Rotation::Retried(record) => {
+                    // This closure runs inside the rotation's transaction:
+                    // the HMAC of `mint_refresh` and the `recent` mutex of
+                    // `keeps_repeat` below are taken while the store's
+                    // writers' mutex and SQLite's write lock are held. Both
+                    // are cheap (one HMAC, a map lookup), and only on a
+                    // retry. No lock-order issue: the order is always
+                    // writers' mutex, then SQLite's write lock, then
+                    // `recent`, and `recent` is a leaf (`keeps_repeat`
+                    // releases it before returning; nothing takes the store
+                    // while holding it).
+                    //
+                    // The successor's token is not stored, only its hash: it
+                    // is minted again from the stored claims, byte for byte
+                    // the same (the same key signs the same claims the same
+                    // way). Not the same: no event (see below).
+                    let again =
+                        self.mint_refresh(record.user_id, &record.jti, record.issued_at, record.expires_at);
+                    let same = matches!(&again, Ok(again) if token_hash(again) == record.token_hash);
+                    retried_token = Some(again);
+                    // A retry can be repeated at will within the window:
+                    // kept once a minute per session.
+                    let user = owner(&user, record).filter(|_| same)?;
+                    if !self
+                        .trail
+                        .keeps_repeat(now, "refresh_grace", record.family.clone())
+                    {
+                        return None;
+                    }
+                    ("refresh_grace", refreshed(user, record, client))
+                }
+                Rotation::Reused => {
+                    let subject = Subject {
+                        user_id: Some(user_id),
+                        address: client,
+                        ..Subject::default()
+                    };
+                    ("reuse_detected", subject)
+                }
+                Rotation::Revoked | Rotation::Expired | Rotation::Unknown => return None,
+            };
+            recorded = true;
+            Some(self.trail.event(now, event, subject))
+        };
         let grace = self.config.refresh_grace;
-        match self
-            .store
-            .rotate_refresh(&claims.jti, &token_hash(refresh_token), now, grace, successor)?
-        {
+        let outcome = self.store.rotate_refresh_recorded(
+            &claims.jti,
+            &token_hash(refresh_token),
+            now,
+            grace,
+            successor,
+            audit,
+        )?;
+        if recorded {
+            self.trail.recorded(&self.store, now);
+        }
+        match outcome {
             Rotation::Rotated(record) => {
-                let user = self
-                    .store
-                    .user_by_id(record.user_id)?
-                    .ok_or(AuthError::NotFound)?;
-                self.trail
-                    .record(&self.store, now, "refresh", refreshed(&user, &record, client));
-                self.pair(&user, token, &record.family, record.expires_at, now)
+                let user = owner(&user, &record).ok_or(AuthError::NotFound)?;
+                self.pair(user, token, &record.family, record.expires_at, now)
             }
             Rotation::Retried(record) => {
-                // The successor's token is not stored, only its hash: it is
-                // minted again from the stored claims, byte for byte the
-                // same (the same key signs the same claims the same way).
                 let again =
-                    self.mint_refresh(record.user_id, &record.jti, record.issued_at, record.expires_at)?;
+                    retried_token.unwrap_or_else(|| Err(AuthError::Internal("no retry token".into())))?;
                 if token_hash(&again) != record.token_hash {
                     // The key or the issuer changed since: cannot be the same.
                     return Err(AuthError::InvalidGrant("refresh token was rotated".to_owned()));
                 }
-                let user = self
-                    .store
-                    .user_by_id(record.user_id)?
-                    .ok_or(AuthError::NotFound)?;
-                // A retry can be repeated at will within the window: kept
-                // once a minute per session.
-                self.trail.record_sparingly(
-                    &self.store,
-                    now,
-                    "refresh_grace",
-                    record.family.clone(),
-                    refreshed(&user, &record, client),
-                );
-                self.pair(&user, again, &record.family, record.expires_at, now)
+                let user = owner(&user, &record).ok_or(AuthError::NotFound)?;
+                self.pair(user, again, &record.family, record.expires_at, now)
             }
-            Rotation::Reused => {
-                let subject = Subject {
-                    user_id: Some(user_id),
-                    address: client,
-                    ..Subject::default()
-                };
-                self.trail.record(&self.store, now, "reuse_detected", subject);
-                Err(AuthError::ReuseDetected)
-            }
+            Rotation::Reused => Err(AuthError::ReuseDetected),
             Rotation::Revoked => Err(AuthError::InvalidGrant("refresh token was revoked".to_owned())),
             Rotation::Expired => Err(AuthError::InvalidGrant("refresh token expired".to_owned())),
             Rotation::Unknown => Err(AuthError::InvalidGrant("refresh token is not known".to_owned())),
@@ -1117,6 +1159,11 @@ impl Auth {
             refresh_expires_in: refresh_exp - now,
         })
     }
+}
+
+/// `user` if the token `record` is theirs.
+fn owner<'a>(user: &'a Option<User>, record: &RefreshRecord) -> Option<&'a User> {
+    user.as_ref().filter(|user| user.id == record.user_id)
 }
 
 /// What a refresh's audit event names.

@@ -692,8 +692,12 @@ impl Store {
         })
     }
 
-    /// Starts a session: its row and its first refresh token, in one
-    /// transaction.
+    /// Starts a session: its row, its first refresh token and, if given, the
+    /// audit event that records the login, in one transaction. A full disk
+    /// or an I/O error during the event's insert fails the whole login, with
+    /// nothing kept; only an error that aborts just that insert leaves the
+    /// session started without the event (see
+    /// [`Store::rotate_refresh_recorded`]).
     ///
     /// ```
     /// # use minijwt::store::{RefreshRecord, Store};
@@ -703,7 +707,7 @@ impl Store {
     ///     jti: "j1".into(), token_hash: [1; 32], user_id: user.id,
     ///     family: "s1".into(), issued_at: 5, expires_at: 100,
     /// };
-    /// store.start_session(&first, "gil", "curl/8").unwrap();
+    /// store.start_session(&first, "gil", "curl/8", None).unwrap();
     /// let sessions = store.sessions(user.id, 6).unwrap();
     /// assert_eq!((sessions[0].id.as_str(), sessions[0].user_agent.as_str()), ("s1", "curl/8"));
     /// ```
@@ -715,6 +719,7 @@ impl Store {
         first: &RefreshRecord,
         username: &str,
         user_agent: &str,
+        audit: Option<&AuditEvent>,
     ) -> Result<(), StoreError> {
         self.write(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -728,6 +733,9 @@ impl Store {
                 return Err(StoreError::Conflict);
             }
             insert_refresh(&tx, first)?;
+            if let Some(event) = audit {
+                record_within(&tx, event)?;
+            }
             tx.commit()?;
             Ok(())
         })
@@ -806,22 +814,7 @@ impl Store {
     /// assert!(store.audit_trail(None, 0).unwrap().is_empty());
     /// ```
     pub fn record(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.write(|c| {
-            execute(
-                c,
-                "INSERT INTO audit (at, event, user_id, username, address, session)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    event.at,
-                    event.event,
-                    event.user_id,
-                    event.username,
-                    event.address,
-                    event.session
-                ],
-            )?;
-            Ok(())
-        })
+        self.write(|c| insert_audit(c, event))
     }
 
     /// The audit trail since `since` (Unix seconds), oldest first; only the
@@ -922,6 +915,51 @@ impl Store {
         grace: i64,
         next: impl FnOnce(&RefreshRecord) -> RefreshRecord,
     ) -> Result<Rotation, StoreError> {
+        self.rotate_refresh_recorded(jti, token_hash, now, grace, next, |_| None)
+    }
+
+    /// [`Store::rotate_refresh`], and the audit event `audit` makes of the
+    /// outcome, if any, written in the same transaction: one write per
+    /// rotation, and the event is committed with the change it records.
+    ///
+    /// If the event's insert fails, what happens depends on what SQLite
+    /// undid. A full disk, an I/O error or running out of memory makes
+    /// SQLite roll back the whole transaction for a plain one-row insert
+    /// such as this one: the rotation fails and nothing is kept. An error
+    /// that aborts only the statement (a constraint, a row too big, a
+    /// trigger's `RAISE(ABORT)`) leaves the transaction open: the rotation
+    /// is committed without the event, which is best effort as with
+    /// [`Store::record`].
+    ///
+    /// ```
+    /// # use minijwt::store::{AuditEvent, RefreshRecord, Rotation, Store};
+    /// # let store = Store::open_in_memory().unwrap();
+    /// # let user = store.create_user("uma", "hash", 0).unwrap();
+    /// # let first = RefreshRecord {
+    /// #     jti: "j1".into(), token_hash: [1; 32], user_id: user.id,
+    /// #     family: "f1".into(), issued_at: 0, expires_at: 100,
+    /// # };
+    /// # store.insert_refresh(&first).unwrap();
+    /// let next = |old: &RefreshRecord| RefreshRecord { jti: "j2".into(), token_hash: [2; 32], issued_at: 10, ..old.clone() };
+    /// let audit = |outcome: &Rotation| {
+    ///     matches!(outcome, Rotation::Rotated(_)).then(|| AuditEvent {
+    ///         at: 10, event: "refresh".into(), user_id: Some(user.id),
+    ///         username: Some("uma".into()), address: None, session: Some("f1".into()),
+    ///     })
+    /// };
+    /// let outcome = store.rotate_refresh_recorded("j1", &[1; 32], 10, 30, next, audit).unwrap();
+    /// assert!(matches!(outcome, Rotation::Rotated(_)));
+    /// assert_eq!(store.audit_trail(Some("uma"), 0).unwrap()[0].event, "refresh");
+    /// ```
+    pub fn rotate_refresh_recorded(
+        &self,
+        jti: &str,
+        token_hash: &[u8; 32],
+        now: i64,
+        grace: i64,
+        next: impl FnOnce(&RefreshRecord) -> RefreshRecord,
+        audit: impl FnOnce(&Rotation) -> Option<AuditEvent>,
+    ) -> Result<Rotation, StoreError> {
         self.write(|c| {
             // IMMEDIATE takes the write lock first, so two rotations of one
             // token cannot both read it as current.
@@ -969,6 +1007,9 @@ impl Store {
                     Rotation::Rotated(new)
                 }
             };
+            if let Some(event) = audit(&outcome) {
+                record_within(&tx, &event)?;
+            }
             tx.commit()?;
             Ok(outcome)
         })
@@ -1170,6 +1211,38 @@ fn insert_refresh(c: &Connection, r: &RefreshRecord) -> Result<(), StoreError> {
         ],
     )?;
     Ok(())
+}
+
+fn insert_audit(c: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
+    execute(
+        c,
+        "INSERT INTO audit (at, event, user_id, username, address, session)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            event.at,
+            event.event,
+            event.user_id,
+            event.username,
+            event.address,
+            event.session
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts `event` inside the open transaction `tx`, best effort where SQLite
+/// allows it. An error that aborts only the insert (a constraint,
+/// `SQLITE_TOOBIG`, a trigger's `RAISE(ABORT)`) leaves the transaction open:
+/// the error is dropped and the transaction goes on without the event. On
+/// `SQLITE_FULL`, `SQLITE_IOERR` or `SQLITE_NOMEM`, SQLite rolls back the
+/// whole transaction for a one-row insert without triggers (it has no
+/// statement journal to undo just that statement): `tx` is back in
+/// autocommit, nothing is left to commit, and the error is returned.
+fn record_within(tx: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
+    match insert_audit(tx, event) {
+        Err(e) if tx.is_autocommit() => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn revoke_family(c: &Connection, family: &str, now: i64) -> Result<(), StoreError> {
