@@ -5,13 +5,11 @@
 //! 1. [`base64url`]: how each segment is spelled.
 //! 2. `key`: the HMAC-SHA256 key, keyed once; `keyset`: several, by `kid`.
 //! 3. `header`: the `{"alg":"HS256",...}` we write and the one we accept.
-//! 4. `json`: the strict first pass over a header or payload (duplicate
-//!    members refused, registered claims read by type).
+//! 4. `json`: the strict scan of a header or payload (duplicate members
+//!    refused, registered claims read by type), the one place those rules live.
 //! 5. `validation`: the claims checks and their options.
 //! 6. `token`: [`encode`] and [`decode`], which put the above in order.
 //! 7. [`dangerous`]: reading a token without verifying it, for tools.
-//! 8. `onepass`: an optimization of `decode`, last because nothing depends on
-//!    it: the checks of `json` made while the claims type is deserialized.
 //!
 //! This module does no I/O. It reads the system clock in one place,
 //! [`Validation::now`], and only when no time was fixed with
@@ -24,7 +22,6 @@ mod header;
 mod json;
 mod key;
 mod keyset;
-mod onepass;
 mod token;
 mod validation;
 

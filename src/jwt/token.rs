@@ -9,7 +9,6 @@ use super::header::{self, Header, DEFAULT_HEADER_B64};
 use super::json;
 use super::key::{Hs256Key, SIGNATURE_LEN};
 use super::keyset::KeySet;
-use super::onepass;
 use super::validation::{Validation, REGISTERED};
 
 /// Signs `claims` with header `{"alg":"HS256","typ":"JWT"}`.
@@ -127,15 +126,8 @@ pub(crate) enum Keys<'a> {
 }
 
 fn claims_of<T: DeserializeOwned>(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<T, Error> {
-    let payload = check_up_to_payload(keys, token, validation)?;
-    // Steps 5 to 7 in one reading of the payload, when that reading vouches
-    // for the result (see `onepass`); otherwise one step after the other,
-    // which gives the exact error.
-    if let Some((claims, object)) = onepass::deserialize::<T>(&payload, REGISTERED) {
-        validation.check_claims(&object, validation.now())?;
-        return Ok(claims);
-    }
-    check_payload(&payload, validation)?;
+    let payload = verify(keys, token, validation)?;
+    // Step 7: the bytes are now known to be a valid, strict claims set.
     serde_json::from_slice(&payload).map_err(|e| Error::Claims(super::error::echo(&e.to_string())))
 }
 
