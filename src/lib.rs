@@ -50,5 +50,5 @@ pub mod store;
 
 pub use jwt::{
     base64url, dangerous, decode, decode_with_keys, encode, encode_with_header, Error, Header, Hs256Key,
-    KeySet, Segment, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, SIGNATURE_LEN,
+    KeySet, Segment, TimeClaim, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, SIGNATURE_LEN,
 };

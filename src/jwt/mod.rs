@@ -31,4 +31,4 @@ pub use json::strict_json_object;
 pub use key::{Hs256Key, SIGNATURE_LEN};
 pub use keyset::KeySet;
 pub use token::{decode, decode_with_keys, encode, encode_with_header};
-pub use validation::{Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE};
+pub use validation::{TimeClaim, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE};

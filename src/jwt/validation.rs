@@ -3,8 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::error::{echo, Error};
-use super::json::{Object, Value};
+use super::error::{echo, Error, Segment};
+use super::json::{self, Object, Value};
 
 /// Registered claims the claims check reads (RFC 7519 §4.1).
 pub(crate) const REGISTERED: &[&str] = &["exp", "nbf", "iat", "iss", "sub", "aud"];
@@ -315,9 +315,9 @@ impl Validation {
     /// Order: every registered claim well-typed; required claims present;
     /// `exp`, `nbf`, `iat` against the clock; `iss`, `sub`, `aud`.
     pub(crate) fn check_claims(&self, claims: &Object<'_>, now: i64) -> Result<(), Error> {
-        let exp = numeric_date(claims, "exp", Rounding::Down)?;
-        let nbf = numeric_date(claims, "nbf", Rounding::Up)?;
-        let iat = numeric_date(claims, "iat", Rounding::Up)?;
+        let exp = numeric_date(claims, Moment::Expires)?;
+        let nbf = numeric_date(claims, Moment::NotBefore)?;
+        let iat = numeric_date(claims, Moment::IssuedAt)?;
         let iss = string_claim(claims, "iss")?;
         let sub = string_claim(claims, "sub")?;
         let aud = audience_claim(claims)?;
@@ -341,33 +341,13 @@ impl Validation {
             }
         }
 
-        // i128: `now` and the leeway are caller-chosen and must not overflow.
-        let (now_wide, leeway) = (i128::from(now), i128::from(self.leeway));
-        if let Some(exp) = exp.filter(|_| self.check_exp) {
-            if i128::from(exp) <= now_wide - leeway {
-                return Err(Error::Expired {
-                    exp,
-                    now,
-                    leeway: self.leeway,
-                });
-            }
-        }
-        if let Some(nbf) = nbf {
-            if i128::from(nbf) > now_wide + leeway {
-                return Err(Error::NotYetValid {
-                    nbf,
-                    now,
-                    leeway: self.leeway,
-                });
-            }
-        }
-        if let Some(iat) = iat {
-            if i128::from(iat) > now_wide + leeway {
-                return Err(Error::IssuedInFuture {
-                    iat,
-                    now,
-                    leeway: self.leeway,
-                });
+        for (moment, seconds) in [
+            (Moment::Expires, exp),
+            (Moment::NotBefore, nbf),
+            (Moment::IssuedAt, iat),
+        ] {
+            if let Some(seconds) = seconds {
+                self.against_clock(moment, seconds, now)?;
             }
         }
 
@@ -391,6 +371,72 @@ impl Validation {
             _ => Ok(()),
         }
     }
+
+    /// Checks one time claim, read as `seconds`, against `now` and the leeway.
+    fn against_clock(&self, moment: Moment, seconds: i64, now: i64) -> Result<(), Error> {
+        // i128: `now` and the leeway are caller-chosen and must not overflow.
+        let (at, now_wide, leeway) = (i128::from(seconds), i128::from(now), i128::from(self.leeway));
+        match moment {
+            Moment::Expires if self.check_exp && at <= now_wide - leeway => Err(Error::Expired {
+                exp: seconds,
+                now,
+                leeway: self.leeway,
+            }),
+            Moment::NotBefore if at > now_wide + leeway => Err(Error::NotYetValid {
+                nbf: seconds,
+                now,
+                leeway: self.leeway,
+            }),
+            Moment::IssuedAt if at > now_wide + leeway => Err(Error::IssuedInFuture {
+                iat: seconds,
+                now,
+                leeway: self.leeway,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Judges each time claim of a payload (its JSON bytes) at [`now`](Self::now),
+    /// one by one, with the checks [`decode`](crate::decode) runs: the type
+    /// and range of a NumericDate, its rounding the strict way, `exp`
+    /// required, the leeway. For tools that explain a verdict, such as
+    /// `minijwt token explain`; the token's verdict is still `decode`'s, which
+    /// also weighs everything else, in its order.
+    ///
+    /// Errors when the payload is not a strict JSON object.
+    ///
+    /// ```
+    /// use minijwt::{Error, Validation};
+    ///
+    /// let checks = Validation::default().with_leeway(5).at_time(1_000);
+    /// let [exp, nbf, iat] = checks.judge_times(br#"{"exp": 998, "nbf": 1000.5}"#).unwrap();
+    /// assert_eq!((exp.name, exp.seconds, exp.verdict), ("exp", Some(998), Ok(()))); // within the leeway
+    /// assert_eq!(nbf.seconds, Some(1_001)); // rounded up: the strict way for nbf
+    /// assert_eq!(nbf.verdict, Ok(()));
+    /// assert_eq!((iat.seconds, iat.verdict), (None, Ok(()))); // absent, and not required
+    ///
+    /// let [exp, ..] = Validation::default().at_time(0).judge_times(br#"{"exp": "soon"}"#).unwrap();
+    /// assert!(matches!(exp.verdict, Err(Error::InvalidClaim { name: "exp", .. })));
+    /// ```
+    pub fn judge_times(&self, payload: &[u8]) -> Result<[TimeClaim; 3], Error> {
+        let claims = json::parse_object(payload, Segment::Payload, REGISTERED)?;
+        let now = self.now();
+        Ok(Moment::ALL.map(|moment| {
+            let (seconds, verdict) = match numeric_date(&claims, moment) {
+                Err(e) => (None, Err(e)),
+                Ok(None) if moment == Moment::Expires && self.check_exp => {
+                    (None, Err(Error::MissingClaim("exp".to_owned())))
+                }
+                Ok(None) => (None, Ok(())),
+                Ok(Some(seconds)) => (Some(seconds), self.against_clock(moment, seconds, now)),
+            };
+            TimeClaim {
+                name: moment.name(),
+                seconds,
+                verdict,
+            }
+        }))
+    }
 }
 
 /// Compares two `typ` values as media types (RFC 7515 §4.1.9).
@@ -404,17 +450,47 @@ fn same_media_type(a: &str, b: &str) -> bool {
     strip(a).eq_ignore_ascii_case(strip(b))
 }
 
-/// Which way a fractional NumericDate is rounded: always towards the stricter answer.
-#[derive(Clone, Copy)]
-enum Rounding {
-    /// For `exp`: a token expiring at 10.5 counts as expiring at 10.
-    Down,
-    /// For `nbf` and `iat`: a token valid from 10.5 counts as valid from 11.
-    Up,
+/// One time claim, as [`Validation::judge_times`] judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeClaim {
+    /// `exp`, `nbf` or `iat`.
+    pub name: &'static str,
+    /// The claim in whole seconds, as the checks read it (a fraction rounded
+    /// the strict way), when it is a valid NumericDate.
+    pub seconds: Option<i64>,
+    /// `Ok` when this claim passes on its own, else the error `decode` gives
+    /// for it: not a NumericDate, `exp` missing, expired, not yet valid,
+    /// issued in the future.
+    pub verdict: Result<(), Error>,
+}
+
+/// The three time claims, in the order they are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    Expires,
+    NotBefore,
+    IssuedAt,
+}
+
+impl Moment {
+    const ALL: [Moment; 3] = [Moment::Expires, Moment::NotBefore, Moment::IssuedAt];
+
+    fn name(self) -> &'static str {
+        match self {
+            Moment::Expires => "exp",
+            Moment::NotBefore => "nbf",
+            Moment::IssuedAt => "iat",
+        }
+    }
 }
 
 /// Reads a NumericDate claim: absent, or a JSON number within ±[`MAX_NUMERIC_DATE`].
-fn numeric_date(claims: &Object<'_>, name: &'static str, rounding: Rounding) -> Result<Option<i64>, Error> {
+///
+/// A fraction is rounded towards the stricter answer: a token expiring at
+/// 10.5 counts as expiring at 10, one valid from (or issued at) 10.5 as
+/// valid from 11.
+fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Error> {
+    let name = moment.name();
     let out_of_range = Error::InvalidClaim {
         name,
         reason: "is out of range for a date",
@@ -427,9 +503,9 @@ fn numeric_date(claims: &Object<'_>, name: &'static str, rounding: Rounding) -> 
         }
         Some(Value::Int(_)) => Err(out_of_range),
         Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
-            let rounded = match rounding {
-                Rounding::Down => seconds.floor(),
-                Rounding::Up => seconds.ceil(),
+            let rounded = match moment {
+                Moment::Expires => seconds.floor(),
+                Moment::NotBefore | Moment::IssuedAt => seconds.ceil(),
             };
             // In range by the guard above, so the cast is exact.
             Ok(Some(rounded as i64))
@@ -477,7 +553,6 @@ fn audience_claim<'c>(claims: &'c Object<'_>) -> Result<Option<Vec<&'c str>>, Er
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::error::Segment;
     use crate::jwt::json::parse_object;
 
     fn check(validation: &Validation, json: &str, now: i64) -> Result<(), Error> {
