@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use super::error::{echo, Error, Segment};
-use super::json::{self, Value};
+use super::json::{self, Value, Wanted};
 
 /// The header [`encode`](crate::encode) writes: `{"alg":"HS256","typ":"JWT"}`
 /// as base64url.
@@ -142,7 +142,9 @@ pub(crate) struct Received<'a> {
 }
 
 pub(crate) fn check_received(bytes: &[u8]) -> Result<Received<'_>, Error> {
-    let header = json::parse_object(bytes, Segment::Header, &["alg", "typ", "kid"])?;
+    /// The members of a received header that are read.
+    const READ: Wanted = Wanted::new(&["alg", "typ", "kid"]);
+    let header = json::parse_object(bytes, Segment::Header, &READ)?;
     match header.get("alg") {
         Some(Value::Str(alg)) if alg == "HS256" => {}
         Some(Value::Str(alg)) => return Err(Error::UnsupportedAlgorithm(format!("{:?}", echo(alg)))),

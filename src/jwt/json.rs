@@ -38,8 +38,6 @@ pub(crate) enum Value<'a> {
     Array(Vec<Value<'a>>),
     /// An object (its members were checked for duplicates and dropped).
     Object,
-    /// A value we were not asked to keep (it was still checked).
-    Skipped,
 }
 
 impl Value<'_> {
@@ -52,7 +50,6 @@ impl Value<'_> {
             Value::Str(_) => "a string",
             Value::Array(_) => "an array",
             Value::Object => "an object",
-            Value::Skipped => "a value",
         }
     }
 }
@@ -62,13 +59,20 @@ impl Value<'_> {
 pub(crate) struct Object<'a> {
     text: &'a str,
     names: Vec<Name>,
-    kept: Vec<(&'static str, Value<'a>)>,
+    /// The names asked for, and in the same places their values, if present.
+    keep: &'static [&'static str],
+    kept: Kept<'a>,
 }
+
+/// The values of the members asked for, each in its name's place in the
+/// list, written there as they are read (no copies on the hot path).
+type Kept<'a> = [Option<Value<'a>>; Wanted::MAX];
 
 impl<'a> Object<'a> {
     /// The value of member `name`, if it was asked for and is present.
     pub(crate) fn get(&self, name: &str) -> Option<&Value<'a>> {
-        self.kept.iter().find(|(n, _)| same(n, name)).map(|(_, v)| v)
+        let place = self.keep.iter().position(|wanted| same(wanted, name))?;
+        self.kept[place].as_ref()
     }
 
     /// Whether the object has a member `name` (asked for or not).
@@ -86,14 +90,13 @@ impl<'a> Object<'a> {
 pub(crate) fn parse_object<'a>(
     bytes: &'a [u8],
     segment: Segment,
-    keep: &'static [&'static str],
+    keep: &'static Wanted,
 ) -> Result<Object<'a>, Error> {
     let mut scan = Scanner::new(bytes);
     scan.skip_whitespace();
-    let mut kept = Vec::new();
+    let mut kept: Kept<'a> = Default::default();
     let scanned = if scan.eat(b'{') {
-        kept.reserve_exact(keep.len());
-        scan.object(&Wanted::new(keep), &mut kept).map(|()| true)
+        scan.object(keep, &mut kept).map(|()| true)
     } else {
         // Say "not an object" only for what is valid JSON (duplicates and
         // all); anything else, including a UTF-8 byte order mark, is "not JSON".
@@ -106,6 +109,7 @@ pub(crate) fn parse_object<'a>(
         Ok(true) => Ok(Object {
             text: scan.text,
             names: scan.names,
+            keep: keep.names,
             kept,
         }),
         Ok(false) => Err(Error::NotAnObject(segment)),
@@ -132,7 +136,7 @@ pub(crate) fn parse_object<'a>(
 /// );
 /// ```
 pub fn strict_json_object(bytes: &[u8], segment: Segment) -> Result<serde_json::Value, Error> {
-    parse_object(bytes, segment, &[])?;
+    parse_object(bytes, segment, &Wanted::NONE)?;
     serde_json::from_slice(bytes).map_err(|e| json_error(segment, &e))
 }
 
@@ -181,22 +185,46 @@ struct Name {
     fingerprint: u64,
 }
 
-/// `bytes`' length and its first seven bytes, packed into one number.
+/// `bytes`' length (up to 255) and its first seven bytes, packed into one number.
 #[inline]
-fn fingerprint(bytes: &[u8]) -> u64 {
-    let first = bytes.iter().take(7).enumerate();
-    first.fold((bytes.len() as u64) << 56, |packed, (i, &byte)| {
-        packed | u64::from(byte) << (8 * i)
-    })
+const fn fingerprint(bytes: &[u8]) -> u64 {
+    let len = if bytes.len() > 255 { 255 } else { bytes.len() };
+    let mut packed = (len as u64) << 56;
+    let mut i = 0;
+    while i < bytes.len() && i < 7 {
+        packed |= (bytes[i] as u64) << (8 * i);
+        i += 1;
+    }
+    packed
+}
+
+/// [`fingerprint`] of `text[start..end]`, with one load when eight bytes
+/// can be read from `start` (a name is always followed by more JSON).
+#[inline]
+fn fingerprint_at(text: &[u8], start: usize, end: usize) -> u64 {
+    match text.get(start..start + 8) {
+        Some(eight) => {
+            let len = end - start;
+            let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
+            let first = if len >= 7 {
+                0x00FF_FFFF_FFFF_FFFF
+            } else {
+                (1u64 << (8 * len)) - 1
+            };
+            word & first | (len.min(255) as u64) << 56
+        }
+        None => fingerprint(&text[start..end]),
+    }
 }
 
 impl Name {
-    fn new(text: &str, start: usize, end: usize, escaped: bool) -> Self {
+    #[inline]
+    fn new(text: &[u8], start: usize, end: usize, escaped: bool) -> Self {
         Name {
             start,
             end,
             escaped,
-            fingerprint: fingerprint(&text.as_bytes()[start..end]),
+            fingerprint: fingerprint_at(text, start, end),
         }
     }
 
@@ -206,9 +234,11 @@ impl Name {
         if !self.escaped {
             return Cow::Borrowed(raw);
         }
-        let mut name = String::with_capacity(raw.len());
-        // Scanned once already: it is a valid string up to its quote.
-        let _ = Scanner::over(&text[self.start..]).string(Some(&mut name));
+        // Scanned once already: a valid string up to its closing quote.
+        let mut scan = Scanner::over(&text[self.start..]);
+        scan.skip_plain_run();
+        let mut name = String::from(&text[self.start..self.start + scan.pos]);
+        let _ = scan.rest_of_string(Some(&mut name));
         Cow::Owned(name)
     }
 
@@ -231,35 +261,36 @@ impl Name {
     }
 }
 
-/// The names of the members whose values are kept, with their fingerprints.
-struct Wanted {
+/// The names of the members whose values are kept, with their fingerprints
+/// (worked out when the program is compiled).
+pub(crate) struct Wanted {
     names: &'static [&'static str],
     fingerprints: [u64; Wanted::MAX],
 }
 
 impl Wanted {
-    /// More than any caller asks for (six registered claims).
-    const MAX: usize = 8;
+    /// As many as any caller asks for: the six registered claims the checks read.
+    const MAX: usize = 6;
     /// None: the members of an object below the top level.
     const NONE: Wanted = Wanted {
         names: &[],
         fingerprints: [0; Wanted::MAX],
     };
 
-    fn new(names: &'static [&'static str]) -> Self {
+    pub(crate) const fn new(names: &'static [&'static str]) -> Self {
+        assert!(names.len() <= Wanted::MAX, "too many members to keep");
         let mut fingerprints = [0; Wanted::MAX];
-        for (slot, name) in fingerprints.iter_mut().zip(names) {
-            *slot = fingerprint(name.as_bytes());
+        let mut i = 0;
+        while i < names.len() {
+            fingerprints[i] = fingerprint(names[i].as_bytes());
+            i += 1;
         }
-        Wanted {
-            names: &names[..names.len().min(Wanted::MAX)],
-            fingerprints,
-        }
+        Wanted { names, fingerprints }
     }
 
-    /// Which of the names `name` is, if any.
+    /// Which of the names `name` is, by its place in the list, if any.
     #[inline]
-    fn find(&self, name: Name, text: &str) -> Option<&'static str> {
+    fn find(&self, name: Name, text: &str) -> Option<usize> {
         let found = if name.escaped {
             self.names.iter().position(|wanted| name.is(text, wanted))
         } else {
@@ -270,7 +301,7 @@ impl Wanted {
                     fingerprint == name.fingerprint && same(&text[name.start..name.end], wanted)
                 })
         };
-        found.map(|i| self.names[i])
+        found
     }
 }
 
@@ -416,34 +447,37 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// One value of any type: checked, and stored in `kept` if given.
-    fn value(&mut self, kept: Option<&mut Value<'a>>) -> Result<(), Fault> {
+    /// One value of any type: checked, and stored in `kept` if given (no
+    /// [`Value`] is built otherwise).
+    fn value(&mut self, kept: Option<&mut Option<Value<'a>>>) -> Result<(), Fault> {
         self.skip_whitespace();
         let value = match self.next()? {
             b'{' => {
-                self.object(&Wanted::NONE, &mut Vec::new())?;
+                self.object(&Wanted::NONE, &mut Default::default())?;
                 Value::Object
             }
             b'[' => return self.array(kept),
             b'"' => {
                 let start = self.pos;
-                let escaped = self.string(None)?;
-                match kept {
-                    None => return Ok(()),
-                    Some(_) => Value::Str(Name::new(self.text, start, self.pos - 1, escaped).read(self.text)),
-                }
+                let escaped = self.string()?;
+                let Some(kept) = kept else { return Ok(()) };
+                kept.get_or_insert(Value::Str(
+                    Name::new(self.bytes, start, self.pos - 1, escaped).read(self.text),
+                ));
+                return Ok(());
             }
             b't' => self.literal(b"rue", Value::Bool(true))?,
             b'f' => self.literal(b"alse", Value::Bool(false))?,
             b'n' => self.literal(b"ull", Value::Null)?,
             b'-' | b'0'..=b'9' => {
                 self.pos -= 1;
-                self.number(kept.is_some())?
+                return self.number(kept);
             }
             _ => return Err(Fault::Syntax),
         };
         if let Some(kept) = kept {
-            *kept = value;
+            // Written once: a second member of the same name is refused anyway.
+            kept.get_or_insert(value);
         }
         Ok(())
     }
@@ -459,7 +493,7 @@ impl<'a> Scanner<'a> {
 
     /// The members of an object whose `{` was just read, up to its `}`; the
     /// values of those named in `keep` go into `kept`.
-    fn object(&mut self, keep: &Wanted, kept: &mut Vec<(&'static str, Value<'a>)>) -> Result<(), Fault> {
+    fn object(&mut self, keep: &Wanted, kept: &mut Kept<'a>) -> Result<(), Fault> {
         self.open()?;
         let first_name = self.names.len();
         self.skip_whitespace();
@@ -468,16 +502,12 @@ impl<'a> Scanner<'a> {
                 self.skip_whitespace();
                 self.expect(b'"')?;
                 let start = self.pos;
-                let escaped = self.string(None)?;
-                let name = Name::new(self.text, start, self.pos - 1, escaped);
+                let escaped = self.string()?;
+                let name = Name::new(self.bytes, start, self.pos - 1, escaped);
                 self.skip_whitespace();
                 self.expect(b':')?;
                 match keep.find(name, self.text) {
-                    Some(wanted) => {
-                        let mut value = Value::Skipped;
-                        self.value(Some(&mut value))?;
-                        kept.push((wanted, value));
-                    }
+                    Some(place) => self.value(Some(&mut kept[place]))?,
                     None => self.value(None)?,
                 }
                 self.names.push(name);
@@ -503,16 +533,16 @@ impl<'a> Scanner<'a> {
 
     /// The items of an array whose `[` was just read, up to its `]`; stored
     /// in `kept` (each item kept too) if given.
-    fn array(&mut self, kept: Option<&mut Value<'a>>) -> Result<(), Fault> {
+    fn array(&mut self, kept: Option<&mut Option<Value<'a>>>) -> Result<(), Fault> {
         self.open()?;
         let mut items = Vec::new();
         self.skip_whitespace();
         if !self.eat(b']') {
             loop {
                 if kept.is_some() {
-                    let mut item = Value::Skipped;
+                    let mut item = None;
                     self.value(Some(&mut item))?;
-                    items.push(item);
+                    items.extend(item);
                 } else {
                     self.value(None)?;
                 }
@@ -526,7 +556,7 @@ impl<'a> Scanner<'a> {
         }
         self.depth -= 1;
         if let Some(kept) = kept {
-            *kept = Value::Array(items);
+            kept.get_or_insert(Value::Array(items));
         }
         Ok(())
     }
@@ -543,9 +573,9 @@ impl<'a> Scanner<'a> {
 
     /// A number (RFC 8259 §6), read as serde_json reads it: an integer that
     /// fits `i64` exactly, anything else as the nearest `f64`, which must be
-    /// finite (`1e400` is an error, not infinity). Unless `wanted`, an integer
-    /// short enough to be finite is only checked, not converted.
-    fn number(&mut self, wanted: bool) -> Result<Value<'a>, Fault> {
+    /// finite (`1e400` is an error, not infinity). Stored in `kept` if given;
+    /// otherwise an integer short enough to be finite is only checked.
+    fn number(&mut self, kept: Option<&mut Option<Value<'a>>>) -> Result<(), Fault> {
         let start = self.pos;
         let negative = self.eat(b'-');
         match self.next()? {
@@ -564,22 +594,29 @@ impl<'a> Scanner<'a> {
             self.at_least_one_digit()?;
         }
         let text = &self.text[start..self.pos];
-        if integer {
-            // f64::MAX has 309 digits: fewer can be nothing but finite.
-            if !wanted && text.len() < 309 {
-                return Ok(Value::Skipped);
-            }
-            match text.parse::<i64>() {
-                // serde_json reads `-0` as the float -0.0.
-                Ok(0) if negative => {}
-                Ok(n) => return Ok(Value::Int(n)),
-                Err(_) => {}
-            }
+        // f64::MAX has 309 digits: fewer can be nothing but finite.
+        if integer && kept.is_none() && text.len() < 309 {
+            return Ok(());
         }
-        match text.parse::<f64>() {
-            Ok(n) if n.is_finite() => Ok(Value::Float(n)),
-            _ => Err(Fault::Syntax),
+        let digits = &text.as_bytes()[usize::from(negative)..];
+        // serde_json reads `-0` as the float -0.0.
+        let integer = integer && text != "-0";
+        let value = if integer && digits.len() <= 18 {
+            // Up to 18 digits cannot overflow: add them up, faster than parse.
+            let n = digits.iter().fold(0, |n: i64, d| n * 10 + i64::from(d - b'0'));
+            Value::Int(if negative { -n } else { n })
+        } else if let (true, Ok(n)) = (integer, text.parse::<i64>()) {
+            Value::Int(n)
+        } else {
+            match text.parse::<f64>() {
+                Ok(n) if n.is_finite() => Value::Float(n),
+                _ => return Err(Fault::Syntax),
+            }
+        };
+        if let Some(kept) = kept {
+            kept.get_or_insert(value);
         }
+        Ok(())
     }
 
     fn digits(&mut self) {
@@ -599,26 +636,36 @@ impl<'a> Scanner<'a> {
     }
 
     /// A string whose opening `"` was just read, up to and including its
-    /// closing `"`; unescaped into `out` if given. Returns whether it held
-    /// an escape.
-    fn string(&mut self, mut out: Option<&mut String>) -> Result<bool, Fault> {
-        let mut escaped = false;
+    /// closing `"`. Returns whether it held an escape.
+    #[inline(always)]
+    fn string(&mut self) -> Result<bool, Fault> {
+        self.skip_plain_run();
+        // Nearly every string in a token ends at the first byte that is not plain.
+        if self.eat(b'"') {
+            return Ok(false);
+        }
+        self.rest_of_string(None).map(|()| true)
+    }
+
+    /// The rest of a string from the first byte that does not stand for
+    /// itself, unescaped into `out` if given.
+    #[cold]
+    fn rest_of_string(&mut self, mut out: Option<&mut String>) -> Result<(), Fault> {
         loop {
-            let start = self.pos;
-            self.skip_plain_run();
-            if let Some(out) = out.as_deref_mut() {
-                out.push_str(&self.text[start..self.pos]);
-            }
             match self.next()? {
-                b'"' => return Ok(escaped),
+                b'"' => return Ok(()),
                 b'\\' => {
-                    escaped = true;
                     let unescaped = self.escape()?;
                     if let Some(out) = out.as_deref_mut() {
                         out.push(unescaped);
                     }
                 }
                 _ => return Err(Fault::Syntax), // a control character
+            }
+            let start = self.pos;
+            self.skip_plain_run();
+            if let Some(out) = out.as_deref_mut() {
+                out.push_str(&self.text[start..self.pos]);
             }
         }
     }
@@ -629,18 +676,21 @@ impl<'a> Scanner<'a> {
     fn skip_plain_run(&mut self) {
         const ONES: u64 = u64::from_le_bytes([0x01; 8]);
         const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-        /// Whether some byte of `word` is zero (exact when none is).
-        fn any_zero(word: u64) -> bool {
-            word.wrapping_sub(ONES) & !word & HIGHS != 0
+        /// A high bit in each zero byte of `word` (and maybe in bytes above one).
+        fn zero_bytes(word: u64) -> u64 {
+            word.wrapping_sub(ONES) & !word & HIGHS
         }
         while let Some(chunk) = self.bytes.get(self.pos..self.pos + 8) {
             let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            let ends = any_zero(word ^ (ONES * u64::from(b'"')))
-                || any_zero(word ^ (ONES * u64::from(b'\\')))
+            // A high bit for each byte that ends the run. A false one can only
+            // sit above a true one, so the lowest is exact.
+            let ends = zero_bytes(word ^ (ONES * u64::from(b'"')))
+                | zero_bytes(word ^ (ONES * u64::from(b'\\')))
                 // A byte below 0x20: subtracting 0x20 borrows into its top bit.
-                || word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-            if ends {
-                break;
+                | word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+            if ends != 0 {
+                self.pos += ends.trailing_zeros() as usize / 8;
+                return;
             }
             self.pos += 8;
         }
@@ -700,7 +750,8 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<Object<'_>, Error> {
-        parse_object(json.as_bytes(), Segment::Payload, &["exp", "aud"])
+        const KEEP: Wanted = Wanted::new(&["exp", "aud"]);
+        parse_object(json.as_bytes(), Segment::Payload, &KEEP)
     }
 
     #[test]
@@ -865,6 +916,20 @@ mod tests {
         for json in cases {
             let serde = serde_json::from_slice::<serde_json::Value>(&json).is_ok();
             assert_eq!(scans(&json), serde, "{:?}", String::from_utf8_lossy(&json));
+        }
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_same_read_either_way() {
+        let text = format!("{}\"}}", "abcdefghij".repeat(30));
+        for start in 0..12 {
+            for end in start..text.len() - 2 {
+                assert_eq!(
+                    fingerprint_at(text.as_bytes(), start, end),
+                    fingerprint(&text.as_bytes()[start..end]),
+                    "{start}..{end}"
+                );
+            }
         }
     }
 

@@ -196,7 +196,7 @@ fn select<'a>(keys: Keys<'a>, kid: Option<&str>) -> Result<Option<&'a Hs256Key>,
 
 /// Steps 5 and 6 of [`decode`]: the strict pass over the payload, then the claims checks.
 fn check_payload(payload: &[u8], validation: &Validation) -> Result<(), Error> {
-    let claims = json::parse_object(payload, Segment::Payload, REGISTERED)?;
+    let claims = json::parse_object(payload, Segment::Payload, &REGISTERED)?;
     validation.check_claims(&claims, validation.now())
 }
 

@@ -4,10 +4,10 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::error::{echo, Error, Segment};
-use super::json::{self, Object, Value};
+use super::json::{self, Object, Value, Wanted};
 
 /// Registered claims the claims check reads (RFC 7519 §4.1).
-pub(crate) const REGISTERED: &[&str] = &["exp", "nbf", "iat", "iss", "sub", "aud"];
+pub(crate) const REGISTERED: Wanted = Wanted::new(&["exp", "nbf", "iat", "iss", "sub", "aud"]);
 
 /// The largest NumericDate accepted, in either direction: 9999-12-31T23:59:59Z.
 /// Anything beyond is a mistake or an attack (`1e300`), never a date.
@@ -419,7 +419,7 @@ impl Validation {
     /// assert!(matches!(exp.verdict, Err(Error::InvalidClaim { name: "exp", .. })));
     /// ```
     pub fn judge_times(&self, payload: &[u8]) -> Result<[TimeClaim; 3], Error> {
-        let claims = json::parse_object(payload, Segment::Payload, REGISTERED)?;
+        let claims = json::parse_object(payload, Segment::Payload, &REGISTERED)?;
         let now = self.now();
         Ok(Moment::ALL.map(|moment| {
             let (seconds, verdict) = match numeric_date(&claims, moment) {
@@ -556,7 +556,7 @@ mod tests {
     use crate::jwt::json::parse_object;
 
     fn check(validation: &Validation, json: &str, now: i64) -> Result<(), Error> {
-        let claims = parse_object(json.as_bytes(), Segment::Payload, REGISTERED).unwrap();
+        let claims = parse_object(json.as_bytes(), Segment::Payload, &REGISTERED).unwrap();
         validation.check_claims(&claims, now)
     }
 
