@@ -1,8 +1,6 @@
 //! What a verified token must also satisfy: time, issuer, audience, subject,
 //! type, required claims, and size.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::error::{echo, Error};
 use super::json::{Object, Value};
 
@@ -34,6 +32,21 @@ enum TypeCheck {
     /// `typ` present and equal to this.
     Exactly(String),
 }
+
+/// A caller's clock function ([`Validation::with_clock`]).
+#[derive(Debug, Clone, Copy)]
+struct Clock(fn() -> i64);
+
+/// Compared by address, the only comparison a function has: one function may
+/// have two addresses, and two with the same code may share one. Good enough
+/// for `Validation`'s `Eq`, which no check relies on.
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for Clock {}
 
 /// The checks [`decode`](crate::decode) applies after the signature.
 ///
@@ -67,6 +80,7 @@ pub struct Validation {
     subject: Option<String>,
     typ: TypeCheck,
     now: Option<i64>,
+    clock: Option<Clock>,
     max_token_len: usize,
 }
 
@@ -81,6 +95,7 @@ impl Default for Validation {
             subject: None,
             typ: TypeCheck::JwtOrAbsent,
             now: None,
+            clock: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
         }
     }
@@ -200,8 +215,10 @@ impl Validation {
     }
 
     /// Fixes the clock at `unix_seconds` instead of reading the system clock.
-    /// Default: the system clock, read once per check. Neither narrows nor
-    /// widens: it says *when* the checks happen.
+    /// Default: the system clock, read once per check (with the `std`
+    /// feature; without it there is none, see [`Error::NoClock`]). Neither
+    /// narrows nor widens: it says *when* the checks happen. Replaces a clock
+    /// set with [`with_clock`](Self::with_clock).
     ///
     /// ```
     /// # use minijwt::{decode, encode, Hs256Key, Validation};
@@ -213,6 +230,42 @@ impl Validation {
     #[must_use]
     pub fn at_time(mut self, unix_seconds: i64) -> Self {
         self.now = Some(unix_seconds);
+        self.clock = None;
+        self
+    }
+
+    /// Reads the time from `clock` (Unix seconds), once per check, instead of
+    /// the system clock: for a target without `std`, where the time comes from
+    /// a real-time clock or the network, or for a test that moves time along.
+    /// Default: the system clock with the `std` feature, none without it (see
+    /// [`Error::NoClock`]). Neither narrows nor widens: it says *when* the
+    /// checks happen. Replaces a time fixed with [`at_time`](Self::at_time).
+    ///
+    /// A plain function, so that a `Validation` stays `Clone`, `Eq` and
+    /// `'static`; a closure that captures nothing is one.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicI64, Ordering};
+    /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    ///
+    /// // Set by whatever keeps time on this device.
+    /// static RTC_SECONDS: AtomicI64 = AtomicI64::new(1_000);
+    ///
+    /// let checks = Validation::default().with_clock(|| RTC_SECONDS.load(Ordering::Relaxed));
+    /// let token = encode(&key, &serde_json::json!({"exp": 2_000})).unwrap();
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks).is_ok());
+    ///
+    /// RTC_SECONDS.store(2_000, Ordering::Relaxed);
+    /// assert_eq!(
+    ///     decode::<serde_json::Value>(&key, &token, &checks).unwrap_err(),
+    ///     Error::Expired { exp: 2_000, now: 2_000, leeway: 0 }
+    /// );
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+        self.clock = Some(Clock(clock));
+        self.now = None;
         self
     }
 
@@ -277,19 +330,44 @@ impl Validation {
         self.max_token_len
     }
 
-    /// The time checks are made at: the fixed time, or the system clock now.
+    /// The time checks are made at: the fixed time, the clock function's
+    /// time, or the system clock now. Only with the `std` feature; see
+    /// [`try_now`](Self::try_now) for a time that may be missing.
     ///
     /// ```
     /// assert_eq!(minijwt::Validation::default().at_time(7).now(), 7);
     /// ```
+    #[cfg(feature = "std")]
     pub fn now(&self) -> i64 {
-        self.now.unwrap_or_else(|| {
+        self.given_time().unwrap_or_else(|| {
             // A clock before 1970 is broken. Reading it as the far future makes
             // every token expired, rather than every token valid.
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
                 .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         })
+    }
+
+    /// The time checks are made at, as [`now`](Self::now) gives it, or
+    /// [`Error::NoClock`] without the `std` feature when neither
+    /// [`at_time`](Self::at_time) nor [`with_clock`](Self::with_clock) gave
+    /// one. With `std` it is never an error.
+    ///
+    /// ```
+    /// # use minijwt::Validation;
+    /// assert_eq!(Validation::default().at_time(7).try_now(), Ok(7));
+    /// assert_eq!(Validation::default().with_clock(|| 8).try_now(), Ok(8));
+    /// ```
+    pub fn try_now(&self) -> Result<i64, Error> {
+        #[cfg(feature = "std")]
+        return Ok(self.now());
+        #[cfg(not(feature = "std"))]
+        return self.given_time().ok_or(Error::NoClock);
+    }
+
+    /// The time the caller gave: fixed, or read from its clock function.
+    fn given_time(&self) -> Option<i64> {
+        self.now.or_else(|| self.clock.map(|Clock(read)| read()))
     }
 
     /// Checks the header's `typ` against the expected one.
