@@ -1,6 +1,7 @@
 //! The one error type of the JWT core: each variant names exactly what failed.
 
-use std::fmt;
+use alloc::{borrow::ToOwned, format, string::String};
+use core::fmt;
 
 use super::base64url::DecodeError;
 
@@ -318,8 +319,8 @@ fn write_one_line(f: &mut fmt::Formatter<'_>, message: &str) -> fmt::Result {
     Ok(())
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::KeyEncoding(e) | Error::Base64 { error: e, .. } => Some(e),
             _ => None,
@@ -330,6 +331,7 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn key_errors_never_show_key_characters() {

@@ -1,5 +1,9 @@
 //! Building and checking compact HS256 tokens: `header.payload.signature`.
 
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -274,10 +278,9 @@ mod tests {
     fn round_trip() {
         let claims = json!({"sub": "1", "exp": 4_102_444_800i64, "nested": {"a": [1, 2.5, null]}});
         let token = encode(&key(), &claims).unwrap();
-        assert_eq!(
-            decode::<Value>(&key(), &token, &Validation::default()).unwrap(),
-            claims
-        );
+        // A fixed time: without std there is no other.
+        let now = Validation::default().at_time(1_700_000_000);
+        assert_eq!(decode::<Value>(&key(), &token, &now).unwrap(), claims);
     }
 
     #[test]
@@ -352,7 +355,7 @@ mod tests {
         }
         let token = encode(&key(), &json!({"exp": 4_102_444_800i64})).unwrap();
         assert!(matches!(
-            decode::<Strict>(&key(), &token, &Validation::default()),
+            decode::<Strict>(&key(), &token, &Validation::default().at_time(0)),
             Err(Error::Claims(_))
         ));
     }

@@ -1,6 +1,11 @@
 //! What a verified token must also satisfy: time, issuer, audience, subject,
 //! type, required claims, and size.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use super::error::{echo, Error};
 use super::json::{Object, Value};
 
@@ -348,10 +353,11 @@ impl Validation {
         })
     }
 
-    /// The time checks are made at, as [`now`](Self::now) gives it, or
-    /// [`Error::NoClock`] without the `std` feature when neither
-    /// [`at_time`](Self::at_time) nor [`with_clock`](Self::with_clock) gave
-    /// one. With `std` it is never an error.
+    /// The time checks are made at: the fixed time, the clock function's
+    /// time, or with the `std` feature the system clock now (as `now` gives
+    /// it). Without `std`, when neither [`at_time`](Self::at_time) nor
+    /// [`with_clock`](Self::with_clock) gave a time, [`Error::NoClock`]; with
+    /// `std` never an error.
     ///
     /// ```
     /// # use minijwt::Validation;
@@ -505,12 +511,15 @@ fn numeric_date(claims: &Object<'_>, name: &'static str, rounding: Rounding) -> 
         }
         Some(Value::Int(_)) => Err(out_of_range),
         Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
-            let rounded = match rounding {
-                Rounding::Down => seconds.floor(),
-                Rounding::Up => seconds.ceil(),
-            };
-            // In range by the guard above, so the cast is exact.
-            Ok(Some(rounded as i64))
+            // In range by the guard above, so the cast is exact but for the
+            // fraction, which it drops (rounding towards zero). `f64::floor`
+            // and `ceil` are not in `core`; one comparison does their work.
+            let truncated = *seconds as i64;
+            Ok(Some(match rounding {
+                Rounding::Down if truncated as f64 > *seconds => truncated - 1,
+                Rounding::Up if (truncated as f64) < *seconds => truncated + 1,
+                _ => truncated,
+            }))
         }
         Some(Value::Float(_)) => Err(out_of_range),
         Some(_) => Err(Error::InvalidClaim {
@@ -603,6 +612,22 @@ mod tests {
         assert!(matches!(
             check(&v, r#"{"exp":1000,"nbf":100.1}"#, 100),
             Err(Error::NotYetValid { nbf: 101, .. })
+        ));
+        // Below zero too: -0.5 is floored to -1 for exp, ceiled to 0 for nbf.
+        assert!(check(&v, r#"{"exp":-0.5}"#, -2).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":-0.5}"#, -1),
+            Err(Error::Expired { exp: -1, .. })
+        ));
+        assert!(check(&v, r#"{"exp":9,"nbf":-0.5}"#, 0).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"nbf":-0.5}"#, -1),
+            Err(Error::NotYetValid { nbf: 0, .. })
+        ));
+        // Whole numbers written as floats are not moved.
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"nbf":-3.0}"#, -4),
+            Err(Error::NotYetValid { nbf: -3, .. })
         ));
     }
 
@@ -722,12 +747,30 @@ mod tests {
         assert!(v.check_typ(Some("at+jwt")).is_err());
         // 8 KiB at most.
         assert_eq!(v.max_token_len(), 8 * 1024);
-        // the system clock.
-        let system = Validation::default().now();
-        let before = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        assert!((system - before).abs() <= 1, "{system} vs {before}");
+        // the system clock with std; none without.
+        #[cfg(feature = "std")]
+        {
+            let system = Validation::default().now();
+            let before = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            assert!((system - before).abs() <= 1, "{system} vs {before}");
+            assert_eq!(v.try_now(), Ok(system));
+        }
+        #[cfg(not(feature = "std"))]
+        assert_eq!(v.try_now(), Err(Error::NoClock));
+    }
+
+    #[test]
+    fn the_last_time_given_is_the_time() {
+        use core::sync::atomic::{AtomicI64, Ordering};
+        static TICKS: AtomicI64 = AtomicI64::new(0);
+        let ticking = Validation::default().with_clock(|| TICKS.fetch_add(1, Ordering::Relaxed));
+        // Read once per check, not once per Validation.
+        assert_eq!(ticking.try_now(), Ok(0));
+        assert_eq!(ticking.try_now(), Ok(1));
+        assert_eq!(ticking.clone().at_time(7).try_now(), Ok(7));
+        assert_eq!(ticking.at_time(7).with_clock(|| 8).try_now(), Ok(8));
     }
 }
