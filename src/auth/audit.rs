@@ -9,6 +9,8 @@
 //! for free (a throttled login, a grace retry, a logout with an old token)
 //! are kept at most once a minute per address, session or user.
 
+use std::prelude::rust_2021::*;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};

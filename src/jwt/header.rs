@@ -7,7 +7,8 @@
 //! `kid`, `jku`, `jwk`, `x5u` and `x5c` are read by no code here: a token never
 //! chooses or fetches the key it is checked with.
 
-use std::borrow::Cow;
+use alloc::borrow::{Cow, ToOwned};
+use alloc::{format, string::String, vec::Vec};
 
 use super::error::{echo, Error, Segment};
 use super::json::{self, Value, Wanted};
@@ -119,7 +120,8 @@ impl Header {
         for (name, value) in [("typ", &self.typ), ("kid", &self.kid)] {
             if let Some(value) = value {
                 json.extend_from_slice(format!(",\"{name}\":").as_bytes());
-                serde_json::to_writer(&mut json, value).expect("a string always serializes");
+                // `to_vec`, not `to_writer`: that one needs std's `io::Write`.
+                json.extend(serde_json::to_vec(value).expect("a string always serializes"));
             }
         }
         json.push(b'}');

@@ -21,7 +21,9 @@
 //! target holds the two to that. Its errors are worded by serde_json too: on
 //! a syntax error, serde_json is asked to read the bytes and say what is wrong.
 
-use std::borrow::Cow;
+use alloc::borrow::{Cow, ToOwned};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use super::error::{echo, Error, Segment};
 
@@ -377,10 +379,10 @@ impl<'a> Scanner<'a> {
     /// every slice between two `"` is known to be text; the scan stops at an
     /// invalid sequence as a scan of the string holding it would have.
     fn new(input: &'a [u8]) -> Self {
-        let (text, whole) = match std::str::from_utf8(input) {
+        let (text, whole) = match core::str::from_utf8(input) {
             Ok(text) => (text, true),
             Err(e) => (
-                std::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or_default(),
+                core::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or_default(),
                 false,
             ),
         };

@@ -11,9 +11,10 @@
 //! 6. `token`: [`encode`] and [`decode`], which put the above in order.
 //! 7. [`dangerous`]: reading a token without verifying it, for tools.
 //!
-//! This module does no I/O. It reads the system clock in one place,
-//! [`Validation::now`], and only when no time was fixed with
-//! [`Validation::at_time`].
+//! This module does no I/O and needs only `core` and `alloc`. With the `std`
+//! feature it reads the system clock in one place, `Validation::now`, and
+//! only when no time was given with [`Validation::at_time`] or
+//! [`Validation::with_clock`]; without `std` it reads no clock at all.
 
 pub mod base64url;
 pub mod dangerous;

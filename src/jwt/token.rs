@@ -1,5 +1,9 @@
 //! Building and checking compact HS256 tokens: `header.payload.signature`.
 
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -197,7 +201,7 @@ fn select<'a>(keys: Keys<'a>, kid: Option<&str>) -> Result<Option<&'a Hs256Key>,
 /// Steps 5 and 6 of [`decode`]: the strict pass over the payload, then the claims checks.
 fn check_payload(payload: &[u8], validation: &Validation) -> Result<(), Error> {
     let claims = json::parse_object(payload, Segment::Payload, &REGISTERED)?;
-    validation.check_claims(&claims, validation.now())
+    validation.check_claims(&claims, validation.try_now()?)
 }
 
 /// The three parts of a compact token, as received.
@@ -274,10 +278,9 @@ mod tests {
     fn round_trip() {
         let claims = json!({"sub": "1", "exp": 4_102_444_800i64, "nested": {"a": [1, 2.5, null]}});
         let token = encode(&key(), &claims).unwrap();
-        assert_eq!(
-            decode::<Value>(&key(), &token, &Validation::default()).unwrap(),
-            claims
-        );
+        // A fixed time: without std there is no other.
+        let now = Validation::default().at_time(1_700_000_000);
+        assert_eq!(decode::<Value>(&key(), &token, &now).unwrap(), claims);
     }
 
     #[test]
@@ -352,8 +355,43 @@ mod tests {
         }
         let token = encode(&key(), &json!({"exp": 4_102_444_800i64})).unwrap();
         assert!(matches!(
-            decode::<Strict>(&key(), &token, &Validation::default()),
+            decode::<Strict>(&key(), &token, &Validation::default().at_time(0)),
             Err(Error::Claims(_))
         ));
+    }
+
+    #[test]
+    fn the_time_comes_from_at_time_or_the_clock_function() {
+        let token = encode(&key(), &json!({"exp": 100})).unwrap();
+        let fixed = Validation::default().at_time(99);
+        assert!(decode::<Value>(&key(), &token, &fixed).is_ok());
+        let late = Validation::default().with_clock(|| 100);
+        assert!(matches!(
+            decode::<Value>(&key(), &token, &late),
+            Err(Error::Expired { now: 100, .. })
+        ));
+        // Each replaces the other: the last one given is the time.
+        assert!(decode::<Value>(&key(), &token, &late.clone().at_time(99)).is_ok());
+        assert!(decode::<Value>(&key(), &token, &fixed.with_clock(|| 100)).is_err());
+    }
+
+    /// Without `std` there is no system clock: no time given, no token passes.
+    #[cfg(not(feature = "std"))]
+    #[test]
+    fn without_std_and_without_a_time_every_token_is_refused() {
+        let v = Validation::default();
+        assert_eq!(v.try_now(), Err(Error::NoClock));
+        let token = encode(&key(), &json!({"exp": 4_102_444_800i64})).unwrap();
+        assert_eq!(decode::<Value>(&key(), &token, &v), Err(Error::NoClock));
+        // Even when no check would need the time: fail closed, never at 0.
+        let untimed = encode(&key(), &json!({"sub": "1"})).unwrap();
+        assert_eq!(
+            decode::<Value>(&key(), &untimed, &v.clone().dangerous_skip_exp_check()),
+            Err(Error::NoClock)
+        );
+        // The signature is still checked first.
+        let other = Hs256Key::new(&[9u8; 32]).unwrap();
+        assert_eq!(decode::<Value>(&other, &token, &v), Err(Error::InvalidSignature));
+        assert!(decode::<Value>(&key(), &token, &v.at_time(0)).is_ok());
     }
 }

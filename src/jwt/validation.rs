@@ -1,7 +1,10 @@
 //! What a verified token must also satisfy: time, issuer, audience, subject,
 //! type, required claims, and size.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
 use super::error::{echo, Error, Segment};
 use super::json::{self, Object, Value, Wanted};
@@ -35,6 +38,21 @@ enum TypeCheck {
     Exactly(String),
 }
 
+/// A caller's clock function ([`Validation::with_clock`]).
+#[derive(Debug, Clone, Copy)]
+struct Clock(fn() -> i64);
+
+/// Compared by address, the only comparison a function has: one function may
+/// have two addresses, and two with the same code may share one. Good enough
+/// for `Validation`'s `Eq`, which no check relies on.
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for Clock {}
+
 /// The checks [`decode`](crate::decode) applies after the signature.
 ///
 /// The default is strict: `exp` is required and checked, `nbf` and `iat` are
@@ -67,6 +85,7 @@ pub struct Validation {
     subject: Option<String>,
     typ: TypeCheck,
     now: Option<i64>,
+    clock: Option<Clock>,
     max_token_len: usize,
 }
 
@@ -81,6 +100,7 @@ impl Default for Validation {
             subject: None,
             typ: TypeCheck::JwtOrAbsent,
             now: None,
+            clock: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
         }
     }
@@ -200,8 +220,10 @@ impl Validation {
     }
 
     /// Fixes the clock at `unix_seconds` instead of reading the system clock.
-    /// Default: the system clock, read once per check. Neither narrows nor
-    /// widens: it says *when* the checks happen.
+    /// Default: the system clock, read once per check (with the `std`
+    /// feature; without it there is none, see [`Error::NoClock`]). Neither
+    /// narrows nor widens: it says *when* the checks happen. Replaces a clock
+    /// set with [`with_clock`](Self::with_clock).
     ///
     /// ```
     /// # use minijwt::{decode, encode, Hs256Key, Validation};
@@ -213,6 +235,42 @@ impl Validation {
     #[must_use]
     pub fn at_time(mut self, unix_seconds: i64) -> Self {
         self.now = Some(unix_seconds);
+        self.clock = None;
+        self
+    }
+
+    /// Reads the time from `clock` (Unix seconds), once per check, instead of
+    /// the system clock: for a target without `std`, where the time comes from
+    /// a real-time clock or the network, or for a test that moves time along.
+    /// Default: the system clock with the `std` feature, none without it (see
+    /// [`Error::NoClock`]). Neither narrows nor widens: it says *when* the
+    /// checks happen. Replaces a time fixed with [`at_time`](Self::at_time).
+    ///
+    /// A plain function, so that a `Validation` stays `Clone`, `Eq` and
+    /// `'static`; a closure that captures nothing is one.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicI64, Ordering};
+    /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    ///
+    /// // Set by whatever keeps time on this device.
+    /// static RTC_SECONDS: AtomicI64 = AtomicI64::new(1_000);
+    ///
+    /// let checks = Validation::default().with_clock(|| RTC_SECONDS.load(Ordering::Relaxed));
+    /// let token = encode(&key, &serde_json::json!({"exp": 2_000})).unwrap();
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks).is_ok());
+    ///
+    /// RTC_SECONDS.store(2_000, Ordering::Relaxed);
+    /// assert_eq!(
+    ///     decode::<serde_json::Value>(&key, &token, &checks).unwrap_err(),
+    ///     Error::Expired { exp: 2_000, now: 2_000, leeway: 0 }
+    /// );
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+        self.clock = Some(Clock(clock));
+        self.now = None;
         self
     }
 
@@ -277,19 +335,45 @@ impl Validation {
         self.max_token_len
     }
 
-    /// The time checks are made at: the fixed time, or the system clock now.
+    /// The time checks are made at: the fixed time, the clock function's
+    /// time, or the system clock now. Only with the `std` feature; see
+    /// [`try_now`](Self::try_now) for a time that may be missing.
     ///
     /// ```
     /// assert_eq!(minijwt::Validation::default().at_time(7).now(), 7);
     /// ```
+    #[cfg(feature = "std")]
     pub fn now(&self) -> i64 {
-        self.now.unwrap_or_else(|| {
+        self.given_time().unwrap_or_else(|| {
             // A clock before 1970 is broken. Reading it as the far future makes
             // every token expired, rather than every token valid.
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
                 .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         })
+    }
+
+    /// The time checks are made at: the fixed time, the clock function's
+    /// time, or with the `std` feature the system clock now (as `now` gives
+    /// it). Without `std`, when neither [`at_time`](Self::at_time) nor
+    /// [`with_clock`](Self::with_clock) gave a time, [`Error::NoClock`]; with
+    /// `std` never an error.
+    ///
+    /// ```
+    /// # use minijwt::Validation;
+    /// assert_eq!(Validation::default().at_time(7).try_now(), Ok(7));
+    /// assert_eq!(Validation::default().with_clock(|| 8).try_now(), Ok(8));
+    /// ```
+    pub fn try_now(&self) -> Result<i64, Error> {
+        #[cfg(feature = "std")]
+        return Ok(self.now());
+        #[cfg(not(feature = "std"))]
+        return self.given_time().ok_or(Error::NoClock);
+    }
+
+    /// The time the caller gave: fixed, or read from its clock function.
+    fn given_time(&self) -> Option<i64> {
+        self.now.or_else(|| self.clock.map(|Clock(read)| read()))
     }
 
     /// Checks the header's `typ` against the expected one.
@@ -396,14 +480,15 @@ impl Validation {
         }
     }
 
-    /// Judges each time claim of a payload (its JSON bytes) at [`now`](Self::now),
-    /// one by one, with the checks [`decode`](crate::decode) runs: the type
+    /// Judges each time claim of a payload (its JSON bytes) at
+    /// [`try_now`](Self::try_now), one by one, with the checks [`decode`](crate::decode) runs: the type
     /// and range of a NumericDate, its rounding the strict way, `exp`
     /// required, the leeway. For tools that explain a verdict, such as
     /// `minijwt token explain`; the token's verdict is still `decode`'s, which
     /// also weighs everything else, in its order.
     ///
-    /// Errors when the payload is not a strict JSON object.
+    /// Errors when the payload is not a strict JSON object, or when there is
+    /// no clock ([`Error::NoClock`], only without `std`).
     ///
     /// ```
     /// use minijwt::{Error, Validation};
@@ -420,7 +505,7 @@ impl Validation {
     /// ```
     pub fn judge_times(&self, payload: &[u8]) -> Result<[TimeClaim; 3], Error> {
         let claims = json::parse_object(payload, Segment::Payload, &REGISTERED)?;
-        let now = self.now();
+        let now = self.try_now()?;
         Ok(Moment::ALL.map(|moment| {
             let (seconds, verdict) = match numeric_date(&claims, moment) {
                 Err(e) => (None, Err(e)),
@@ -503,12 +588,15 @@ fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Erro
         }
         Some(Value::Int(_)) => Err(out_of_range),
         Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
-            let rounded = match moment {
-                Moment::Expires => seconds.floor(),
-                Moment::NotBefore | Moment::IssuedAt => seconds.ceil(),
-            };
-            // In range by the guard above, so the cast is exact.
-            Ok(Some(rounded as i64))
+            // In range by the guard above, so the cast is exact but for the
+            // fraction, which it drops (rounding towards zero). `f64::floor`
+            // and `ceil` are not in `core`; one comparison does their work.
+            let truncated = *seconds as i64;
+            Ok(Some(match moment {
+                Moment::Expires if truncated as f64 > *seconds => truncated - 1,
+                Moment::NotBefore | Moment::IssuedAt if (truncated as f64) < *seconds => truncated + 1,
+                _ => truncated,
+            }))
         }
         Some(Value::Float(_)) => Err(out_of_range),
         Some(_) => Err(Error::InvalidClaim {
@@ -600,6 +688,22 @@ mod tests {
         assert!(matches!(
             check(&v, r#"{"exp":1000,"nbf":100.1}"#, 100),
             Err(Error::NotYetValid { nbf: 101, .. })
+        ));
+        // Below zero too: -0.5 is floored to -1 for exp, ceiled to 0 for nbf.
+        assert!(check(&v, r#"{"exp":-0.5}"#, -2).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":-0.5}"#, -1),
+            Err(Error::Expired { exp: -1, .. })
+        ));
+        assert!(check(&v, r#"{"exp":9,"nbf":-0.5}"#, 0).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"nbf":-0.5}"#, -1),
+            Err(Error::NotYetValid { nbf: 0, .. })
+        ));
+        // Whole numbers written as floats are not moved.
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"nbf":-3.0}"#, -4),
+            Err(Error::NotYetValid { nbf: -3, .. })
         ));
     }
 
@@ -719,12 +823,30 @@ mod tests {
         assert!(v.check_typ(Some("at+jwt")).is_err());
         // 8 KiB at most.
         assert_eq!(v.max_token_len(), 8 * 1024);
-        // the system clock.
-        let system = Validation::default().now();
-        let before = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        assert!((system - before).abs() <= 1, "{system} vs {before}");
+        // the system clock with std; none without.
+        #[cfg(feature = "std")]
+        {
+            let system = Validation::default().now();
+            let before = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            assert!((system - before).abs() <= 1, "{system} vs {before}");
+            assert_eq!(v.try_now(), Ok(system));
+        }
+        #[cfg(not(feature = "std"))]
+        assert_eq!(v.try_now(), Err(Error::NoClock));
+    }
+
+    #[test]
+    fn the_last_time_given_is_the_time() {
+        use core::sync::atomic::{AtomicI64, Ordering};
+        static TICKS: AtomicI64 = AtomicI64::new(0);
+        let ticking = Validation::default().with_clock(|| TICKS.fetch_add(1, Ordering::Relaxed));
+        // Read once per check, not once per Validation.
+        assert_eq!(ticking.try_now(), Ok(0));
+        assert_eq!(ticking.try_now(), Ok(1));
+        assert_eq!(ticking.clone().at_time(7).try_now(), Ok(7));
+        assert_eq!(ticking.at_time(7).with_clock(|| 8).try_now(), Ok(8));
     }
 }
