@@ -1,7 +1,7 @@
 //! HS256 signing and verification: minijwt against jsonwebtoken, jwt-simple
 //! and a "floor".
 //!
-//! Run: `cargo bench --no-default-features --bench hs256 -- --warm-up-time 1 --measurement-time 3`
+//! Run: `cargo bench --no-default-features --features std --bench hs256 -- --warm-up-time 1 --measurement-time 3`
 //! (docs/PERFORMANCE.md has the numbers and the machine).
 //!
 //! Every library signs the same claims (a realistic access token: `iss`,

@@ -34,9 +34,37 @@
 //!
 //! The core lives in [`jwt`] (re-exported here) and does no I/O; see its
 //! documentation for a reading order.
+//!
+//! # Without `std`
+//!
+//! The core is `#![no_std]` and needs only `alloc`. Its one use of the
+//! standard library, the system clock, comes with the `std` feature, which is
+//! on by default (and the `cli` and `server` features imply it). For the core
+//! alone, on a target with no operating system or just to compile no SQLite,
+//! Argon2 or HTTP server:
+//!
+//! ```toml
+//! [dependencies]
+//! minijwt = { version = "0.1", default-features = false }
+//! ```
+//!
+//! Without `std` a [`Validation`] has no clock of its own: give it the time
+//! with [`Validation::at_time`] or a clock function with
+//! [`Validation::with_clock`]. Without either, [`decode`] refuses every token
+//! with [`Error::NoClock`]; it never checks against a made-up time.
 
+#![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+extern crate alloc;
+// With `std`: the system clock, and the server's modules (which import std's
+// prelude). In tests: the test harness. Its macros (`format!`, `vec!`,
+// `println!`) need no import; `cargo check --lib --no-default-features` keeps
+// the core from leaning on that.
+#[cfg(any(feature = "std", test))]
+#[macro_use]
+extern crate std;
 
 pub mod jwt;
 pub mod time;
@@ -50,5 +78,5 @@ pub mod store;
 
 pub use jwt::{
     base64url, dangerous, decode, decode_with_keys, encode, encode_with_header, Error, Header, Hs256Key,
-    KeySet, Segment, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, SIGNATURE_LEN,
+    KeySet, Segment, TimeClaim, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE, SIGNATURE_LEN,
 };

@@ -3,6 +3,10 @@
 //! Used by the token tools and the server's request log. No time zone data,
 //! no dependency: UTC only.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
 ///
 /// ```

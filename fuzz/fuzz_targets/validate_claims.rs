@@ -19,14 +19,17 @@
 //! - the claims type changes nothing but the last step: decoding into a typed
 //!   struct (with `flatten`) or `IgnoredAny` succeeds exactly when decoding
 //!   into `serde_json::Value` does and serde_json alone can read that type
-//!   from the payload. This compares `decode`'s one-pass path (`onepass`) with
-//!   its two-pass path.
+//!   from the payload;
+//! - the strict scan and serde_json agree on what JSON is: a payload
+//!   serde_json cannot read is refused as not JSON (or for a duplicate met
+//!   before the syntax error), and one the scan lets through is always
+//!   readable as a `serde_json::Value` (never an `Error::Claims`).
 
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{Result as ArbResult, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use minijwt::{Error, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE};
+use minijwt::{Error, Segment, Validation, DEFAULT_MAX_TOKEN_LEN, MAX_NUMERIC_DATE};
 use serde_json::{json, Map, Value};
 
 #[path = "common.rs"]
@@ -357,7 +360,23 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(typed.as_ref().err(), Some(e));
         }
 
+        if reference.is_none() && !payload.is_empty() {
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::Json {
+                        segment: Segment::Payload,
+                        ..
+                    } | Error::DuplicateMember { .. })
+                ),
+                "serde_json cannot read it, yet: {result:?}"
+            );
+        }
+
         match result {
+            Err(Error::Claims(message)) => {
+                panic!("the scan let through what serde_json cannot read: {message}")
+            }
             Ok(claims) => {
                 assert!(expected, "accepted, but the reference refuses: {claims}");
                 assert_eq!(Some(&claims), reference.as_ref());

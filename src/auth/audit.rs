@@ -14,6 +14,8 @@
 //! rotation): one write per request, and no event without its change. The
 //! auth service decides the event; the store only writes the row.
 
+use std::prelude::rust_2021::*;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};

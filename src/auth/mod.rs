@@ -12,6 +12,8 @@
 //! Presenting a token that was already rotated revokes the whole family
 //! (RFC 9700 §4.14.2): one of the two holders is a thief.
 
+use std::prelude::rust_2021::*;
+
 mod audit;
 mod password;
 mod throttle;

@@ -7,6 +7,8 @@
 //! waiting login holds its connection's thread, and a client answered
 //! quickly can go elsewhere. Past the queue, [`Busy`] says "retry shortly".
 
+use std::prelude::rust_2021::*;
+
 use std::sync::{Condvar, Mutex};
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};

@@ -12,6 +12,8 @@
 //! - per client address across usernames (`per_address`), so one client
 //!   cannot sweep many names below the other limits.
 
+use std::prelude::rust_2021::*;
+
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;

@@ -23,7 +23,7 @@ minijwt token: make, read, check and explain HS256 tokens
   minijwt token verify  [--key-file F] [--typ T] [--issuer I] [--audience A] [--leeway S] TOKEN|-
       Exit 0 and print the claims, or exit 1 with the reason. exp is required.
 
-  minijwt token explain [--key-file F] [--typ T] TOKEN|-
+  minijwt token explain [--key-file F] [--typ T] [--leeway S] TOKEN|-
       Walks through verification step by step. Without a key it shows every
       step but the signature.
 
@@ -56,13 +56,14 @@ exit 1 with one line saying why.
 ";
 
 const EXPLAIN_HELP: &str = "\
-minijwt token explain [--key-file F] [--typ T] TOKEN|-
+minijwt token explain [--key-file F] [--typ T] [--leeway S] TOKEN|-
 
 Explains the verification of TOKEN step by step: the three segments, each
 decoded, the signing input, the HMAC-SHA256 computed beside the token's
-signature, then each time claim against the clock. Without a key (--key-file
-or MINIJWT_SECRET) it explains everything but the signature. Exit 0 when every
-step passes, 1 when one fails.
+signature, then each time claim against the clock, judged by the same checks
+as `verify` (--leeway S allows S seconds of clock difference). Without a key
+(--key-file or MINIJWT_SECRET) it explains everything but the signature. Exit 0
+when every step passes, 1 when one fails.
 ";
 
 pub fn encode(args: &[&str]) -> Result<(), CliError> {
@@ -99,12 +100,17 @@ pub fn decode(args: &[&str]) -> Result<(), CliError> {
     }
     let token = read_input(parsed.single("TOKEN (or - to read stdin)")?, "token")?;
     let unverified = decode_unverified(&token).map_err(|e| usage(format!("cannot decode: {e}")))?;
-    let now = Validation::default().now();
+    // decode_unverified has read the payload: it is canonical base64url.
+    let payload = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| base64url::decode(p).ok())
+        .unwrap_or_default();
 
     let mut out = String::new();
     let _ = writeln!(out, "Header:\n{}", pretty(unverified.header()));
     let _ = writeln!(out, "Payload:\n{}", pretty(unverified.claims()));
-    time_claims(&mut out, unverified.claims(), now);
+    time_claims(&mut out, &payload, &Validation::default());
     let signature = unverified.signature();
     let _ = writeln!(out, "Signature: {} bytes: {}", signature.len(), hex(signature));
     let _ = writeln!(
@@ -134,9 +140,6 @@ pub fn verify(args: &[&str]) -> Result<(), CliError> {
     if let Some(audience) = parsed.get("audience") {
         validation = validation.with_audience(audience);
     }
-    if let Some(leeway) = parsed.number::<u64>("leeway")? {
-        validation = validation.with_leeway(leeway);
-    }
     let claims = verifier
         .decode(&token, &validation)
         .map_err(|e| CliError::Rejected(rejection(&e)))?;
@@ -155,15 +158,20 @@ fn rejection(error: &minijwt::Error) -> String {
     }
 }
 
+/// The checks `--typ` and `--leeway` ask for, shared by `verify` and `explain`.
 fn validation_from(parsed: &Parsed<'_>) -> Result<Validation, CliError> {
-    Ok(match parsed.get("typ") {
-        Some(typ) => Validation::default().with_typ(typ),
-        None => Validation::default(),
-    })
+    let mut validation = Validation::default();
+    if let Some(typ) = parsed.get("typ") {
+        validation = validation.with_typ(typ);
+    }
+    if let Some(leeway) = parsed.number::<u64>("leeway")? {
+        validation = validation.with_leeway(leeway);
+    }
+    Ok(validation)
 }
 
 pub fn explain(args: &[&str]) -> Result<(), CliError> {
-    let parsed = Parsed::new(args, &["key-file", "typ"])?;
+    let parsed = Parsed::new(args, &["key-file", "typ", "leeway"])?;
     if parsed.help {
         print!("{EXPLAIN_HELP}");
         return Ok(());
@@ -257,11 +265,12 @@ fn explain_into(
 
         let _ = writeln!(
             out,
-            "Step 6. Check the claims against the clock (now {} = {now})",
-            utc(now)
+            "Step 6. Check the claims against the clock (now {} = {now}, leeway {} s)",
+            utc(now),
+            validation.leeway()
         );
         match &claims {
-            Some(claims) => time_claims(out, claims, now),
+            Some(payload) => time_claims(out, payload, validation),
             None => {
                 let _ = writeln!(out, "  skipped: the payload is not a JSON object");
             }
@@ -290,8 +299,8 @@ fn explain_into(
     }
 }
 
-/// Explains one JSON segment; returns it parsed when it is a JSON object.
-fn explain_json_segment(out: &mut String, step: u8, segment: Segment, text: &str) -> Option<Value> {
+/// Explains one JSON segment; returns its bytes when they are a strict JSON object.
+fn explain_json_segment(out: &mut String, step: u8, segment: Segment, text: &str) -> Option<Vec<u8>> {
     let _ = writeln!(
         out,
         "Step {step}. Decode the {segment}: base64url -> bytes -> JSON object"
@@ -337,40 +346,52 @@ fn explain_json_segment(out: &mut String, step: u8, segment: Segment, text: &str
         let _ = writeln!(out, "  {}", pretty(&value).replace('\n', "\n  "));
     }
     let _ = writeln!(out);
-    Some(value)
+    Some(bytes)
 }
 
 /// One line for each of exp, nbf, iat: the value, its UTC date, and how it
-/// stands against `now`.
-fn time_claims(out: &mut String, claims: &Value, now: i64) {
-    for name in ["exp", "nbf", "iat"] {
-        let Some(value) = claims.get(name) else {
-            let note = if name == "exp" {
-                "absent (required by default)"
-            } else {
-                "absent"
+/// stands against the clock. Each verdict is the library's own
+/// ([`Validation::judge_times`]), so it cannot contradict the token's.
+fn time_claims(out: &mut String, payload: &[u8], validation: &Validation) {
+    let (Ok(times), Ok(raw)) = (
+        validation.judge_times(payload),
+        serde_json::from_slice::<Value>(payload),
+    ) else {
+        let _ = writeln!(out, "  skipped: the payload is not a strict JSON object");
+        return;
+    };
+    let now = validation.now();
+    let leeway = validation.leeway();
+    for claim in times {
+        let name = claim.name;
+        let value = raw.get(name).map(Value::to_string).unwrap_or_default();
+        let Some(seconds) = claim.seconds else {
+            let line = match &claim.verdict {
+                Ok(()) => "absent".to_owned(),
+                Err(minijwt::Error::MissingClaim(_)) => "absent: refused, exp is required".to_owned(),
+                Err(e) => format!("{value}: refused, {e}"),
             };
-            let _ = writeln!(out, "  {name}  {note}");
+            let _ = writeln!(out, "  {name}  {line}");
             continue;
         };
-        let Some(seconds) = value.as_i64().or_else(|| value.as_f64().map(|f| f as i64)) else {
-            let _ = writeln!(out, "  {name}  {value}: not a number of seconds, refused");
-            continue;
+        // A fraction is read the strict way: say so, or the numbers will not add up.
+        let read_as = if raw[name].as_i64() == Some(seconds) {
+            seconds.to_string()
+        } else {
+            format!("{value} (read as {seconds})")
         };
-        if !(-minijwt::MAX_NUMERIC_DATE..=minijwt::MAX_NUMERIC_DATE).contains(&seconds) {
-            let _ = writeln!(out, "  {name}  {value}: out of range for a date, refused");
-            continue;
-        }
         let when = relative(seconds, now);
-        let verdict = match name {
-            "exp" if seconds <= now => format!("expired {when}"),
-            "exp" => format!("expires {when}"),
-            "nbf" if seconds > now => format!("not valid yet, valid {when}"),
-            "nbf" => format!("valid since {when}"),
-            _ if seconds > now => format!("issued in the future ({when})"),
-            _ => format!("issued {when}"),
+        let within_leeway = format!("accepted: within the {leeway} s leeway");
+        let verdict = match (name, &claim.verdict) {
+            (_, Err(e)) => format!("REFUSED: {e}"),
+            ("exp", Ok(())) if seconds > now => format!("expires {when}"),
+            ("exp", Ok(())) => format!("expired {when}, {within_leeway}"),
+            ("nbf", Ok(())) if seconds <= now => format!("valid since {when}"),
+            ("nbf", Ok(())) => format!("valid {when}, {within_leeway}"),
+            (_, Ok(())) if seconds <= now => format!("issued {when}"),
+            (_, Ok(())) => format!("issued {when}, {within_leeway}"),
         };
-        let _ = writeln!(out, "  {name}  {seconds}  {}  {verdict}", utc(seconds));
+        let _ = writeln!(out, "  {name}  {read_as}  {}  {verdict}", utc(seconds));
     }
 }
 
@@ -392,4 +413,78 @@ fn shorten(text: &str) -> String {
     let head: String = chars[..KEEP].iter().collect();
     let tail: String = chars[chars.len() - KEEP..].iter().collect();
     format!("{head} ... {tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijwt::Hs256Key;
+
+    /// Explains a token signed with a test key for `claims`, at `now`.
+    fn explained(claims: &str, validation: &Validation) -> (String, Result<(), CliError>) {
+        let key = Hs256Key::new(&[7; 32]).unwrap();
+        let claims: Value = serde_json::from_str(claims).unwrap();
+        let token = minijwt::encode(&key, &claims).unwrap();
+        let mut out = String::new();
+        let verdict = explain_into(&mut out, &token, Some(&Verifier::Key(key)), validation);
+        (out, verdict)
+    }
+
+    fn line_of<'o>(out: &'o str, claim: &str) -> &'o str {
+        let prefix = format!("  {claim}  ");
+        out.lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no {claim} line in\n{out}"))
+    }
+
+    /// Tokens on which the old narrative (no leeway, fractions truncated)
+    /// contradicted the verdict below it: each line now agrees with it.
+    #[test]
+    fn each_time_line_agrees_with_the_verdict() {
+        let at_1000 = Validation::default().at_time(1_000);
+
+        // nbf 1000.5 at 1000: valid from 1001, so not yet (was "valid since").
+        let (out, verdict) = explained(r#"{"exp": 2000, "nbf": 1000.5}"#, &at_1000);
+        assert!(verdict.is_err(), "{out}");
+        let nbf = line_of(&out, "nbf");
+        assert!(
+            nbf.contains("1000.5 (read as 1001)") && nbf.contains("REFUSED"),
+            "{nbf}"
+        );
+        assert!(
+            out.contains("Verdict: REJECTED: token not valid before 1001"),
+            "{out}"
+        );
+
+        // iat 1000.2 at 1000: issued at 1001, in the future (was "issued").
+        let (out, verdict) = explained(r#"{"exp": 2000, "iat": 1000.2}"#, &at_1000);
+        assert!(verdict.is_err(), "{out}");
+        assert!(line_of(&out, "iat").contains("REFUSED"), "{out}");
+
+        // exp 995 with 10 s of leeway at 1000: accepted (was "expired").
+        let (out, verdict) = explained(r#"{"exp": 995}"#, &at_1000.clone().with_leeway(10));
+        assert!(verdict.is_ok(), "{out}");
+        let exp = line_of(&out, "exp");
+        assert!(
+            exp.contains("accepted: within the 10 s leeway") && !exp.contains("REFUSED"),
+            "{exp}"
+        );
+        assert!(out.contains("leeway 10 s"), "{out}");
+
+        // exp 1000.9 at 1000: read as 1000, expired; the line shows why.
+        let (out, verdict) = explained(r#"{"exp": 1000.9}"#, &at_1000);
+        assert!(verdict.is_err(), "{out}");
+        assert!(line_of(&out, "exp").contains("1000.9 (read as 1000)"), "{out}");
+
+        // exp absent: refused because required, as the verdict says.
+        let (out, verdict) = explained(r#"{"sub": "1"}"#, &at_1000);
+        assert!(verdict.is_err(), "{out}");
+        assert!(line_of(&out, "exp").contains("refused, exp is required"), "{out}");
+
+        // A date out of range, and a valid token for contrast.
+        let (out, _) = explained(r#"{"exp": 1e300}"#, &at_1000);
+        assert!(line_of(&out, "exp").contains("out of range"), "{out}");
+        let (out, verdict) = explained(r#"{"exp": 2000, "nbf": 999, "iat": 999}"#, &at_1000);
+        assert!(verdict.is_ok() && !out.contains("REFUSED"), "{out}");
+    }
 }

@@ -17,6 +17,8 @@
 //! never grants, and every auth body must be `application/json` besides: a
 //! forged cross-site request never reaches the cookie.
 
+use std::prelude::rust_2021::*;
+
 use super::Request;
 
 /// The cookie's name.

@@ -4,6 +4,8 @@
 //! [`router::handle`] works on a plain [`Request`] value, so it can be tested
 //! and fuzzed without sockets; [`server`] feeds it from `tiny_http`.
 
+use std::prelude::rust_2021::*;
+
 pub mod browser;
 pub mod page;
 pub mod proxy;

@@ -6,6 +6,8 @@
 //! origin, no framing. The page keeps the access token in memory and never
 //! sees the refresh token (see [`super::browser`]).
 
+use std::prelude::rust_2021::*;
+
 use super::Response;
 
 /// The policy every page response carries: nothing inline, nothing foreign.

@@ -12,6 +12,8 @@
 //! trusted (the peer's address counts). Everything to the left is whatever
 //! the client chose to send.
 
+use std::prelude::rust_2021::*;
+
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;

@@ -1,5 +1,7 @@
 //! Routes, request parsing and the mapping of auth results to responses.
 
+use std::prelude::rust_2021::*;
+
 use serde::Serialize;
 use serde_json::Value;
 

@@ -5,6 +5,8 @@
 //! Every limit a client meets on the wire is in this file: [`limits`]. The
 //! table in docs/security.md lists them with what a client gets past each.
 
+use std::prelude::rust_2021::*;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -24,7 +24,8 @@
 //! assert!(base64url::decode("eyJhbGciOiJIUzI1NiJ9=").is_err()); // padding
 //! ```
 
-use std::fmt;
+use alloc::{string::String, vec::Vec};
+use core::fmt;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -113,7 +114,7 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl std::error::Error for DecodeError {}
+impl core::error::Error for DecodeError {}
 
 /// Number of characters [`encode`] produces for `len` bytes.
 ///
@@ -166,7 +167,7 @@ pub fn encode(bytes: &[u8]) -> String {
 /// assert_eq!(token, "header.aGk");
 /// ```
 pub fn encode_into(bytes: &[u8], out: &mut String) {
-    let mut buf = std::mem::take(out).into_bytes();
+    let mut buf = core::mem::take(out).into_bytes();
     encode_to_vec(bytes, &mut buf);
     // Only ASCII from ALPHABET was appended to what was already a String.
     *out = String::from_utf8(buf).expect("base64url alphabet is ASCII");

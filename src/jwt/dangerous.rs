@@ -3,6 +3,8 @@
 //! Nothing returned here can be trusted: anyone can write any header and
 //! claims. Use it to show a token to a person, never to decide anything.
 
+use alloc::vec::Vec;
+
 use super::error::{Error, Segment};
 use super::json;
 use super::token::{decode_segment, split, verify, Keys};

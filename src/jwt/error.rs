@@ -1,6 +1,7 @@
 //! The one error type of the JWT core: each variant names exactly what failed.
 
-use std::fmt;
+use alloc::{borrow::ToOwned, format, string::String};
+use core::fmt;
 
 use super::base64url::DecodeError;
 
@@ -130,6 +131,13 @@ pub enum Error {
     /// The token has no `kid`, and the verifier's [`KeySet`](crate::KeySet)
     /// has no key for such tokens.
     MissingKeyId,
+    /// The [`Validation`](crate::Validation) has no time to check the claims
+    /// against: without the `std` feature there is no system clock, and
+    /// neither [`at_time`](crate::Validation::at_time) nor
+    /// [`with_clock`](crate::Validation::with_clock) gave one. Every token is
+    /// then refused (fail closed), even one whose checks would need no time;
+    /// with `std` this error never occurs.
+    NoClock,
     /// A registered claim has the wrong type or an out-of-range value
     /// (`"exp": "tomorrow"`, `"exp": 1e300`, `"aud": 5`).
     InvalidClaim {
@@ -264,6 +272,10 @@ impl fmt::Display for Error {
             Error::MissingKeyId => {
                 f.write_str("token has no \"kid\", and no key here is for tokens without one")
             }
+            Error::NoClock => f.write_str(
+                "no time to check the token against: no system clock without the std feature, \
+                 and none given with Validation::at_time or Validation::with_clock",
+            ),
             Error::InvalidClaim { name, reason } => write!(f, "claim {name:?} {reason}"),
             Error::MissingClaim(name) => write!(f, "required claim {name:?} is missing"),
             Error::Expired { exp, now, leeway } => write!(
@@ -307,8 +319,8 @@ fn write_one_line(f: &mut fmt::Formatter<'_>, message: &str) -> fmt::Result {
     Ok(())
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             Error::KeyEncoding(e) | Error::Base64 { error: e, .. } => Some(e),
             _ => None,
@@ -319,6 +331,7 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
 
     #[test]
     fn key_errors_never_show_key_characters() {

@@ -7,10 +7,11 @@
 //! `kid`, `jku`, `jwk`, `x5u` and `x5c` are read by no code here: a token never
 //! chooses or fetches the key it is checked with.
 
-use std::borrow::Cow;
+use alloc::borrow::{Cow, ToOwned};
+use alloc::{format, string::String, vec::Vec};
 
 use super::error::{echo, Error, Segment};
-use super::json::{self, Value};
+use super::json::{self, Value, Wanted};
 
 /// The header [`encode`](crate::encode) writes: `{"alg":"HS256","typ":"JWT"}`
 /// as base64url.
@@ -119,7 +120,8 @@ impl Header {
         for (name, value) in [("typ", &self.typ), ("kid", &self.kid)] {
             if let Some(value) = value {
                 json.extend_from_slice(format!(",\"{name}\":").as_bytes());
-                serde_json::to_writer(&mut json, value).expect("a string always serializes");
+                // `to_vec`, not `to_writer`: that one needs std's `io::Write`.
+                json.extend(serde_json::to_vec(value).expect("a string always serializes"));
             }
         }
         json.push(b'}');
@@ -142,7 +144,9 @@ pub(crate) struct Received<'a> {
 }
 
 pub(crate) fn check_received(bytes: &[u8]) -> Result<Received<'_>, Error> {
-    let header = json::parse_object(bytes, Segment::Header, &["alg", "typ", "kid"])?;
+    /// The members of a received header that are read.
+    const READ: Wanted = Wanted::new(&["alg", "typ", "kid"]);
+    let header = json::parse_object(bytes, Segment::Header, &READ)?;
     match header.get("alg") {
         Some(Value::Str(alg)) if alg == "HS256" => {}
         Some(Value::Str(alg)) => return Err(Error::UnsupportedAlgorithm(format!("{:?}", echo(alg)))),

@@ -8,7 +8,7 @@
 //! The algorithm is bound to the key type: an `Hs256Key` can only make or check
 //! HMAC-SHA256 tags, so no header can talk it into anything else.
 
-use std::fmt;
+use core::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -140,6 +140,7 @@ impl fmt::Debug for Hs256Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     /// RFC 4231 test case 2 uses a short key; case 6 a 131-byte key. We check
     /// the long one through our type (RFC 4231 §4.7, HMAC-SHA-256).

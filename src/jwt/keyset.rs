@@ -8,6 +8,9 @@
 //! refused, not checked against every key, which would let any key of the
 //! set vouch for any token and cost a HMAC per key).
 
+use alloc::{string::String, vec::Vec};
+use core::fmt;
+
 use super::{Error, Hs256Key};
 
 /// Verification keys by `kid`, and at most one for tokens without a `kid`
@@ -87,8 +90,8 @@ impl KeySet {
     }
 }
 
-impl std::fmt::Debug for KeySet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The kids, never the keys.
         f.debug_struct("KeySet")
             .field("kids", &self.kids().collect::<Vec<_>>())

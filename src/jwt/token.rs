@@ -1,5 +1,9 @@
 //! Building and checking compact HS256 tokens: `header.payload.signature`.
 
+use alloc::borrow::ToOwned;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -9,7 +13,6 @@ use super::header::{self, Header, DEFAULT_HEADER_B64};
 use super::json;
 use super::key::{Hs256Key, SIGNATURE_LEN};
 use super::keyset::KeySet;
-use super::onepass;
 use super::validation::{Validation, REGISTERED};
 
 /// Signs `claims` with header `{"alg":"HS256","typ":"JWT"}`.
@@ -127,15 +130,8 @@ pub(crate) enum Keys<'a> {
 }
 
 fn claims_of<T: DeserializeOwned>(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<T, Error> {
-    let payload = check_up_to_payload(keys, token, validation)?;
-    // Steps 5 to 7 in one reading of the payload, when that reading vouches
-    // for the result (see `onepass`); otherwise one step after the other,
-    // which gives the exact error.
-    if let Some((claims, object)) = onepass::deserialize::<T>(&payload, REGISTERED) {
-        validation.check_claims(&object, validation.now())?;
-        return Ok(claims);
-    }
-    check_payload(&payload, validation)?;
+    let payload = verify(keys, token, validation)?;
+    // Step 7: the bytes are now known to be a valid, strict claims set.
     serde_json::from_slice(&payload).map_err(|e| Error::Claims(super::error::echo(&e.to_string())))
 }
 
@@ -204,8 +200,8 @@ fn select<'a>(keys: Keys<'a>, kid: Option<&str>) -> Result<Option<&'a Hs256Key>,
 
 /// Steps 5 and 6 of [`decode`]: the strict pass over the payload, then the claims checks.
 fn check_payload(payload: &[u8], validation: &Validation) -> Result<(), Error> {
-    let claims = json::parse_object(payload, Segment::Payload, REGISTERED)?;
-    validation.check_claims(&claims, validation.now())
+    let claims = json::parse_object(payload, Segment::Payload, &REGISTERED)?;
+    validation.check_claims(&claims, validation.try_now()?)
 }
 
 /// The three parts of a compact token, as received.
@@ -282,10 +278,9 @@ mod tests {
     fn round_trip() {
         let claims = json!({"sub": "1", "exp": 4_102_444_800i64, "nested": {"a": [1, 2.5, null]}});
         let token = encode(&key(), &claims).unwrap();
-        assert_eq!(
-            decode::<Value>(&key(), &token, &Validation::default()).unwrap(),
-            claims
-        );
+        // A fixed time: without std there is no other.
+        let now = Validation::default().at_time(1_700_000_000);
+        assert_eq!(decode::<Value>(&key(), &token, &now).unwrap(), claims);
     }
 
     #[test]
@@ -360,8 +355,43 @@ mod tests {
         }
         let token = encode(&key(), &json!({"exp": 4_102_444_800i64})).unwrap();
         assert!(matches!(
-            decode::<Strict>(&key(), &token, &Validation::default()),
+            decode::<Strict>(&key(), &token, &Validation::default().at_time(0)),
             Err(Error::Claims(_))
         ));
+    }
+
+    #[test]
+    fn the_time_comes_from_at_time_or_the_clock_function() {
+        let token = encode(&key(), &json!({"exp": 100})).unwrap();
+        let fixed = Validation::default().at_time(99);
+        assert!(decode::<Value>(&key(), &token, &fixed).is_ok());
+        let late = Validation::default().with_clock(|| 100);
+        assert!(matches!(
+            decode::<Value>(&key(), &token, &late),
+            Err(Error::Expired { now: 100, .. })
+        ));
+        // Each replaces the other: the last one given is the time.
+        assert!(decode::<Value>(&key(), &token, &late.clone().at_time(99)).is_ok());
+        assert!(decode::<Value>(&key(), &token, &fixed.with_clock(|| 100)).is_err());
+    }
+
+    /// Without `std` there is no system clock: no time given, no token passes.
+    #[cfg(not(feature = "std"))]
+    #[test]
+    fn without_std_and_without_a_time_every_token_is_refused() {
+        let v = Validation::default();
+        assert_eq!(v.try_now(), Err(Error::NoClock));
+        let token = encode(&key(), &json!({"exp": 4_102_444_800i64})).unwrap();
+        assert_eq!(decode::<Value>(&key(), &token, &v), Err(Error::NoClock));
+        // Even when no check would need the time: fail closed, never at 0.
+        let untimed = encode(&key(), &json!({"sub": "1"})).unwrap();
+        assert_eq!(
+            decode::<Value>(&key(), &untimed, &v.clone().dangerous_skip_exp_check()),
+            Err(Error::NoClock)
+        );
+        // The signature is still checked first.
+        let other = Hs256Key::new(&[9u8; 32]).unwrap();
+        assert_eq!(decode::<Value>(&other, &token, &v), Err(Error::InvalidSignature));
+        assert!(decode::<Value>(&key(), &token, &v.at_time(0)).is_ok());
     }
 }

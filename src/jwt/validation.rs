@@ -1,13 +1,16 @@
 //! What a verified token must also satisfy: time, issuer, audience, subject,
 //! type, required claims, and size.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
 
-use super::error::{echo, Error};
-use super::json::{Object, Value};
+use super::error::{echo, Error, Segment};
+use super::json::{self, Object, Value, Wanted};
 
 /// Registered claims the claims check reads (RFC 7519 §4.1).
-pub(crate) const REGISTERED: &[&str] = &["exp", "nbf", "iat", "iss", "sub", "aud"];
+pub(crate) const REGISTERED: Wanted = Wanted::new(&["exp", "nbf", "iat", "iss", "sub", "aud"]);
 
 /// The largest NumericDate accepted, in either direction: 9999-12-31T23:59:59Z.
 /// Anything beyond is a mistake or an attack (`1e300`), never a date.
@@ -34,6 +37,21 @@ enum TypeCheck {
     /// `typ` present and equal to this.
     Exactly(String),
 }
+
+/// A caller's clock function ([`Validation::with_clock`]).
+#[derive(Debug, Clone, Copy)]
+struct Clock(fn() -> i64);
+
+/// Compared by address, the only comparison a function has: one function may
+/// have two addresses, and two with the same code may share one. Good enough
+/// for `Validation`'s `Eq`, which no check relies on.
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for Clock {}
 
 /// The checks [`decode`](crate::decode) applies after the signature.
 ///
@@ -67,6 +85,7 @@ pub struct Validation {
     subject: Option<String>,
     typ: TypeCheck,
     now: Option<i64>,
+    clock: Option<Clock>,
     max_token_len: usize,
 }
 
@@ -81,6 +100,7 @@ impl Default for Validation {
             subject: None,
             typ: TypeCheck::JwtOrAbsent,
             now: None,
+            clock: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
         }
     }
@@ -200,8 +220,10 @@ impl Validation {
     }
 
     /// Fixes the clock at `unix_seconds` instead of reading the system clock.
-    /// Default: the system clock, read once per check. Neither narrows nor
-    /// widens: it says *when* the checks happen.
+    /// Default: the system clock, read once per check (with the `std`
+    /// feature; without it there is none, see [`Error::NoClock`]). Neither
+    /// narrows nor widens: it says *when* the checks happen. Replaces a clock
+    /// set with [`with_clock`](Self::with_clock).
     ///
     /// ```
     /// # use minijwt::{decode, encode, Hs256Key, Validation};
@@ -213,6 +235,42 @@ impl Validation {
     #[must_use]
     pub fn at_time(mut self, unix_seconds: i64) -> Self {
         self.now = Some(unix_seconds);
+        self.clock = None;
+        self
+    }
+
+    /// Reads the time from `clock` (Unix seconds), once per check, instead of
+    /// the system clock: for a target without `std`, where the time comes from
+    /// a real-time clock or the network, or for a test that moves time along.
+    /// Default: the system clock with the `std` feature, none without it (see
+    /// [`Error::NoClock`]). Neither narrows nor widens: it says *when* the
+    /// checks happen. Replaces a time fixed with [`at_time`](Self::at_time).
+    ///
+    /// A plain function, so that a `Validation` stays `Clone`, `Eq` and
+    /// `'static`; a closure that captures nothing is one.
+    ///
+    /// ```
+    /// use core::sync::atomic::{AtomicI64, Ordering};
+    /// # use minijwt::{decode, encode, Error, Hs256Key, Validation};
+    /// # let key = Hs256Key::new(&[7u8; 32]).unwrap();
+    ///
+    /// // Set by whatever keeps time on this device.
+    /// static RTC_SECONDS: AtomicI64 = AtomicI64::new(1_000);
+    ///
+    /// let checks = Validation::default().with_clock(|| RTC_SECONDS.load(Ordering::Relaxed));
+    /// let token = encode(&key, &serde_json::json!({"exp": 2_000})).unwrap();
+    /// assert!(decode::<serde_json::Value>(&key, &token, &checks).is_ok());
+    ///
+    /// RTC_SECONDS.store(2_000, Ordering::Relaxed);
+    /// assert_eq!(
+    ///     decode::<serde_json::Value>(&key, &token, &checks).unwrap_err(),
+    ///     Error::Expired { exp: 2_000, now: 2_000, leeway: 0 }
+    /// );
+    /// ```
+    #[must_use]
+    pub fn with_clock(mut self, clock: fn() -> i64) -> Self {
+        self.clock = Some(Clock(clock));
+        self.now = None;
         self
     }
 
@@ -277,19 +335,45 @@ impl Validation {
         self.max_token_len
     }
 
-    /// The time checks are made at: the fixed time, or the system clock now.
+    /// The time checks are made at: the fixed time, the clock function's
+    /// time, or the system clock now. Only with the `std` feature; see
+    /// [`try_now`](Self::try_now) for a time that may be missing.
     ///
     /// ```
     /// assert_eq!(minijwt::Validation::default().at_time(7).now(), 7);
     /// ```
+    #[cfg(feature = "std")]
     pub fn now(&self) -> i64 {
-        self.now.unwrap_or_else(|| {
+        self.given_time().unwrap_or_else(|| {
             // A clock before 1970 is broken. Reading it as the far future makes
             // every token expired, rather than every token valid.
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
                 .map_or(i64::MAX, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         })
+    }
+
+    /// The time checks are made at: the fixed time, the clock function's
+    /// time, or with the `std` feature the system clock now (as `now` gives
+    /// it). Without `std`, when neither [`at_time`](Self::at_time) nor
+    /// [`with_clock`](Self::with_clock) gave a time, [`Error::NoClock`]; with
+    /// `std` never an error.
+    ///
+    /// ```
+    /// # use minijwt::Validation;
+    /// assert_eq!(Validation::default().at_time(7).try_now(), Ok(7));
+    /// assert_eq!(Validation::default().with_clock(|| 8).try_now(), Ok(8));
+    /// ```
+    pub fn try_now(&self) -> Result<i64, Error> {
+        #[cfg(feature = "std")]
+        return Ok(self.now());
+        #[cfg(not(feature = "std"))]
+        return self.given_time().ok_or(Error::NoClock);
+    }
+
+    /// The time the caller gave: fixed, or read from its clock function.
+    fn given_time(&self) -> Option<i64> {
+        self.now.or_else(|| self.clock.map(|Clock(read)| read()))
     }
 
     /// Checks the header's `typ` against the expected one.
@@ -315,9 +399,9 @@ impl Validation {
     /// Order: every registered claim well-typed; required claims present;
     /// `exp`, `nbf`, `iat` against the clock; `iss`, `sub`, `aud`.
     pub(crate) fn check_claims(&self, claims: &Object<'_>, now: i64) -> Result<(), Error> {
-        let exp = numeric_date(claims, "exp", Rounding::Down)?;
-        let nbf = numeric_date(claims, "nbf", Rounding::Up)?;
-        let iat = numeric_date(claims, "iat", Rounding::Up)?;
+        let exp = numeric_date(claims, Moment::Expires)?;
+        let nbf = numeric_date(claims, Moment::NotBefore)?;
+        let iat = numeric_date(claims, Moment::IssuedAt)?;
         let iss = string_claim(claims, "iss")?;
         let sub = string_claim(claims, "sub")?;
         let aud = audience_claim(claims)?;
@@ -341,33 +425,13 @@ impl Validation {
             }
         }
 
-        // i128: `now` and the leeway are caller-chosen and must not overflow.
-        let (now_wide, leeway) = (i128::from(now), i128::from(self.leeway));
-        if let Some(exp) = exp.filter(|_| self.check_exp) {
-            if i128::from(exp) <= now_wide - leeway {
-                return Err(Error::Expired {
-                    exp,
-                    now,
-                    leeway: self.leeway,
-                });
-            }
-        }
-        if let Some(nbf) = nbf {
-            if i128::from(nbf) > now_wide + leeway {
-                return Err(Error::NotYetValid {
-                    nbf,
-                    now,
-                    leeway: self.leeway,
-                });
-            }
-        }
-        if let Some(iat) = iat {
-            if i128::from(iat) > now_wide + leeway {
-                return Err(Error::IssuedInFuture {
-                    iat,
-                    now,
-                    leeway: self.leeway,
-                });
+        for (moment, seconds) in [
+            (Moment::Expires, exp),
+            (Moment::NotBefore, nbf),
+            (Moment::IssuedAt, iat),
+        ] {
+            if let Some(seconds) = seconds {
+                self.against_clock(moment, seconds, now)?;
             }
         }
 
@@ -391,6 +455,73 @@ impl Validation {
             _ => Ok(()),
         }
     }
+
+    /// Checks one time claim, read as `seconds`, against `now` and the leeway.
+    fn against_clock(&self, moment: Moment, seconds: i64, now: i64) -> Result<(), Error> {
+        // i128: `now` and the leeway are caller-chosen and must not overflow.
+        let (at, now_wide, leeway) = (i128::from(seconds), i128::from(now), i128::from(self.leeway));
+        match moment {
+            Moment::Expires if self.check_exp && at <= now_wide - leeway => Err(Error::Expired {
+                exp: seconds,
+                now,
+                leeway: self.leeway,
+            }),
+            Moment::NotBefore if at > now_wide + leeway => Err(Error::NotYetValid {
+                nbf: seconds,
+                now,
+                leeway: self.leeway,
+            }),
+            Moment::IssuedAt if at > now_wide + leeway => Err(Error::IssuedInFuture {
+                iat: seconds,
+                now,
+                leeway: self.leeway,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Judges each time claim of a payload (its JSON bytes) at
+    /// [`try_now`](Self::try_now), one by one, with the checks [`decode`](crate::decode) runs: the type
+    /// and range of a NumericDate, its rounding the strict way, `exp`
+    /// required, the leeway. For tools that explain a verdict, such as
+    /// `minijwt token explain`; the token's verdict is still `decode`'s, which
+    /// also weighs everything else, in its order.
+    ///
+    /// Errors when the payload is not a strict JSON object, or when there is
+    /// no clock ([`Error::NoClock`], only without `std`).
+    ///
+    /// ```
+    /// use minijwt::{Error, Validation};
+    ///
+    /// let checks = Validation::default().with_leeway(5).at_time(1_000);
+    /// let [exp, nbf, iat] = checks.judge_times(br#"{"exp": 998, "nbf": 1000.5}"#).unwrap();
+    /// assert_eq!((exp.name, exp.seconds, exp.verdict), ("exp", Some(998), Ok(()))); // within the leeway
+    /// assert_eq!(nbf.seconds, Some(1_001)); // rounded up: the strict way for nbf
+    /// assert_eq!(nbf.verdict, Ok(()));
+    /// assert_eq!((iat.seconds, iat.verdict), (None, Ok(()))); // absent, and not required
+    ///
+    /// let [exp, ..] = Validation::default().at_time(0).judge_times(br#"{"exp": "soon"}"#).unwrap();
+    /// assert!(matches!(exp.verdict, Err(Error::InvalidClaim { name: "exp", .. })));
+    /// ```
+    pub fn judge_times(&self, payload: &[u8]) -> Result<[TimeClaim; 3], Error> {
+        let claims = json::parse_object(payload, Segment::Payload, &REGISTERED)?;
+        let now = self.try_now()?;
+        Ok(Moment::ALL.map(|moment| {
+            let (seconds, verdict) = match numeric_date(&claims, moment) {
+                Err(e) => (None, Err(e)),
+                Ok(None) if moment == Moment::Expires && self.check_exp => {
+                    (None, Err(Error::MissingClaim("exp".to_owned())))
+                }
+                Ok(None) => (None, Ok(())),
+                Ok(Some(seconds)) => (Some(seconds), self.against_clock(moment, seconds, now)),
+            };
+            TimeClaim {
+                name: moment.name(),
+                seconds,
+                verdict,
+            }
+        }))
+    }
 }
 
 /// Compares two `typ` values as media types (RFC 7515 §4.1.9).
@@ -404,17 +535,47 @@ fn same_media_type(a: &str, b: &str) -> bool {
     strip(a).eq_ignore_ascii_case(strip(b))
 }
 
-/// Which way a fractional NumericDate is rounded: always towards the stricter answer.
-#[derive(Clone, Copy)]
-enum Rounding {
-    /// For `exp`: a token expiring at 10.5 counts as expiring at 10.
-    Down,
-    /// For `nbf` and `iat`: a token valid from 10.5 counts as valid from 11.
-    Up,
+/// One time claim, as [`Validation::judge_times`] judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeClaim {
+    /// `exp`, `nbf` or `iat`.
+    pub name: &'static str,
+    /// The claim in whole seconds, as the checks read it (a fraction rounded
+    /// the strict way), when it is a valid NumericDate.
+    pub seconds: Option<i64>,
+    /// `Ok` when this claim passes on its own, else the error `decode` gives
+    /// for it: not a NumericDate, `exp` missing, expired, not yet valid,
+    /// issued in the future.
+    pub verdict: Result<(), Error>,
+}
+
+/// The three time claims, in the order they are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Moment {
+    Expires,
+    NotBefore,
+    IssuedAt,
+}
+
+impl Moment {
+    const ALL: [Moment; 3] = [Moment::Expires, Moment::NotBefore, Moment::IssuedAt];
+
+    fn name(self) -> &'static str {
+        match self {
+            Moment::Expires => "exp",
+            Moment::NotBefore => "nbf",
+            Moment::IssuedAt => "iat",
+        }
+    }
 }
 
 /// Reads a NumericDate claim: absent, or a JSON number within ±[`MAX_NUMERIC_DATE`].
-fn numeric_date(claims: &Object<'_>, name: &'static str, rounding: Rounding) -> Result<Option<i64>, Error> {
+///
+/// A fraction is rounded towards the stricter answer: a token expiring at
+/// 10.5 counts as expiring at 10, one valid from (or issued at) 10.5 as
+/// valid from 11.
+fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Error> {
+    let name = moment.name();
     let out_of_range = Error::InvalidClaim {
         name,
         reason: "is out of range for a date",
@@ -427,12 +588,15 @@ fn numeric_date(claims: &Object<'_>, name: &'static str, rounding: Rounding) -> 
         }
         Some(Value::Int(_)) => Err(out_of_range),
         Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
-            let rounded = match rounding {
-                Rounding::Down => seconds.floor(),
-                Rounding::Up => seconds.ceil(),
-            };
-            // In range by the guard above, so the cast is exact.
-            Ok(Some(rounded as i64))
+            // In range by the guard above, so the cast is exact but for the
+            // fraction, which it drops (rounding towards zero). `f64::floor`
+            // and `ceil` are not in `core`; one comparison does their work.
+            let truncated = *seconds as i64;
+            Ok(Some(match moment {
+                Moment::Expires if truncated as f64 > *seconds => truncated - 1,
+                Moment::NotBefore | Moment::IssuedAt if (truncated as f64) < *seconds => truncated + 1,
+                _ => truncated,
+            }))
         }
         Some(Value::Float(_)) => Err(out_of_range),
         Some(_) => Err(Error::InvalidClaim {
@@ -477,11 +641,10 @@ fn audience_claim<'c>(claims: &'c Object<'_>) -> Result<Option<Vec<&'c str>>, Er
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::error::Segment;
     use crate::jwt::json::parse_object;
 
     fn check(validation: &Validation, json: &str, now: i64) -> Result<(), Error> {
-        let claims = parse_object(json.as_bytes(), Segment::Payload, REGISTERED).unwrap();
+        let claims = parse_object(json.as_bytes(), Segment::Payload, &REGISTERED).unwrap();
         validation.check_claims(&claims, now)
     }
 
@@ -525,6 +688,22 @@ mod tests {
         assert!(matches!(
             check(&v, r#"{"exp":1000,"nbf":100.1}"#, 100),
             Err(Error::NotYetValid { nbf: 101, .. })
+        ));
+        // Below zero too: -0.5 is floored to -1 for exp, ceiled to 0 for nbf.
+        assert!(check(&v, r#"{"exp":-0.5}"#, -2).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":-0.5}"#, -1),
+            Err(Error::Expired { exp: -1, .. })
+        ));
+        assert!(check(&v, r#"{"exp":9,"nbf":-0.5}"#, 0).is_ok());
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"nbf":-0.5}"#, -1),
+            Err(Error::NotYetValid { nbf: 0, .. })
+        ));
+        // Whole numbers written as floats are not moved.
+        assert!(matches!(
+            check(&v, r#"{"exp":9,"nbf":-3.0}"#, -4),
+            Err(Error::NotYetValid { nbf: -3, .. })
         ));
     }
 
@@ -644,12 +823,30 @@ mod tests {
         assert!(v.check_typ(Some("at+jwt")).is_err());
         // 8 KiB at most.
         assert_eq!(v.max_token_len(), 8 * 1024);
-        // the system clock.
-        let system = Validation::default().now();
-        let before = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        assert!((system - before).abs() <= 1, "{system} vs {before}");
+        // the system clock with std; none without.
+        #[cfg(feature = "std")]
+        {
+            let system = Validation::default().now();
+            let before = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64;
+            assert!((system - before).abs() <= 1, "{system} vs {before}");
+            assert_eq!(v.try_now(), Ok(system));
+        }
+        #[cfg(not(feature = "std"))]
+        assert_eq!(v.try_now(), Err(Error::NoClock));
+    }
+
+    #[test]
+    fn the_last_time_given_is_the_time() {
+        use core::sync::atomic::{AtomicI64, Ordering};
+        static TICKS: AtomicI64 = AtomicI64::new(0);
+        let ticking = Validation::default().with_clock(|| TICKS.fetch_add(1, Ordering::Relaxed));
+        // Read once per check, not once per Validation.
+        assert_eq!(ticking.try_now(), Ok(0));
+        assert_eq!(ticking.try_now(), Ok(1));
+        assert_eq!(ticking.clone().at_time(7).try_now(), Ok(7));
+        assert_eq!(ticking.at_time(7).with_clock(|| 8).try_now(), Ok(8));
     }
 }

@@ -8,6 +8,8 @@
 //!
 //! Times are Unix seconds, decided by the caller (the auth layer owns the clock).
 
+use std::prelude::rust_2021::*;
+
 mod schema;
 
 use std::collections::HashMap;

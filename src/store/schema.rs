@@ -3,6 +3,8 @@
 //! Each entry upgrades the schema from version `i` to `i + 1`. Append new
 //! entries; never edit one that has shipped.
 
+use std::prelude::rust_2021::*;
+
 use rusqlite::Connection;
 
 use super::StoreError;
