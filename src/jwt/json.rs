@@ -96,25 +96,17 @@ pub(crate) fn parse_object<'a>(
 ) -> Result<Object<'a>, Error> {
     let mut scan = Scanner::new(bytes);
     scan.skip_whitespace();
+    if !scan.eat(b'{') {
+        return Err(not_an_object(bytes, segment));
+    }
     let mut kept: Kept<'a> = Default::default();
-    let scanned = if scan.eat(b'{') {
-        scan.object(keep, &mut kept).map(|()| true)
-    } else {
-        // Say "not an object" only for what is valid JSON (duplicates and
-        // all); anything else, including a UTF-8 byte order mark, is "not JSON".
-        match scan.value(None) {
-            Ok(()) | Err(Fault::Duplicate) => Ok(false),
-            Err(Fault::Syntax) => Err(Fault::Syntax),
-        }
-    };
-    match scanned.and_then(|object| scan.end().map(|()| object)) {
-        Ok(true) => Ok(Object {
+    match scan.object(keep, &mut kept).and_then(|()| scan.end()) {
+        Ok(()) => Ok(Object {
             text: scan.text,
             names: scan.names,
             keep: keep.names,
             kept,
         }),
-        Ok(false) => Err(Error::NotAnObject(segment)),
         Err(Fault::Duplicate) => Err(Error::DuplicateMember {
             segment,
             name: scan.duplicate,
@@ -140,6 +132,18 @@ pub(crate) fn parse_object<'a>(
 pub fn strict_json_object(bytes: &[u8], segment: Segment) -> Result<serde_json::Value, Error> {
     parse_object(bytes, segment, &Wanted::NONE)?;
     serde_json::from_slice(bytes).map_err(|e| json_error(segment, &e))
+}
+
+/// The error for a top level that is not an object: "not an object" for
+/// what serde_json reads as some JSON value, anything else (including a UTF-8
+/// byte order mark) "not JSON". Nothing of it is kept, so only the verdict
+/// matters, and serde_json gives it.
+#[cold]
+fn not_an_object(bytes: &[u8], segment: Segment) -> Error {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Ok(_) => Error::NotAnObject(segment),
+        Err(e) => json_error(segment, &e),
+    }
 }
 
 /// The error for bytes the scanner found not to be JSON, in serde_json's words
@@ -825,6 +829,13 @@ mod tests {
         assert!(matches!(parse("{} x"), Err(Error::Json { .. })));
         assert!(matches!(parse("{"), Err(Error::Json { .. })));
         assert!(matches!(parse("nope"), Err(Error::Json { .. })));
+        // A repeated member inside a top level that is no object says
+        // nothing about the rest (found by fuzzing: this was "not an object").
+        assert!(matches!(parse(r#"[{"a":1,"a":1}"#), Err(Error::Json { .. })));
+        assert_eq!(
+            parse(r#"[{"a":1,"a":1}]"#).unwrap_err(),
+            Error::NotAnObject(Segment::Payload)
+        );
     }
 
     /// Whether the scanner takes `json` as JSON (duplicates aside).
