@@ -17,7 +17,9 @@ use minijwt::base64url::{self, DecodeError};
 use minijwt::{decode, Error, Hs256Key, Segment, Validation};
 use serde_json::{json, Value};
 
-// Only the expectations: the rest of tests/common needs the server.
+// Only the expectations: the rest of tests/common needs the server. Each
+// file uses a part of them.
+#[allow(dead_code)]
 #[path = "common/expect.rs"]
 mod expect;
 use expect::*;

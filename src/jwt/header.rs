@@ -148,8 +148,13 @@ pub(crate) fn check_received(bytes: &[u8]) -> Result<Received<'_>, Error> {
     const READ: Wanted = Wanted::new(&["alg", "typ", "kid"]);
     let header = json::parse_object(bytes, Segment::Header, &READ)?;
     match header.get("alg") {
-        Some(Value::Str(alg)) if alg == "HS256" => {}
-        Some(Value::Str(alg)) => return Err(Error::UnsupportedAlgorithm(format!("{:?}", echo(alg)))),
+        Some(Value::Str(alg)) if header.text(alg) == "HS256" => {}
+        Some(Value::Str(alg)) => {
+            return Err(Error::UnsupportedAlgorithm(format!(
+                "{:?}",
+                echo(&header.text(alg))
+            )))
+        }
         Some(other) => {
             return Err(Error::UnsupportedAlgorithm(format!(
                 "({} instead of a string)",
@@ -163,7 +168,7 @@ pub(crate) fn check_received(bytes: &[u8]) -> Result<Received<'_>, Error> {
     }
     let string = |name: &'static str| match header.get(name) {
         None => Ok(None),
-        Some(Value::Str(value)) => Ok(Some(value.clone())),
+        Some(Value::Str(value)) => Ok(Some(header.text(value))),
         Some(_) => Err(Error::InvalidHeader {
             name,
             reason: "is not a string",

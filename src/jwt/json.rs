@@ -29,20 +29,21 @@ use super::error::{echo, Error, Segment};
 
 /// A member value as the checks need to see it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value<'a> {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     /// A JSON integer that fits `i64` (except `-0`, a `Float` as in serde_json).
     Int(i64),
     /// Any other JSON number: a fraction, an exponent, or an integer beyond `i64`.
     Float(f64),
-    Str(Cow<'a, str>),
-    Array(Vec<Value<'a>>),
+    /// A string, as where it is in the text: [`Object::text`] reads it.
+    Str(Name),
+    Array(Vec<Value>),
     /// An object (its members were checked for duplicates and dropped).
     Object,
 }
 
-impl Value<'_> {
+impl Value {
     /// The JSON type's name, for error messages.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
@@ -63,18 +64,23 @@ pub(crate) struct Object<'a> {
     names: Vec<Name>,
     /// The names asked for, and in the same places their values, if present.
     keep: &'static [&'static str],
-    kept: Kept<'a>,
+    kept: Kept,
 }
 
 /// The values of the members asked for, each in its name's place in the
 /// list, written there as they are read (no copies on the hot path).
-type Kept<'a> = [Option<Value<'a>>; Wanted::MAX];
+type Kept = [Option<Value>; Wanted::MAX];
 
 impl<'a> Object<'a> {
     /// The value of member `name`, if it was asked for and is present.
-    pub(crate) fn get(&self, name: &str) -> Option<&Value<'a>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         let place = self.keep.iter().position(|wanted| same(wanted, name))?;
         self.kept[place].as_ref()
+    }
+
+    /// The text of a kept string, unescaped.
+    pub(crate) fn text(&self, string: &Name) -> Cow<'a, str> {
+        string.read(self.text)
     }
 
     /// Whether the object has a member `name` (asked for or not).
@@ -99,7 +105,7 @@ pub(crate) fn parse_object<'a>(
     if !scan.eat(b'{') {
         return Err(not_an_object(bytes, segment));
     }
-    let mut kept: Kept<'a> = Default::default();
+    let mut kept: Kept = Default::default();
     match scan.object(keep, &mut kept).and_then(|()| scan.end()) {
         Ok(()) => Ok(Object {
             text: scan.text,
@@ -178,8 +184,8 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
 
 /// A member name, as where it is in the text: nothing is copied unless it
 /// holds an escape (rare), and then only when it is compared.
-#[derive(Debug, Clone, Copy)]
-struct Name {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Name {
     /// The bytes between the quotes.
     start: usize,
     end: usize,
@@ -455,7 +461,7 @@ impl<'a> Scanner<'a> {
 
     /// One value of any type: checked, and stored in `kept` if given (no
     /// [`Value`] is built otherwise).
-    fn value(&mut self, kept: Option<&mut Option<Value<'a>>>) -> Result<(), Fault> {
+    fn value(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
         self.skip_whitespace();
         let value = match self.next()? {
             b'{' => {
@@ -467,9 +473,7 @@ impl<'a> Scanner<'a> {
                 let start = self.pos;
                 let escaped = self.string()?;
                 let Some(kept) = kept else { return Ok(()) };
-                kept.get_or_insert(Value::Str(
-                    Name::new(self.bytes, start, self.pos - 1, escaped).read(self.text),
-                ));
+                kept.get_or_insert(Value::Str(Name::new(self.bytes, start, self.pos - 1, escaped)));
                 return Ok(());
             }
             b't' => self.literal(b"rue", Value::Bool(true))?,
@@ -499,7 +503,7 @@ impl<'a> Scanner<'a> {
 
     /// The members of an object whose `{` was just read, up to its `}`; the
     /// values of those named in `keep` go into `kept`.
-    fn object(&mut self, keep: &Wanted, kept: &mut Kept<'a>) -> Result<(), Fault> {
+    fn object(&mut self, keep: &Wanted, kept: &mut Kept) -> Result<(), Fault> {
         self.open()?;
         let first_name = self.names.len();
         self.skip_whitespace();
@@ -539,7 +543,7 @@ impl<'a> Scanner<'a> {
 
     /// The items of an array whose `[` was just read, up to its `]`; stored
     /// in `kept` (each item kept too) if given.
-    fn array(&mut self, kept: Option<&mut Option<Value<'a>>>) -> Result<(), Fault> {
+    fn array(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
         self.open()?;
         let mut items = Vec::new();
         self.skip_whitespace();
@@ -568,7 +572,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The rest of `true`, `false` or `null`.
-    fn literal(&mut self, rest: &[u8], value: Value<'a>) -> Result<Value<'a>, Fault> {
+    fn literal(&mut self, rest: &[u8], value: Value) -> Result<Value, Fault> {
         if self.bytes[self.pos..].starts_with(rest) {
             self.pos += rest.len();
             Ok(value)
@@ -581,7 +585,7 @@ impl<'a> Scanner<'a> {
     /// fits `i64` exactly, anything else as the nearest `f64`, which must be
     /// finite (`1e400` is an error, not infinity). Stored in `kept` if given;
     /// otherwise an integer short enough to be finite is only checked.
-    fn number(&mut self, kept: Option<&mut Option<Value<'a>>>) -> Result<(), Fault> {
+    fn number(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
         let start = self.pos;
         let negative = self.eat(b'-');
         match self.next()? {
@@ -766,13 +770,17 @@ mod tests {
         assert_eq!(object.get("exp"), Some(&Value::Int(10)));
         assert_eq!(object.get("sub"), None);
         assert!(object.contains("sub"));
-        assert_eq!(
-            object.get("aud"),
-            Some(&Value::Array(vec![
-                Value::Str("x".into()),
-                Value::Str("y".into())
-            ]))
-        );
+        let Some(Value::Array(items)) = object.get("aud") else {
+            panic!("aud: {:?}", object.get("aud"))
+        };
+        let texts: Vec<_> = items
+            .iter()
+            .map(|item| match item {
+                Value::Str(s) => object.text(s),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(texts, ["x", "y"]);
     }
 
     #[test]
@@ -790,10 +798,11 @@ mod tests {
             parse(r#"{"exp": 18446744073709551615}"#).unwrap().get("exp"),
             Some(Value::Float(_))
         ));
-        assert_eq!(
-            parse(r#"{"exp": "1"}"#).unwrap().get("exp"),
-            Some(&Value::Str("1".into()))
-        );
+        let object = parse(r#"{"exp": "\u0031"}"#).unwrap();
+        let Some(Value::Str(s)) = object.get("exp") else {
+            panic!("{:?}", object.get("exp"))
+        };
+        assert_eq!(object.text(s), "1");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a verified token must also satisfy: time, issuer, audience, subject,
 //! type, required claims, and size.
 
-use alloc::borrow::ToOwned;
+use alloc::borrow::{Cow, ToOwned};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -436,13 +436,13 @@ impl Validation {
         }
 
         if let (Some(expected), Some(iss)) = (&self.issuers, iss) {
-            if !expected.iter().any(|e| e == iss) {
-                return Err(Error::WrongIssuer(echo(iss)));
+            if !expected.iter().any(|e| *e == iss) {
+                return Err(Error::WrongIssuer(echo(&iss)));
             }
         }
         if let (Some(expected), Some(sub)) = (&self.subject, sub) {
-            if expected != sub {
-                return Err(Error::WrongSubject(echo(sub)));
+            if *expected != sub {
+                return Err(Error::WrongSubject(echo(&sub)));
             }
         }
         match (&self.audiences, aud) {
@@ -606,10 +606,10 @@ fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Erro
     }
 }
 
-fn string_claim<'c>(claims: &'c Object<'_>, name: &'static str) -> Result<Option<&'c str>, Error> {
+fn string_claim<'a>(claims: &Object<'a>, name: &'static str) -> Result<Option<Cow<'a, str>>, Error> {
     match claims.get(name) {
         None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s)),
+        Some(Value::Str(s)) => Ok(Some(claims.text(s))),
         Some(_) => Err(Error::InvalidClaim {
             name,
             reason: "must be a string",
@@ -618,18 +618,18 @@ fn string_claim<'c>(claims: &'c Object<'_>, name: &'static str) -> Result<Option
 }
 
 /// Reads `aud`: a string, or an array of strings (RFC 7519 §4.1.3).
-fn audience_claim<'c>(claims: &'c Object<'_>) -> Result<Option<Vec<&'c str>>, Error> {
+fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, Error> {
     let invalid = Error::InvalidClaim {
         name: "aud",
         reason: "must be a string or an array of strings",
     };
     match claims.get("aud") {
         None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(vec![s.as_ref()])),
+        Some(Value::Str(s)) => Ok(Some(vec![claims.text(s)])),
         Some(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::Str(s) => Ok(s.as_ref()),
+                Value::Str(s) => Ok(claims.text(s)),
                 _ => Err(invalid.clone()),
             })
             .collect::<Result<Vec<_>, _>>()
