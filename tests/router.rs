@@ -5,8 +5,6 @@
 //! header. Framing, limits and timeouts are the transport's, tested over TCP
 //! in server_http.rs, connections.rs and transport.rs.
 
-use std::collections::BTreeSet;
-
 use minijwt::auth::AuthConfig;
 use minijwt::http::router::ROUTES;
 use minijwt::http::Request;
@@ -21,26 +19,6 @@ const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OP
 fn concrete(route: &str) -> String {
     let id = if route.starts_with("/notes/") { "1" } else { "abc" };
     route.replace("{id}", id)
-}
-
-/// Asserts `reply` is an error with exactly the body every error has:
-/// `{"error": code, "error_description": text}`, as JSON.
-fn assert_error_body(reply: &Reply, status: u16, code: &str) {
-    assert_eq!((reply.status, reply.error()), (status, code), "{reply:?}");
-    assert_eq!(reply.header("Content-Type"), Some("application/json"));
-    let fields: BTreeSet<&str> = reply
-        .body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        fields,
-        BTreeSet::from(["error", "error_description"]),
-        "{reply:?}"
-    );
-    assert!(!reply.text("error_description").is_empty());
 }
 
 /// Every method of every route in `ROUTES` reaches a handler (neither 405

@@ -215,3 +215,23 @@ pub fn settle(before: (usize, usize)) -> (usize, usize) {
     }
     threads_and_descriptors()
 }
+
+/// Asserts `reply` is an error with exactly the body every error has:
+/// `{"error": code, "error_description": text}`, as JSON.
+pub fn assert_error_body(reply: &Reply, status: u16, code: &str) {
+    assert_eq!((reply.status, reply.error()), (status, code), "{reply:?}");
+    assert_eq!(reply.header("Content-Type"), Some("application/json"));
+    let fields: std::collections::BTreeSet<&str> = reply
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        std::collections::BTreeSet::from(["error", "error_description"]),
+        "{reply:?}"
+    );
+    assert!(!reply.text("error_description").is_empty());
+}
