@@ -193,6 +193,10 @@ fn explain_into(
     verifier: Option<&Verifier>,
     validation: &Validation,
 ) -> Result<(), CliError> {
+    // One reading of the clock for the whole explanation: the verdict and
+    // every line of step 6 are judged at the same second.
+    let pinned = validation.clone().at_time(validation.now());
+    let validation = &pinned;
     let now = validation.now();
     let verdict = match verifier {
         Some(verifier) => verifier.decode(token, validation).map(drop),
@@ -353,6 +357,8 @@ fn explain_json_segment(out: &mut String, step: u8, segment: Segment, text: &str
 /// stands against the clock. Each verdict is the library's own
 /// ([`Validation::judge_times`]), so it cannot contradict the token's.
 fn time_claims(out: &mut String, payload: &[u8], validation: &Validation) {
+    // Each line's verdict and its wording read the same second.
+    let validation = &validation.clone().at_time(validation.now());
     let (Ok(times), Ok(raw)) = (
         validation.judge_times(payload),
         serde_json::from_slice::<Value>(payload),

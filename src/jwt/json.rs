@@ -94,7 +94,8 @@ impl<'a> Object<'a> {
 ///
 /// Errors, in the order the bytes meet them: not JSON ([`Error::Json`]), a
 /// member name twice in one object ([`Error::DuplicateMember`], reported when
-/// that object closes), valid JSON but no object ([`Error::NotAnObject`]).
+/// that object closes), some other value ([`Error::NotAnObject`], when
+/// serde_json reads it as one; see `not_an_object`).
 pub(crate) fn parse_object<'a>(
     bytes: &'a [u8],
     segment: Segment,
@@ -465,7 +466,8 @@ impl<'a> Scanner<'a> {
         self.skip_whitespace();
         let value = match self.next()? {
             b'{' => {
-                self.object(&Wanted::NONE, &mut Default::default())?;
+                // Below the top level nothing is kept.
+                self.object(&Wanted::NONE, &mut [])?;
                 Value::Object
             }
             b'[' => return self.array(kept),
@@ -503,7 +505,7 @@ impl<'a> Scanner<'a> {
 
     /// The members of an object whose `{` was just read, up to its `}`; the
     /// values of those named in `keep` go into `kept`.
-    fn object(&mut self, keep: &Wanted, kept: &mut Kept) -> Result<(), Fault> {
+    fn object(&mut self, keep: &Wanted, kept: &mut [Option<Value>]) -> Result<(), Fault> {
         self.open()?;
         let first_name = self.names.len();
         self.skip_whitespace();

@@ -406,20 +406,7 @@ impl Validation {
         let sub = string_claim(claims, "sub")?;
         let aud = audience_claim(claims)?;
 
-        if self.check_exp && exp.is_none() {
-            return Err(Error::MissingClaim("exp".to_owned()));
-        }
-        let also_required = [
-            self.issuers.as_ref().map(|_| "iss"),
-            self.subject.as_ref().map(|_| "sub"),
-            self.audiences.as_ref().map(|_| "aud"),
-        ];
-        let required = self
-            .required
-            .iter()
-            .map(String::as_str)
-            .chain(also_required.into_iter().flatten());
-        for name in required {
+        for name in self.required_claims() {
             if !claims.contains(name) {
                 return Err(Error::MissingClaim(name.to_owned()));
             }
@@ -454,6 +441,20 @@ impl Validation {
             (None, Some(_)) => Err(Error::WrongAudience),
             _ => Ok(()),
         }
+    }
+
+    /// The claims that must be present, in the order they are checked: `exp`
+    /// (unless its check is off), those of [`require`](Self::require), then
+    /// `iss`, `sub` and `aud` when an issuer, subject or audience is expected.
+    fn required_claims(&self) -> impl Iterator<Item = &str> {
+        let expected = [
+            self.issuers.as_ref().map(|_| "iss"),
+            self.subject.as_ref().map(|_| "sub"),
+            self.audiences.as_ref().map(|_| "aud"),
+        ];
+        (self.check_exp.then_some("exp").into_iter())
+            .chain(self.required.iter().map(String::as_str))
+            .chain(expected.into_iter().flatten())
     }
 
     /// Checks one time claim, read as `seconds`, against `now` and the leeway.
@@ -509,8 +510,8 @@ impl Validation {
         Ok(Moment::ALL.map(|moment| {
             let (seconds, verdict) = match numeric_date(&claims, moment) {
                 Err(e) => (None, Err(e)),
-                Ok(None) if moment == Moment::Expires && self.check_exp => {
-                    (None, Err(Error::MissingClaim("exp".to_owned())))
+                Ok(None) if self.required_claims().any(|name| name == moment.name()) => {
+                    (None, Err(Error::MissingClaim(moment.name().to_owned())))
                 }
                 Ok(None) => (None, Ok(())),
                 Ok(Some(seconds)) => (Some(seconds), self.against_clock(moment, seconds, now)),
@@ -799,6 +800,19 @@ mod tests {
         assert!(access.check_typ(Some("application/AT+JWT")).is_ok());
         assert!(access.check_typ(Some("refresh+jwt")).is_err());
         assert!(access.check_typ(None).is_err());
+    }
+
+    /// judge_times gives each time claim the error decode gives for it,
+    /// `require` included.
+    #[test]
+    fn judged_times_agree_with_the_checks() {
+        let v = Validation::default().at_time(10).require("nbf");
+        let [exp, nbf, iat] = v.judge_times(br#"{"exp":100}"#).unwrap();
+        assert_eq!((exp.verdict, iat.verdict), (Ok(()), Ok(())));
+        assert_eq!(nbf.verdict, Err(Error::MissingClaim("nbf".into())));
+        assert_eq!(check(&v, r#"{"exp":100}"#, 10), nbf.verdict);
+        let lax = Validation::default().at_time(10).dangerous_skip_exp_check();
+        assert_eq!(lax.judge_times(b"{}").unwrap()[0].verdict, Ok(()));
     }
 
     /// One test per default the docs state, each at its boundary.
