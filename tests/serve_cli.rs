@@ -511,3 +511,54 @@ fn keys_rotate_and_reload_on_sighup_without_logging_anyone_out() {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--metrics-addr` (and `MINIJWT_METRICS_ADDR`) serve `/metrics` on a
+/// listener of its own; the public port never serves it.
+#[test]
+fn metrics_addr_serves_metrics_on_a_separate_port() {
+    let dir = workdir("metrics-flag");
+    let launch = Launch {
+        args: vec!["--metrics-addr".into(), "127.0.0.1:0".into()],
+        ..Launch::default()
+    };
+    let flag = serve_with(&dir, &[], &launch);
+    let dir = workdir("metrics-env");
+    let env = serve(&dir, &[("MINIJWT_METRICS_ADDR", "127.0.0.1:0")]);
+    for server in [&flag, &env] {
+        let line = server.wait_for_line("metrics on http://");
+        let metrics: std::net::SocketAddr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.strip_suffix("/metrics"))
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        assert_ne!(metrics.port(), server.addr.port());
+        assert_eq!(call(server.addr, "GET", "/metrics", None, None).status, 404);
+        let before = scrape(metrics);
+        assert_eq!(call(server.addr, "GET", "/healthz", None, None).status, 200);
+        let after = scrape(metrics);
+        let key = r#"minijwt_http_requests_total{route="/healthz",status="2xx"}"#;
+        assert_eq!(after[key] - before[key], 1.0);
+    }
+
+    // Off by default: no metrics line, and the public port has none.
+    let dir = workdir("metrics-off");
+    let plain = serve(&dir, &[]);
+    assert_eq!(call(plain.addr, "GET", "/metrics", None, None).status, 404);
+    assert_eq!(call(plain.addr, "GET", "/readyz", None, None).status, 200);
+
+    // The metrics address taken: the server does not start.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_minijwt"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--metrics-addr"])
+        .arg(taken.local_addr().unwrap().to_string())
+        .current_dir(workdir("metrics-taken"))
+        .env_remove("MINIJWT_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("(metrics)"),
+        "{output:?}"
+    );
+}

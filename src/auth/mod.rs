@@ -15,6 +15,7 @@
 use std::prelude::rust_2021::*;
 
 mod audit;
+mod counters;
 mod password;
 mod throttle;
 
@@ -30,6 +31,8 @@ pub use crate::store::{Note, Session, User};
 use crate::store::{RefreshRecord, Rotation, Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, KeySet, Validation};
 use audit::{Subject, Trail};
+pub use counters::AuthCounts;
+use counters::Counters;
 use password::{Busy, PasswordHasher};
 use throttle::LoginThrottle;
 pub use throttle::ThrottleLimits;
@@ -385,6 +388,7 @@ pub struct Auth {
     hasher: PasswordHasher,
     throttle: LoginThrottle,
     trail: Trail,
+    counters: Counters,
 }
 
 impl fmt::Debug for Auth {
@@ -434,6 +438,7 @@ impl Auth {
             hasher,
             throttle,
             trail,
+            counters: Counters::default(),
         })
     }
 
@@ -488,7 +493,19 @@ impl Auth {
     /// assert!(auth.health().is_ok());
     /// ```
     pub fn health(&self) -> Result<(), AuthError> {
-        Ok(self.store.ping()?)
+        Ok(self.store.ready()?)
+    }
+
+    /// The counters of logins and refreshes by outcome, the login queue and
+    /// the store's errors, for operators (see [`AuthCounts`]).
+    pub fn counts(&self) -> AuthCounts {
+        let (running, waiting) = self.hasher.load();
+        AuthCounts {
+            login_queue: waiting as u64,
+            hashes_running: running as u64,
+            store_errors: self.store.errors(),
+            ..self.counters.read()
+        }
     }
 
     /// Creates a user. Usernames are 3–32 characters of `A–Z a–z 0–9 _ . -`,
@@ -552,7 +569,13 @@ impl Auth {
         user_agent: &str,
     ) -> Result<TokenPair, AuthError> {
         let now = self.clock.now();
-        let user = self.check_credentials(username, password, client, now)?;
+        let user = self
+            .check_credentials(username, password, client, now)
+            .inspect_err(|e| match e {
+                AuthError::InvalidCredentials => Counters::bump(&self.counters.logins_failed),
+                AuthError::Throttled { .. } => Counters::bump(&self.counters.logins_throttled),
+                _ => {}
+            })?;
         let expires_at = now + self.config.refresh_ttl;
         let jti = random_id()?;
         let refresh_token = self.mint_refresh(user.id, &jti, now, expires_at)?;
@@ -585,7 +608,9 @@ impl Auth {
                 other => other.into(),
             })?;
         self.trail.recorded(&self.store, now);
-        self.pair(&user, refresh_token, &record.family, record.expires_at, now)
+        let pair = self.pair(&user, refresh_token, &record.family, record.expires_at, now)?;
+        Counters::bump(&self.counters.logins_ok);
+        Ok(pair)
     }
 
     /// A password check that counts as a login attempt: throttled, and a
@@ -931,7 +956,9 @@ impl Auth {
         match outcome {
             Rotation::Rotated(record) => {
                 let user = owner(&user, &record).ok_or(AuthError::NotFound)?;
-                self.pair(user, token, &record.family, record.expires_at, now)
+                let pair = self.pair(user, token, &record.family, record.expires_at, now)?;
+                Counters::bump(&self.counters.refreshes_ok);
+                Ok(pair)
             }
             Rotation::Retried(record) => {
                 let again =
@@ -941,9 +968,14 @@ impl Auth {
                     return Err(AuthError::InvalidGrant("refresh token was rotated".to_owned()));
                 }
                 let user = owner(&user, &record).ok_or(AuthError::NotFound)?;
-                self.pair(user, again, &record.family, record.expires_at, now)
+                let pair = self.pair(user, again, &record.family, record.expires_at, now)?;
+                Counters::bump(&self.counters.refreshes_grace);
+                Ok(pair)
             }
-            Rotation::Reused => Err(AuthError::ReuseDetected),
+            Rotation::Reused => {
+                Counters::bump(&self.counters.refreshes_reuse);
+                Err(AuthError::ReuseDetected)
+            }
             Rotation::Revoked => Err(AuthError::InvalidGrant("refresh token was revoked".to_owned())),
             Rotation::Expired => Err(AuthError::InvalidGrant("refresh token expired".to_owned())),
             Rotation::Unknown => Err(AuthError::InvalidGrant("refresh token is not known".to_owned())),

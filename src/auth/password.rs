@@ -95,6 +95,12 @@ impl PasswordHasher {
         Ok(matched && phc.is_some())
     }
 
+    /// Hashes running and waiting now.
+    pub fn load(&self) -> (usize, usize) {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        (slots.running, slots.waiting)
+    }
+
     fn acquire(&self) -> Result<Permit<'_>, Busy> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if slots.running >= self.max_running {

@@ -46,6 +46,9 @@ Options (each also read from the environment variable shown; the option wins):
   --failed-logins-per-address N
                        failed logins per client address per 15 min
                                                        MINIJWT_FAILED_LOGINS_PER_ADDRESS [100]
+  --metrics-addr ADDR  serve GET /metrics (Prometheus text format) on this
+                       address, a listener of its own; never on --addr
+                                                       MINIJWT_METRICS_ADDR [off]
   --no-register        turn off POST /auth/register    MINIJWT_NO_REGISTER=1
   --demo               access tokens live 20 s, so the page at / shows
                        expiry and refresh within a minute (--access-ttl wins)
@@ -105,6 +108,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             "trusted-proxy",
             "proxy-header",
             "audit-days",
+            "metrics-addr",
         ],
         &["no-register", "demo"],
         &["trusted-proxy"],
@@ -175,6 +179,8 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             .collect::<Result<_, _>>()?,
     )
     .with_header(proxy_header);
+    let metrics_addr =
+        setting(&parsed, "metrics-addr", "MINIJWT_METRICS_ADDR")?.filter(|a| !a.trim().is_empty());
     let issuer = setting(&parsed, "issuer", "MINIJWT_ISSUER")?.unwrap_or_else(|| "minijwt".to_owned());
     let no_register = match setting(&parsed, "no-register", "MINIJWT_NO_REGISTER")? {
         None => false,
@@ -220,13 +226,19 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         max_connections,
         log: true,
         trusted_proxies,
+        metrics_addr: metrics_addr.clone(),
     };
-    let server = RunningServer::start(auth.clone(), &addr, options)
-        .map_err(|e| usage(format!("cannot listen on {addr}: {e}")))?;
+    let server = RunningServer::start(auth.clone(), &addr, options).map_err(|e| match &metrics_addr {
+        Some(metrics) => usage(format!("cannot listen on {addr} and {metrics} (metrics): {e}")),
+        None => usage(format!("cannot listen on {addr}: {e}")),
+    })?;
     eprintln!(
         "minijwt: listening on http://{}, database {db}, key from {key_source}, up to {max_connections} connections",
         server.addr()
     );
+    if let Some(at) = server.metrics_addr() {
+        eprintln!("minijwt: metrics on http://{at}/metrics");
+    }
     if demo {
         eprintln!(
             "minijwt: demo: access tokens live {access_ttl} s; open http://{}/",

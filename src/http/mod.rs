@@ -7,6 +7,7 @@
 use std::prelude::rust_2021::*;
 
 pub mod browser;
+pub mod metrics;
 pub mod page;
 pub mod proxy;
 pub mod router;

@@ -50,6 +50,7 @@ routes! {
     "/notes": GET => notes, POST => create_note;
     "/notes/{id}": GET => note, DELETE => delete_note;
     "/healthz": GET => healthz;
+    "/readyz": GET => readyz;
 }
 
 /// The realm in `WWW-Authenticate`.
@@ -71,19 +72,57 @@ const REALM: &str = "minijwt";
 /// assert_eq!(router::handle(&auth, &Request::new("GET", "/me")).status, 401);
 /// ```
 pub fn handle(auth: &Auth, request: &Request) -> Response {
+    handle_matched(auth, request).0
+}
+
+/// What a request's path was matched to, for counting requests by route
+/// with a bounded set of labels (never the path itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matched {
+    /// `ROUTES[i]`, whatever the method.
+    Route(usize),
+    /// A file of the page at `/`.
+    Page,
+    /// No route: every unknown path counts as one.
+    Unknown,
+}
+
+/// [`handle`], and what the path matched.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use minijwt::auth::{Auth, AuthConfig, SystemClock};
+/// use minijwt::http::{router::{self, Matched, ROUTES}, Request};
+/// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(), minijwt::Hs256Key::new(&[7; 32]).unwrap(),
+/// #                      AuthConfig::default(), Arc::new(SystemClock)).unwrap();
+/// let (response, matched) = router::handle_matched(&auth, &Request::new("GET", "/notes/7"));
+/// assert_eq!((response.status, matched), (401, Matched::Route(10)));
+/// assert_eq!(ROUTES[10].path, "/notes/{id}");
+/// assert_eq!(router::handle_matched(&auth, &Request::new("GET", "/x")).1, Matched::Unknown);
+/// ```
+pub fn handle_matched(auth: &Auth, request: &Request) -> (Response, Matched) {
     let path = request.path.split(['?', '#']).next().unwrap_or_default();
     if page::is_page(path) {
-        return match request.method.as_str() {
+        let response = match request.method.as_str() {
             "GET" | "HEAD" => {
                 page::serve(path).unwrap_or_else(|| Response::error(404, "not_found", "no such path"))
             }
             _ => Response::error(405, "method_not_allowed", &format!("{path} accepts GET and HEAD"))
                 .with_header("Allow", "GET, HEAD"),
         };
+        return (response, Matched::Page);
     }
     let Some((index, id)) = find_route(path) else {
-        return Response::error(404, "not_found", "no such path");
+        return (
+            Response::error(404, "not_found", "no such path"),
+            Matched::Unknown,
+        );
     };
+    (dispatch(auth, request, index, id), Matched::Route(index))
+}
+
+/// Answers a request for `ROUTES[index]`.
+fn dispatch(auth: &Auth, request: &Request, index: usize, id: Option<Id<'_>>) -> Response {
     let route = &ROUTES[index];
     // With registration closed the path does not exist, whatever the method or body.
     if route.path == "/auth/register" && !auth.config().allow_register {
@@ -150,10 +189,24 @@ type Handled = Result<Response, Response>;
 /// What answers one method of one route, given the path's `{id}` if it has one.
 type Handler = fn(&Auth, &Request, Option<Id<'_>>) -> Handled;
 
-/// `GET /healthz`.
-fn healthz(auth: &Auth, _: &Request, _: Option<Id<'_>>) -> Handled {
-    auth.health().map_err(auth_failure)?;
+/// `GET /healthz`: the process lives and answers; asks nothing of the
+/// database (that is `/readyz`).
+fn healthz(_: &Auth, _: &Request, _: Option<Id<'_>>) -> Handled {
     Ok(Response::json(200, &serde_json::json!({"status": "ok"})))
+}
+
+/// `GET /readyz`: the database answers a trivial read within the store's
+/// pool wait; any failure of it is 503 with `Retry-After` (not ready: send
+/// traffic elsewhere), never a 500.
+fn readyz(auth: &Auth, _: &Request, _: Option<Id<'_>>) -> Handled {
+    auth.health().map_err(|e| {
+        let why = match e {
+            AuthError::Store(StoreError::Unavailable(why)) => why,
+            _ => "the database does not answer".to_owned(),
+        };
+        Response::error(503, "temporarily_unavailable", &why).with_header("Retry-After", "1")
+    })?;
+    Ok(Response::json(200, &serde_json::json!({"status": "ready"})))
 }
 
 /// `POST /auth/register`.

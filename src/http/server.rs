@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tiny_http::{Limits, Refusal, ResponseBox};
 
+use super::metrics::{Metrics, MetricsServer};
 use super::proxy::TrustedProxies;
 use super::{router, Request, Response, MAX_BODY};
 use crate::auth::Auth;
@@ -92,6 +93,9 @@ pub struct Options {
     pub log: bool,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: TrustedProxies,
+    /// Where to serve `GET /metrics` (a listener of its own, never the
+    /// public one); `None`, the default: nowhere.
+    pub metrics_addr: Option<String>,
 }
 
 impl Default for Options {
@@ -100,6 +104,7 @@ impl Default for Options {
             max_connections: MAX_CONNECTIONS,
             log: false,
             trusted_proxies: TrustedProxies::default(),
+            metrics_addr: None,
         }
     }
 }
@@ -122,6 +127,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     transport: tiny_http::Running,
     logger: Option<JoinHandle<()>>,
+    metrics: Option<MetricsServer>,
 }
 
 impl RunningServer {
@@ -139,16 +145,30 @@ impl RunningServer {
             }
             false => (None, None),
         };
+        let metrics = Arc::new(Metrics::default());
         let app = App {
-            auth,
+            auth: auth.clone(),
             log,
             proxies: options.trusted_proxies,
+            metrics: metrics.clone(),
         };
         let transport = server.serve(limits(options.max_connections.max(1)), app)?;
+        // Started after the public listener, whose connections it counts; if
+        // it cannot start, dropping `transport` stops the public one.
+        let metrics = match &options.metrics_addr {
+            Some(at) => Some(MetricsServer::start(
+                at,
+                metrics,
+                auth,
+                transport.open_connections_handle(),
+            )?),
+            None => None,
+        };
         Ok(RunningServer {
             addr,
             transport,
             logger,
+            metrics,
         })
     }
 
@@ -162,9 +182,17 @@ impl RunningServer {
         self.transport.open_connections()
     }
 
+    /// The metrics listener's address, when `Options::metrics_addr` asked for one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(MetricsServer::addr)
+    }
+
     /// Stops accepting, answers the requests being served, and waits for
     /// their connections to close.
     pub fn shutdown(self) {
+        if let Some(metrics) = self.metrics {
+            metrics.shutdown();
+        }
         // The transport held the last sender: the logger drains and ends,
         // unless stderr blocks it; then it is left behind after LOG_DRAIN.
         self.transport.shutdown();
@@ -283,6 +311,7 @@ struct App {
     auth: Arc<Auth>,
     log: Option<Log>,
     proxies: TrustedProxies,
+    metrics: Arc<Metrics>,
 }
 
 impl tiny_http::Handler for App {
@@ -300,7 +329,9 @@ impl tiny_http::Handler for App {
             headers,
             body: raw.into_body(),
         };
-        let response = router::handle(&self.auth, &request);
+        let (response, matched) = router::handle_matched(&self.auth, &request);
+        let took = started.elapsed();
+        self.metrics.record(matched, response.status, took);
         if let Some(log) = &self.log {
             let mut path = request.path;
             let mut end = path.find('?').unwrap_or(path.len()).min(LOG_PATH);
@@ -313,7 +344,7 @@ impl tiny_http::Handler for App {
                 method: request.method,
                 path,
                 status: response.status,
-                micros: started.elapsed().as_micros(),
+                micros: took.as_micros(),
             });
         }
         to_tiny(response)
@@ -335,6 +366,9 @@ impl tiny_http::Handler for App {
             Refusal::VersionNotSupported => "http_version_not_supported",
         };
         let mut response = Response::error(refusal.status(), code, refusal.description());
+        if refusal != Refusal::Busy {
+            self.metrics.record_refusal();
+        }
         if refusal == Refusal::Busy {
             response = response.with_header("Retry-After", "1");
         }
@@ -351,7 +385,7 @@ impl tiny_http::Handler for App {
     }
 }
 
-fn to_tiny(response: Response) -> ResponseBox {
+pub(super) fn to_tiny(response: Response) -> ResponseBox {
     let mut out = tiny_http::Response::from_data(response.body).with_status_code(response.status);
     for (name, value) in &response.headers {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {

@@ -38,7 +38,7 @@ const MAX_CONNECTIONS: usize = 16;
 
 /// The longest a caller waits for a pooled connection before the store
 /// answers "busy" (503 with Retry-After).
-const POOL_WAIT: Duration = Duration::from_secs(5);
+pub const POOL_WAIT: Duration = Duration::from_secs(5);
 
 /// Why a store operation failed.
 ///
@@ -239,6 +239,8 @@ pub struct Store {
     users: RwLock<HashMap<i64, User>>,
     /// Users deleted so far; see [`Store::user_by_id`].
     deletions: AtomicU64,
+    /// Operations that failed other than by a conflict; see [`Store::errors`].
+    errors: AtomicU64,
     /// For an in-memory store: one connection always open, so the data lives.
     _keeper: Option<Mutex<Connection>>,
 }
@@ -360,6 +362,7 @@ impl Store {
             writer: Mutex::new(()),
             users: RwLock::default(),
             deletions: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
             _keeper: None,
         };
         store.run(false, |conn| {
@@ -393,6 +396,7 @@ impl Store {
             writer: Mutex::new(()),
             users: RwLock::default(),
             deletions: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
             _keeper: Some(Mutex::new(keeper)),
         })
     }
@@ -400,8 +404,7 @@ impl Store {
     /// Takes a connection: an idle one, a new one while fewer than
     /// [`MAX_CONNECTIONS`] are open, or else the next one given back (within
     /// [`POOL_WAIT`]).
-    fn connect(&self) -> Result<Checkout<'_>, StoreError> {
-        let deadline = Instant::now() + POOL_WAIT;
+    fn connect(&self, deadline: Instant) -> Result<Checkout<'_>, StoreError> {
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         let pooled = loop {
             if let Some(idle) = pool.idle.pop() {
@@ -542,8 +545,40 @@ impl Store {
         exclusive: bool,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut checkout = self.connect()?;
-        let _turn = exclusive.then(|| self.writer.lock().unwrap_or_else(|p| p.into_inner()));
+        self.run_by(Instant::now() + POOL_WAIT, exclusive, false, f)
+    }
+
+    /// [`Store::run`] with the pool waited for until `deadline`; when
+    /// `bounded`, the writers' turn too (else it is waited for as long as the
+    /// write holding it takes, itself bounded by SQLite's busy timeout).
+    /// Every failure other than a conflict is counted ([`Store::errors`]).
+    fn run_by<T>(
+        &self,
+        deadline: Instant,
+        exclusive: bool,
+        bounded: bool,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let result = self.run_counted(deadline, exclusive, bounded, f);
+        if matches!(result, Err(StoreError::Unavailable(_) | StoreError::Internal(_))) {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    fn run_counted<T>(
+        &self,
+        deadline: Instant,
+        exclusive: bool,
+        bounded: bool,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut checkout = self.connect(deadline)?;
+        let _turn = match (exclusive, bounded) {
+            (false, _) => None,
+            (true, false) => Some(self.writer.lock().unwrap_or_else(|p| p.into_inner())),
+            (true, true) => Some(self.turn_by(deadline)?),
+        };
         let Some((conn, _)) = checkout.conn.as_mut() else {
             return Err(StoreError::Internal("no connection".into()));
         };
@@ -554,6 +589,22 @@ impl Store {
         // is not kept either (`keep` stays false while unwinding).
         checkout.keep = !matches!(result, Err(StoreError::Unavailable(_)));
         result
+    }
+
+    /// The writers' turn, waited for until `deadline` at most.
+    fn turn_by(&self, deadline: Instant) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
+        loop {
+            match self.writer.try_lock() {
+                Ok(turn) => return Ok(turn),
+                Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Unavailable("the database is busy".into()))
+                }
+            }
+        }
     }
 
     /// Like [`Store::with`] for work that writes: writers of this process take
@@ -574,6 +625,41 @@ impl Store {
     /// ```
     pub fn ping(&self) -> Result<(), StoreError> {
         self.with(|c| Ok(query_row(c, "SELECT count(*) FROM users", [], |_| Ok(()))?))
+    }
+
+    /// The readiness check: one trivial read of the database file (a row of
+    /// `users` at most, whatever their number), answered or failed within
+    /// [`POOL_WAIT`] in all: the wait for a connection, for the writers'
+    /// turn (in memory) and SQLite's busy wait share that one deadline.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert!(store.ready().is_ok());
+    /// ```
+    pub fn ready(&self) -> Result<(), StoreError> {
+        let deadline = Instant::now() + POOL_WAIT;
+        let exclusive = matches!(self.location, Location::Memory(_));
+        self.run_by(deadline, exclusive, true, |c| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            c.busy_timeout(left.max(Duration::from_millis(1)))?;
+            let read = query_row(c, "SELECT 1 FROM users LIMIT 1", [], |_| Ok(())).optional();
+            // Restored before the connection goes back to the pool.
+            c.busy_timeout(BUSY_TIMEOUT)?;
+            read?;
+            Ok(())
+        })
+    }
+
+    /// Operations that failed since the store was opened, other than by a
+    /// conflict (a name taken): the database unavailable (full, read-only,
+    /// busy past its wait, unreachable) or a statement that failed.
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert_eq!(store.errors(), 0);
+    /// ```
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
     }
 
     /// Adds a user; [`StoreError::Conflict`] if the name is taken in any case.

@@ -235,3 +235,75 @@ pub fn assert_error_body(reply: &Reply, status: u16, code: &str) {
     );
     assert!(!reply.text("error_description").is_empty());
 }
+
+/// `GET /metrics` from a metrics listener: each sample (`name{labels}` as
+/// written) and its value, after checking the reply is the Prometheus text
+/// format 0.0.4: its content type, every line a comment (`# HELP` / `# TYPE`)
+/// or a sample of a family declared by a `# TYPE` line before it.
+pub fn scrape(addr: SocketAddr) -> std::collections::BTreeMap<String, f64> {
+    let reply = call(addr, "GET", "/metrics", None, None);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let text = String::from_utf8(reply.bytes).unwrap();
+    assert!(text.ends_with('\n'));
+    let mut families: Vec<(String, String)> = Vec::new();
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+            families.push((name.to_owned(), kind.to_owned()));
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("not a sample: {line:?}"));
+        let name = series.split('{').next().unwrap();
+        assert!(
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':'),
+            "{line:?}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            if !labels.is_empty() {
+                let inner = labels
+                    .strip_prefix('{')
+                    .and_then(|l| l.strip_suffix("\"}"))
+                    .unwrap_or_else(|| panic!("{line:?}"));
+                for pair in inner.split("\",") {
+                    let (key, value) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line:?}"));
+                    assert!(!key.is_empty() && !value.contains('"'), "{line:?}");
+                }
+            }
+        }
+        let (family, kind) = families
+            .last()
+            .unwrap_or_else(|| panic!("no # TYPE before {line:?}"));
+        match kind.as_str() {
+            "histogram" => assert!(
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .any(|suffix| name.strip_suffix(suffix) == Some(family)),
+                "{line:?} in {family}"
+            ),
+            _ => assert_eq!(name, family, "{line:?}"),
+        }
+        if kind == "counter" {
+            assert!(name.ends_with("_total"), "{line:?}");
+        }
+        let value: f64 = value.parse().unwrap_or_else(|_| panic!("not a number: {line:?}"));
+        assert!(
+            samples.insert(series.to_owned(), value).is_none(),
+            "twice: {line:?}"
+        );
+    }
+    samples
+}

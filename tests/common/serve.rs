@@ -70,6 +70,8 @@ pub struct Launch {
     pub wrapper: Vec<String>,
     /// The binary to run instead of the one cargo built.
     pub binary: Option<PathBuf>,
+    /// Arguments after `serve --addr 127.0.0.1:0`.
+    pub args: Vec<String>,
     /// Read stderr's first line only, then keep the pipe open unread, as a
     /// log collector that stopped would.
     pub stderr_unread: bool,
@@ -95,6 +97,7 @@ pub fn serve_with(dir: &Path, env: &[(&str, &str)], launch: &Launch) -> Serve {
     command.args(&argv[1..]);
     command
         .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(&launch.args)
         .current_dir(dir)
         .env_remove("MINIJWT_SECRET")
         .stdin(Stdio::null())

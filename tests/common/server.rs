@@ -48,6 +48,7 @@ impl ServerSetup {
         let server = RunningServer::start(auth.clone(), "127.0.0.1:0", options).unwrap();
         TestServer {
             addr: server.addr(),
+            metrics: server.metrics_addr(),
             server: Some(server),
             auth,
         }
@@ -58,6 +59,8 @@ impl ServerSetup {
 pub struct TestServer {
     server: Option<RunningServer>,
     pub addr: SocketAddr,
+    /// The metrics listener's address, when `options.metrics_addr` asked for one.
+    pub metrics: Option<SocketAddr>,
     /// The server's auth service (and through it, its store).
     pub auth: Arc<Auth>,
 }

@@ -287,6 +287,18 @@ pub struct ServerConfig {
     pub addr: ConfigListenAddr,
 }
 
+/// Reads how many connections a [`Running`] server has open: 0 once the
+/// server is gone.
+#[derive(Clone)]
+pub struct OpenConnections(std::sync::Weak<Shared>);
+
+impl OpenConnections {
+    /// Connections open now.
+    pub fn get(&self) -> usize {
+        self.0.upgrade().map_or(0, |shared| *lock(&shared.open))
+    }
+}
+
 /// A server serving; stops on [`Running::shutdown`] or when dropped.
 pub struct Running {
     addr: ListenAddr,
@@ -303,6 +315,12 @@ impl Running {
     /// Connections open now.
     pub fn open_connections(&self) -> usize {
         *lock(&self.shared.open)
+    }
+
+    /// A handle that reads [`Running::open_connections`] from elsewhere
+    /// (a metrics endpoint); it does not keep the server alive.
+    pub fn open_connections_handle(&self) -> OpenConnections {
+        OpenConnections(Arc::downgrade(&self.shared))
     }
 
     /// Stops accepting, lets each connection finish the request it is
