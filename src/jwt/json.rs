@@ -12,7 +12,8 @@
 //!
 //! This is the only place those rules live. [`decode`](crate::decode) runs
 //! this scan, then the claims checks on what it kept, and only then hands the
-//! same bytes to serde_json for the caller's claims type.
+//! same text to serde_json for the caller's claims type (as a `str`: checked
+//! as UTF-8 once, here, rather than string by string again by serde_json).
 //!
 //! The scanner accepts exactly the JSON serde_json accepts (RFC 8259, at most
 //! 127 nested arrays or objects, numbers that fit an `f64`, strings of valid
@@ -83,6 +84,12 @@ impl<'a> Object<'a> {
         string.read(self.text)
     }
 
+    /// The whole JSON text the object was read from: all of the input,
+    /// known to be UTF-8.
+    pub(crate) fn json(&self) -> &'a str {
+        self.text
+    }
+
     /// Whether the object has a member `name` (asked for or not).
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.names.iter().any(|n| n.is(self.text, name))
@@ -137,8 +144,8 @@ pub(crate) fn parse_object<'a>(
 /// );
 /// ```
 pub fn strict_json_object(bytes: &[u8], segment: Segment) -> Result<serde_json::Value, Error> {
-    parse_object(bytes, segment, &Wanted::NONE)?;
-    serde_json::from_slice(bytes).map_err(|e| json_error(segment, &e))
+    let object = parse_object(bytes, segment, &Wanted::NONE)?;
+    serde_json::from_str(object.json()).map_err(|e| json_error(segment, &e))
 }
 
 /// The error for a top level that is not an object: "not an object" for
