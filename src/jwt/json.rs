@@ -92,7 +92,12 @@ impl<'a> Object<'a> {
 
     /// Whether the object has a member `name` (asked for or not).
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n.is(self.text, name))
+        // A member asked for has its value kept, whatever its type: no
+        // need to look through the names (`exp`, required by default, is one).
+        match self.keep.iter().position(|wanted| same(wanted, name)) {
+            Some(place) => self.kept[place].is_some(),
+            None => self.names.iter().any(|n| n.is(self.text, name)),
+        }
     }
 }
 
@@ -779,6 +784,10 @@ mod tests {
         assert_eq!(object.get("exp"), Some(&Value::Int(10)));
         assert_eq!(object.get("sub"), None);
         assert!(object.contains("sub"));
+        assert!(object.contains("exp") && object.contains("aud"));
+        assert!(!object.contains("nbf"));
+        assert!(!parse(r#"{"sub": 1, "x": {"exp": 2}}"#).unwrap().contains("exp"));
+        assert!(parse(r#"{"exp": null}"#).unwrap().contains("exp"));
         let Some(Value::Array(items)) = object.get("aud") else {
             panic!("aud: {:?}", object.get("aud"))
         };
@@ -980,6 +989,7 @@ mod tests {
         assert!(parse("{\"s\tb\": 1}").is_err()); // a raw tab in a name
         let object = parse(r#"{"\u0065xp": 5, "s\u00fcb": "x"}"#).unwrap();
         assert_eq!(object.get("exp"), Some(&Value::Int(5)));
+        assert!(object.contains("exp"));
         assert!(object.contains("süb"));
     }
 }
