@@ -254,11 +254,16 @@ impl Name {
     }
 
     /// The name itself, unescaped.
+    #[inline]
     fn read(self, text: &str) -> Cow<'_, str> {
-        let raw = &text[self.start..self.end];
         if !self.escaped {
-            return Cow::Borrowed(raw);
+            return Cow::Borrowed(&text[self.start..self.end]);
         }
+        self.unescape(text)
+    }
+
+    #[cold]
+    fn unescape(self, text: &str) -> Cow<'_, str> {
         // Scanned once already: a valid string up to its closing quote.
         let mut scan = Scanner::over(&text[self.start..]);
         scan.skip_plain_run();
