@@ -12,7 +12,8 @@
 //!
 //! This is the only place those rules live. [`decode`](crate::decode) runs
 //! this scan, then the claims checks on what it kept, and only then hands the
-//! same bytes to serde_json for the caller's claims type.
+//! same text to serde_json for the caller's claims type (as a `str`: checked
+//! as UTF-8 once, here, rather than string by string again by serde_json).
 //!
 //! The scanner accepts exactly the JSON serde_json accepts (RFC 8259, at most
 //! 127 nested arrays or objects, numbers that fit an `f64`, strings of valid
@@ -83,9 +84,20 @@ impl<'a> Object<'a> {
         string.read(self.text)
     }
 
+    /// The whole JSON text the object was read from: all of the input,
+    /// known to be UTF-8.
+    pub(crate) fn json(&self) -> &'a str {
+        self.text
+    }
+
     /// Whether the object has a member `name` (asked for or not).
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n.is(self.text, name))
+        // A member asked for has its value kept, whatever its type: no
+        // need to look through the names (`exp`, required by default, is one).
+        match self.keep.iter().position(|wanted| same(wanted, name)) {
+            Some(place) => self.kept[place].is_some(),
+            None => self.names.iter().any(|n| n.is(self.text, name)),
+        }
     }
 }
 
@@ -137,8 +149,8 @@ pub(crate) fn parse_object<'a>(
 /// );
 /// ```
 pub fn strict_json_object(bytes: &[u8], segment: Segment) -> Result<serde_json::Value, Error> {
-    parse_object(bytes, segment, &Wanted::NONE)?;
-    serde_json::from_slice(bytes).map_err(|e| json_error(segment, &e))
+    let object = parse_object(bytes, segment, &Wanted::NONE)?;
+    serde_json::from_str(object.json()).map_err(|e| json_error(segment, &e))
 }
 
 /// The error for a top level that is not an object: "not an object" for
@@ -242,11 +254,16 @@ impl Name {
     }
 
     /// The name itself, unescaped.
+    #[inline]
     fn read(self, text: &str) -> Cow<'_, str> {
-        let raw = &text[self.start..self.end];
         if !self.escaped {
-            return Cow::Borrowed(raw);
+            return Cow::Borrowed(&text[self.start..self.end]);
         }
+        self.unescape(text)
+    }
+
+    #[cold]
+    fn unescape(self, text: &str) -> Cow<'_, str> {
         // Scanned once already: a valid string up to its closing quote.
         let mut scan = Scanner::over(&text[self.start..]);
         scan.skip_plain_run();
@@ -296,6 +313,12 @@ impl Wanted {
         let mut i = 0;
         while i < names.len() {
             fingerprints[i] = fingerprint(names[i].as_bytes());
+            let mut j = 0;
+            while j < i {
+                // So that `find` may stop at the first fingerprint that matches.
+                assert!(fingerprints[j] != fingerprints[i], "two names with one fingerprint");
+                j += 1;
+            }
             i += 1;
         }
         Wanted { names, fingerprints }
@@ -304,17 +327,14 @@ impl Wanted {
     /// Which of the names `name` is, by its place in the list, if any.
     #[inline]
     fn find(&self, name: Name, text: &str) -> Option<usize> {
-        let found = if name.escaped {
-            self.names.iter().position(|wanted| name.is(text, wanted))
-        } else {
-            self.fingerprints[..self.names.len()]
-                .iter()
-                .zip(self.names)
-                .position(|(&fingerprint, wanted)| {
-                    fingerprint == name.fingerprint && same(&text[name.start..name.end], wanted)
-                })
-        };
-        found
+        if name.escaped {
+            return self.names.iter().position(|wanted| name.is(text, wanted));
+        }
+        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == name.fingerprint)?;
+        // A fingerprint holds all of a name of up to seven bytes: only a
+        // longer one needs comparing.
+        let whole = name.end - name.start <= 7;
+        (whole || same(&text[name.start..name.end], self.names[place])).then_some(place)
     }
 }
 
@@ -772,6 +792,10 @@ mod tests {
         assert_eq!(object.get("exp"), Some(&Value::Int(10)));
         assert_eq!(object.get("sub"), None);
         assert!(object.contains("sub"));
+        assert!(object.contains("exp") && object.contains("aud"));
+        assert!(!object.contains("nbf"));
+        assert!(!parse(r#"{"sub": 1, "x": {"exp": 2}}"#).unwrap().contains("exp"));
+        assert!(parse(r#"{"exp": null}"#).unwrap().contains("exp"));
         let Some(Value::Array(items)) = object.get("aud") else {
             panic!("aud: {:?}", object.get("aud"))
         };
@@ -783,6 +807,14 @@ mod tests {
             })
             .collect();
         assert_eq!(texts, ["x", "y"]);
+    }
+
+    #[test]
+    fn a_long_name_is_found_by_its_bytes_not_its_fingerprint() {
+        const KEEP: Wanted = Wanted::new(&["exp", "a_long_name"]);
+        let json = br#"{"a_long_namf": 1, "a_long_name": 2, "a_long_": 3}"#;
+        let object = parse_object(json, Segment::Payload, &KEEP).unwrap();
+        assert_eq!(object.get("a_long_name"), Some(&Value::Int(2)));
     }
 
     #[test]
@@ -973,6 +1005,7 @@ mod tests {
         assert!(parse("{\"s\tb\": 1}").is_err()); // a raw tab in a name
         let object = parse(r#"{"\u0065xp": 5, "s\u00fcb": "x"}"#).unwrap();
         assert_eq!(object.get("exp"), Some(&Value::Int(5)));
+        assert!(object.contains("exp"));
         assert!(object.contains("süb"));
     }
 }

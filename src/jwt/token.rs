@@ -130,19 +130,21 @@ pub(crate) enum Keys<'a> {
 }
 
 fn claims_of<T: DeserializeOwned>(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<T, Error> {
-    let payload = verify(keys, token, validation)?;
-    // Step 7: the bytes are now known to be a valid, strict claims set.
-    serde_json::from_slice(&payload).map_err(|e| Error::Claims(super::error::echo(&e.to_string())))
+    let payload = check_up_to_payload(keys, token, validation)?;
+    let text = check_payload(&payload, validation)?;
+    // Step 7: the text is now known to be a valid, strict claims set. Read
+    // as a `str` (checked as UTF-8 once, by the strict pass), so that
+    // serde_json does not check each string's UTF-8 again.
+    serde_json::from_str(text).map_err(|e| Error::Claims(super::error::echo(&e.to_string())))
 }
 
-/// Runs every check of [`decode`] and returns the payload's JSON bytes.
+/// Runs every check of [`decode`] but the last (deserialization).
 ///
 /// Without a key (only for [`dangerous::check_without_signature`](super::dangerous::check_without_signature))
 /// the two signature steps are skipped and everything else runs.
-pub(crate) fn verify(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
+pub(crate) fn verify(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<(), Error> {
     let payload = check_up_to_payload(keys, token, validation)?;
-    check_payload(&payload, validation)?;
-    Ok(payload)
+    check_payload(&payload, validation).map(drop)
 }
 
 /// Steps 1 to 4 of [`decode`]; returns the payload's bytes, decoded from base64url.
@@ -198,10 +200,12 @@ fn select<'a>(keys: Keys<'a>, kid: Option<&str>) -> Result<Option<&'a Hs256Key>,
     }
 }
 
-/// Steps 5 and 6 of [`decode`]: the strict pass over the payload, then the claims checks.
-fn check_payload(payload: &[u8], validation: &Validation) -> Result<(), Error> {
+/// Steps 5 and 6 of [`decode`]: the strict pass over the payload, then the
+/// claims checks. Returns the payload as the text the strict pass read.
+fn check_payload<'a>(payload: &'a [u8], validation: &Validation) -> Result<&'a str, Error> {
     let claims = json::parse_object(payload, Segment::Payload, &REGISTERED)?;
-    validation.check_claims(&claims, validation.try_now()?)
+    validation.check_claims(&claims, validation.try_now()?)?;
+    Ok(claims.json())
 }
 
 /// The three parts of a compact token, as received.

@@ -577,7 +577,9 @@ impl Moment {
 /// valid from 11.
 fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Error> {
     let name = moment.name();
-    let out_of_range = Error::InvalidClaim {
+    // Built only when returned: an `Error` built and dropped costs a call
+    // to its drop on every decode.
+    let out_of_range = || Error::InvalidClaim {
         name,
         reason: "is out of range for a date",
     };
@@ -587,7 +589,7 @@ fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Erro
         Some(Value::Int(seconds)) if (-MAX_NUMERIC_DATE..=MAX_NUMERIC_DATE).contains(seconds) => {
             Ok(Some(*seconds))
         }
-        Some(Value::Int(_)) => Err(out_of_range),
+        Some(Value::Int(_)) => Err(out_of_range()),
         Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
             // In range by the guard above, so the cast is exact but for the
             // fraction, which it drops (rounding towards zero). `f64::floor`
@@ -599,7 +601,7 @@ fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Erro
                 _ => truncated,
             }))
         }
-        Some(Value::Float(_)) => Err(out_of_range),
+        Some(Value::Float(_)) => Err(out_of_range()),
         Some(_) => Err(Error::InvalidClaim {
             name,
             reason: "must be a number of seconds (NumericDate)",
@@ -620,7 +622,7 @@ fn string_claim<'a>(claims: &Object<'a>, name: &'static str) -> Result<Option<Co
 
 /// Reads `aud`: a string, or an array of strings (RFC 7519 §4.1.3).
 fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, Error> {
-    let invalid = Error::InvalidClaim {
+    let invalid = || Error::InvalidClaim {
         name: "aud",
         reason: "must be a string or an array of strings",
     };
@@ -631,11 +633,11 @@ fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, 
             .iter()
             .map(|item| match item {
                 Value::Str(s) => Ok(claims.text(s)),
-                _ => Err(invalid.clone()),
+                _ => Err(invalid()),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(invalid),
+        Some(_) => Err(invalid()),
     }
 }
 
