@@ -316,7 +316,10 @@ impl Wanted {
             let mut j = 0;
             while j < i {
                 // So that `find` may stop at the first fingerprint that matches.
-                assert!(fingerprints[j] != fingerprints[i], "two names with one fingerprint");
+                assert!(
+                    fingerprints[j] != fingerprints[i],
+                    "two names with one fingerprint"
+                );
                 j += 1;
             }
             i += 1;
