@@ -800,7 +800,7 @@ fn a_full_database_refuses_writes_keeps_reads_and_recovers() {
     );
 
     // The disk fills up: writes are refused with 503 and a clear reason...
-    auth.store().set_page_limit(Some(1));
+    auth.store().set_page_limit(Some(1)).unwrap();
     let refused = (0..50)
         .map(|_| call(addr, "POST", "/notes", Some(&access), Some(&note)))
         .find(|reply| reply.status != 201)
@@ -827,7 +827,7 @@ fn a_full_database_refuses_writes_keeps_reads_and_recovers() {
 
     // Space comes back: the server recovers by itself, and the refresh token
     // that could not be rotated still works.
-    auth.store().set_page_limit(None);
+    auth.store().set_page_limit(None).unwrap();
     assert_eq!(
         call(addr, "POST", "/notes", Some(&access), Some(&note)).status,
         201

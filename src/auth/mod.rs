@@ -16,6 +16,7 @@ use std::prelude::rust_2021::*;
 
 mod audit;
 mod counters;
+mod model;
 mod password;
 mod throttle;
 
@@ -27,12 +28,12 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::store::{Note, Session, User};
-use crate::store::{RefreshRecord, Rotation, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, KeySet, Validation};
 use audit::{Subject, Trail};
 pub use counters::AuthCounts;
 use counters::Counters;
+pub use model::{AuditEvent, Credentials, Note, RefreshRecord, Rotation, Session, User};
 use password::{Busy, PasswordHasher};
 use throttle::LoginThrottle;
 pub use throttle::ThrottleLimits;
@@ -477,7 +478,7 @@ impl Auth {
     /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
     /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
     /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(0))).unwrap();
-    /// assert!(auth.store().ping().is_ok());
+    /// assert!(auth.store().ready().is_ok());
     /// ```
     pub fn store(&self) -> &Store {
         &self.store
@@ -879,7 +880,7 @@ impl Auth {
         let jti = random_id()?;
         let token = self.mint_refresh(user_id, &jti, now, claims.exp)?;
         let successor = |old: &RefreshRecord| RefreshRecord {
-            jti,
+            jti: jti.clone(),
             token_hash: token_hash(&token),
             user_id: old.user_id,
             family: old.family.clone(),

@@ -1,0 +1,250 @@
+//! Several minijwt instances on one PostgreSQL database behave as one server.
+//!
+//! Needs a PostgreSQL server: `MINIJWT_TEST_POSTGRES=postgres://USER@HOST:PORT/DB`
+//! (`tests/postgres/cluster.sh start DIR` starts a throwaway one and prints
+//! its URL) and `--features postgres`. Without them, each test says loudly
+//! that it was skipped; with `MINIJWT_REQUIRE_POSTGRES=1` (as `.ci/run`
+//! sets), a missing server fails the tests instead.
+//!
+//! Each test starts three servers in this process, each with its own store
+//! (its own connection pool) on one schema of its own: three instances.
+
+mod common;
+
+use std::sync::{Arc, Barrier};
+
+use common::*;
+use minijwt::auth::AuthConfig;
+use serde_json::json;
+
+/// The database URL, or `None` after saying loudly that the test is skipped.
+fn database(test: &str) -> Option<String> {
+    match std::env::var(POSTGRES_VAR) {
+        Ok(url) if cfg!(feature = "postgres") => Some(url),
+        _ if std::env::var_os("MINIJWT_REQUIRE_POSTGRES").is_some() => {
+            panic!("{test}: MINIJWT_REQUIRE_POSTGRES is set, but {POSTGRES_VAR} is not (or no --features postgres)")
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED {test}: needs PostgreSQL ({POSTGRES_VAR}=postgres://... and --features postgres)"
+            );
+            None
+        }
+    }
+}
+
+/// Three servers sharing one new schema of the database at `url`.
+fn three_instances(url: &str, config: AuthConfig) -> [TestServer; 3] {
+    let shared = postgres_schema(url);
+    let instance = || {
+        ServerSetup {
+            store: Some(minijwt::store::Store::open(&shared).unwrap()),
+            config: config.clone(),
+            ..ServerSetup::default()
+        }
+        .start()
+    };
+    [instance(), instance(), instance()]
+}
+
+#[test]
+fn register_on_one_log_in_on_another_and_be_known_on_the_third() {
+    let Some(url) = database("register_on_one_log_in_on_another_and_be_known_on_the_third") else {
+        return;
+    };
+    let [a, b, c] = three_instances(&url, AuthConfig::default());
+    assert_eq!(register(a.addr, "alice").status, 201);
+    assert_eq!(
+        register(b.addr, "ALICE").status,
+        409,
+        "names are unique in any case, everywhere"
+    );
+    let tokens = login(b.addr, "alice");
+    assert_eq!(tokens.status, 200, "{tokens:?}");
+    let me = call(c.addr, "GET", "/me", Some(&tokens.text("access_token")), None);
+    assert_eq!((me.status, me.body["username"].as_str()), (200, Some("alice")));
+    let note = post_note(a.addr, &tokens.text("access_token"), "from a");
+    assert_eq!(note.status, 201);
+    let notes = call(c.addr, "GET", "/notes", Some(&tokens.text("access_token")), None);
+    assert_eq!(notes.body["notes"][0]["text"], "from a");
+}
+
+/// 18 clients refresh one token at once, six on each instance: what each
+/// gets back, as (status, refresh token or error code).
+fn refresh_at_once(servers: &[TestServer; 3], refresh_token: &str) -> Vec<(u16, String)> {
+    let start = Arc::new(Barrier::new(18));
+    let threads: Vec<_> = (0..18)
+        .map(|i| {
+            let addr = servers[i % 3].addr;
+            let token = refresh_token.to_owned();
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                let reply = refresh(addr, &token, None);
+                let what = match reply.status {
+                    200 => reply.text("refresh_token"),
+                    _ => reply.error().to_owned(),
+                };
+                (reply.status, what)
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+#[test]
+fn one_rotation_wins_across_instances_without_grace() {
+    let Some(url) = database("one_rotation_wins_across_instances_without_grace") else {
+        return;
+    };
+    let config = AuthConfig {
+        refresh_grace: 0,
+        ..AuthConfig::default()
+    };
+    let servers = three_instances(&url, config);
+    let alice = user(servers[0].addr, "alice");
+    let outcomes = refresh_at_once(&servers, &alice.text("refresh_token"));
+    let winners = outcomes.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    for (status, _) in &outcomes {
+        assert!(matches!(status, 200 | 401), "{outcomes:?}");
+    }
+}
+
+#[test]
+fn within_the_grace_window_every_instance_answers_the_same_successor() {
+    let Some(url) = database("within_the_grace_window_every_instance_answers_the_same_successor") else {
+        return;
+    };
+    let servers = three_instances(&url, AuthConfig::default());
+    let alice = user(servers[0].addr, "alice");
+    let outcomes = refresh_at_once(&servers, &alice.text("refresh_token"));
+    assert!(outcomes.iter().all(|(status, _)| *status == 200), "{outcomes:?}");
+    let successor = &outcomes[0].1;
+    assert!(
+        outcomes.iter().all(|(_, token)| token == successor),
+        "{outcomes:?}"
+    );
+    // The successor is good on any instance.
+    assert_eq!(refresh(servers[2].addr, successor, None).status, 200);
+}
+
+#[test]
+fn a_token_rotated_on_a_and_replayed_on_b_revokes_the_family_on_c() {
+    let Some(url) = database("a_token_rotated_on_a_and_replayed_on_b_revokes_the_family_on_c") else {
+        return;
+    };
+    let config = AuthConfig {
+        refresh_grace: 0,
+        ..AuthConfig::default()
+    };
+    let [a, b, c] = three_instances(&url, config);
+    let alice = user(a.addr, "alice");
+    let stolen = alice.text("refresh_token");
+    let rotated = refresh(a.addr, &stolen, None);
+    assert_eq!(rotated.status, 200);
+    let replay = refresh(b.addr, &stolen, None);
+    assert_eq!(
+        (replay.status, replay.error()),
+        (401, "invalid_grant"),
+        "{replay:?}"
+    );
+    let successor = refresh(c.addr, &rotated.text("refresh_token"), None);
+    assert_eq!(
+        successor.status, 401,
+        "the family is revoked everywhere: {successor:?}"
+    );
+}
+
+#[test]
+fn session_and_account_changes_on_one_instance_hold_on_the_others_at_once() {
+    let Some(url) = database("session_and_account_changes_on_one_instance_hold_on_the_others_at_once") else {
+        return;
+    };
+    let [a, b, c] = three_instances(&url, AuthConfig::default());
+
+    // Logout everywhere on A: B and C refuse the refresh tokens.
+    let laptop = user(a.addr, "alice");
+    let phone = login(b.addr, "alice");
+    let out = call(
+        a.addr,
+        "POST",
+        "/auth/logout-all",
+        Some(&laptop.text("access_token")),
+        None,
+    );
+    assert_eq!(out.status, 204, "{out:?}");
+    assert_eq!(refresh(b.addr, &phone.text("refresh_token"), None).status, 401);
+    assert_eq!(refresh(c.addr, &laptop.text("refresh_token"), None).status, 401);
+
+    // A session revoked on B is over on C.
+    let laptop = login(a.addr, "alice");
+    let phone = login(c.addr, "alice");
+    let sessions = call(
+        b.addr,
+        "GET",
+        "/auth/sessions",
+        Some(&laptop.text("access_token")),
+        None,
+    );
+    let list = sessions.body["sessions"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 2, "{sessions:?}");
+    let phone_session = list.iter().find(|s| s["current"] != json!(true)).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/auth/sessions/{phone_session}");
+    let revoked = call(b.addr, "DELETE", &path, Some(&laptop.text("access_token")), None);
+    assert_eq!(revoked.status, 204, "{revoked:?}");
+    assert_eq!(refresh(c.addr, &phone.text("refresh_token"), None).status, 401);
+
+    // A password changed on C ends the other sessions on A, and the old
+    // password no longer logs in on B.
+    let other = login(a.addr, "alice");
+    let change = call(
+        c.addr,
+        "POST",
+        "/auth/password",
+        Some(&laptop.text("access_token")),
+        Some(&json!({"current_password": PASSWORD, "new_password": "a brand new password"})),
+    );
+    assert_eq!(change.status, 204, "{change:?}");
+    assert_eq!(refresh(a.addr, &other.text("refresh_token"), None).status, 401);
+    assert_eq!(login(b.addr, "alice").status, 401);
+
+    // An account deleted on A: its access token is refused on B and C at once.
+    let access = laptop.text("access_token");
+    let delete = call(
+        a.addr,
+        "DELETE",
+        "/me",
+        Some(&access),
+        Some(&json!({"password": "a brand new password"})),
+    );
+    assert_eq!(delete.status, 204, "{delete:?}");
+    for server in [&b, &c] {
+        let me = call(server.addr, "GET", "/me", Some(&access), None);
+        assert_eq!((me.status, me.error()), (401, "invalid_token"), "{me:?}");
+    }
+}
+
+#[test]
+fn instances_starting_together_migrate_once() {
+    let Some(url) = database("instances_starting_together_migrate_once") else {
+        return;
+    };
+    let shared = postgres_schema(&url);
+    let start = Arc::new(Barrier::new(4));
+    let opened: Vec<_> = (0..4)
+        .map(|_| {
+            let (shared, start) = (shared.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                minijwt::store::Store::open(&shared).map(|_| ())
+            })
+        })
+        .collect();
+    for opening in opened {
+        assert_eq!(opening.join().unwrap(), Ok(()));
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for the tests: `cluster.sh start DIR` prints
+# the admin URL (postgres://postgres@127.0.0.1:PORT/postgres) on stdout;
+# `cluster.sh stop DIR` stops it. Installs Debian's PostgreSQL when missing.
+# initdb refuses to run as root: as root, the cluster runs as the `postgres`
+# user, in DIR, which it then owns. Trust authentication, 127.0.0.1 only.
+set -euo pipefail
+cmd=${1:?usage: cluster.sh start|stop DIR}
+dir=$(realpath -m "${2:?usage: cluster.sh start|stop DIR}")
+
+bin=""
+for candidate in /usr/lib/postgresql/*/bin; do
+  [ -x "$candidate/initdb" ] && bin=$candidate
+done
+if [ -z "$bin" ] && [ "$cmd" = start ]; then
+  echo "installing PostgreSQL from Debian" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  for candidate in /usr/lib/postgresql/*/bin; do
+    [ -x "$candidate/initdb" ] && bin=$candidate
+  done
+fi
+[ -n "$bin" ] || { echo "error: no PostgreSQL found under /usr/lib/postgresql" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+case "$cmd" in
+start)
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+  fi
+  # A free port: ask the kernel for one, then give it to PostgreSQL.
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null
+  echo "postgres://postgres@127.0.0.1:$port/postgres"
+  ;;
+stop)
+  [ -f "$dir/data/postmaster.pid" ] || exit 0
+  as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+  ;;
+*)
+  echo "usage: cluster.sh start|stop DIR" >&2; exit 2 ;;
+esac
