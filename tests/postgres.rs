@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::sync::{Arc, Barrier};
 
 use common::*;
@@ -25,7 +26,10 @@ fn database(test: &str) -> Option<String> {
             panic!("{test}: MINIJWT_REQUIRE_POSTGRES is set, but {POSTGRES_VAR} is not (or no --features postgres)")
         }
         _ => {
-            eprintln!(
+            // Straight to stderr, past the test harness's capture of
+            // eprintln!: a skip is seen in every run, not only failing ones.
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: needs PostgreSQL ({POSTGRES_VAR}=postgres://... and --features postgres)"
             );
             None

@@ -191,8 +191,16 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Whether `location` names a PostgreSQL database rather than a SQLite file.
-fn is_postgres_url(location: &str) -> bool {
+/// Whether `location` names a PostgreSQL database (`postgres://` or
+/// `postgresql://`) rather than a SQLite file: the one rule [`Store::open`]
+/// chooses a backend by.
+///
+/// ```
+/// use minijwt::store::is_database_url;
+/// assert!(is_database_url("postgres://app@db:5432/auth"));
+/// assert!(!is_database_url("./minijwt.db"));
+/// ```
+pub fn is_database_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
@@ -204,7 +212,7 @@ fn is_postgres_url(location: &str) -> bool {
 /// assert_eq!(display_location("minijwt.db"), "minijwt.db");
 /// ```
 pub fn display_location(location: &str) -> String {
-    if !is_postgres_url(location) {
+    if !is_database_url(location) {
         return location.to_owned();
     }
     let (scheme, rest) = location.split_once("://").unwrap_or((location, ""));
@@ -274,7 +282,7 @@ impl Store {
     pub fn open(location: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = location.as_ref();
         match path.to_str() {
-            Some(url) if is_postgres_url(url) => Self::open_postgres(url),
+            Some(url) if is_database_url(url) => Self::open_postgres(url),
             _ => Ok(Store::over(Box::new(sqlite::SqliteStore::open(path)?))),
         }
     }

@@ -100,7 +100,12 @@ pub fn postgres_schema(url: &str) -> String {
 }
 
 #[cfg(not(feature = "postgres"))]
-pub fn postgres_store(_: &str) -> Store {
+pub fn postgres_store(url: &str) -> Store {
+    Store::open(postgres_schema(url)).unwrap()
+}
+
+#[cfg(not(feature = "postgres"))]
+pub fn postgres_schema(_: &str) -> String {
     panic!("{POSTGRES_VAR} is set, but this test build has no PostgreSQL: run it with --features postgres");
 }
 

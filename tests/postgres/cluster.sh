@@ -26,9 +26,19 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# As root, the cluster lives where the postgres user can reach it: DIR if it
+# can (not under a 0700 home, say), else a folder of its own under /tmp,
+# named in DIR/where so that `stop` finds it.
+mkdir -p "$dir"
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$(dirname "$dir")"; then
+  where=$(cat "$dir/where" 2>/dev/null || mktemp -d /tmp/minijwt-pg.XXXXXX)
+  echo "$where" > "$dir/where"
+  echo "note: the postgres user cannot reach $dir; the cluster is in $where" >&2
+  dir=$where
+fi
+
 case "$cmd" in
 start)
-  mkdir -p "$dir"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
