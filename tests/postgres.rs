@@ -252,3 +252,54 @@ fn instances_starting_together_migrate_once() {
         assert_eq!(opening.join().unwrap(), Ok(()));
     }
 }
+
+#[test]
+fn failed_logins_are_counted_across_instances() {
+    let Some(url) = database("failed_logins_are_counted_across_instances") else {
+        return;
+    };
+    let servers = three_instances(&url, AuthConfig::default());
+    assert_eq!(register(servers[0].addr, "alice").status, 201);
+    let wrong = json!({"username": "alice", "password": "not the password"});
+    // The per (name, address) limit is 5: two failures on A, two on B and
+    // one on C use it up, and every instance refuses the sixth.
+    for i in 0..5 {
+        let reply = post(servers[[0, 0, 1, 1, 2][i]].addr, "/auth/login", wrong.clone());
+        assert_eq!(reply.status, 401, "attempt {i}: {reply:?}");
+    }
+    for server in &servers {
+        let reply = login(server.addr, "alice");
+        assert_eq!(
+            (reply.status, reply.error()),
+            (429, "too_many_requests"),
+            "{reply:?}"
+        );
+        assert!(reply.header("Retry-After").is_some(), "{reply:?}");
+    }
+}
+
+#[test]
+fn concurrent_guesses_on_three_instances_cannot_overshoot_the_limit() {
+    let Some(url) = database("concurrent_guesses_on_three_instances_cannot_overshoot_the_limit") else {
+        return;
+    };
+    let servers = three_instances(&url, AuthConfig::default());
+    assert_eq!(register(servers[0].addr, "alice").status, 201);
+    let start = Arc::new(Barrier::new(12));
+    let guesses: Vec<_> = (0..12)
+        .map(|i| {
+            let (addr, start) = (servers[i % 3].addr, start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let wrong = json!({"username": "alice", "password": format!("guess number {i}")});
+                post(addr, "/auth/login", wrong).status
+            })
+        })
+        .collect();
+    let statuses: Vec<u16> = guesses.into_iter().map(|g| g.join().unwrap()).collect();
+    let checked = statuses.iter().filter(|&&s| s == 401).count();
+    // Each attempt is counted before its password is hashed, under a lock
+    // every instance takes: five passwords checked at most, whatever the order.
+    assert_eq!(checked, 5, "{statuses:?}");
+    assert!(statuses.iter().all(|&s| s == 401 || s == 429), "{statuses:?}");
+}

@@ -35,8 +35,8 @@ pub use counters::AuthCounts;
 use counters::Counters;
 pub use model::{AuditEvent, Credentials, Note, RefreshRecord, Rotation, Session, User};
 use password::{Busy, PasswordHasher};
-use throttle::LoginThrottle;
 pub use throttle::ThrottleLimits;
+use throttle::{LoginThrottle, Outcome};
 
 /// `typ` of access tokens (RFC 9068).
 ///
@@ -429,7 +429,7 @@ impl Auth {
         clock: Arc<dyn Clock>,
     ) -> Result<Auth, String> {
         let hasher = PasswordHasher::new(config.max_concurrent_hashes)?;
-        let throttle = LoginThrottle::new(config.throttle);
+        let throttle = LoginThrottle::new(config.throttle).kept_in_store(store.is_shared());
         let trail = Trail::new(config.audit_days);
         Ok(Auth {
             store,
@@ -636,20 +636,31 @@ impl Auth {
             address: client,
             ..Subject::default()
         };
-        if let Err(retry_after) = self.throttle.begin(user_key.as_deref(), client, now) {
-            // Free for the client to repeat: kept once a minute per address.
-            let key = client.map_or_else(|| format!("name {username}"), |a| a.to_string());
-            self.trail
-                .record_sparingly(&self.store, now, "login_throttled", key, subject);
-            return Err(AuthError::Throttled { retry_after });
-        }
+        let counted = match self
+            .throttle
+            .start(&self.store, user_key.as_deref(), client, now)?
+        {
+            Ok(counted) => counted,
+            Err(retry_after) => {
+                // Free for the client to repeat: kept once a minute per address.
+                let key = client.map_or_else(|| format!("name {username}"), |a| a.to_string());
+                self.trail
+                    .record_sparingly(&self.store, now, "login_throttled", key, subject);
+                return Err(AuthError::Throttled { retry_after });
+            }
+        };
         let checked = self.check_password(user_key.is_some(), username, password);
-        match &checked {
-            Ok(Some(_)) => self.throttle.succeeded(user_key.as_deref(), client),
-            // A failure, already counted by the throttle.
-            Ok(None) => self.trail.record(&self.store, now, "login_failed", subject),
-            Err(_) => self.throttle.abandoned(user_key.as_deref(), client),
-        }
+        let outcome = match &checked {
+            Ok(Some(_)) => Outcome::Succeeded,
+            Ok(None) => {
+                // A failure, already counted by the throttle.
+                self.trail.record(&self.store, now, "login_failed", subject);
+                Outcome::Failed
+            }
+            Err(_) => Outcome::Abandoned,
+        };
+        self.throttle
+            .finish(&self.store, counted, user_key.as_deref(), client, outcome);
         checked?.ok_or(AuthError::InvalidCredentials)
     }
 

@@ -116,6 +116,23 @@ pub(crate) trait Backend: Send + Sync {
     fn notes(&self, user_id: i64) -> Result<Vec<Note>, StoreError>;
     fn note(&self, user_id: i64, id: i64) -> Result<Option<Note>, StoreError>;
     fn delete_note(&self, user_id: i64, id: i64) -> Result<bool, StoreError>;
+    /// Only a store other processes share keeps login attempts; a store
+    /// that does not is never asked (the throttle keeps them in memory).
+    fn count_login_attempt(
+        &self,
+        _keys: &[String],
+        _now: i64,
+        _since: i64,
+        _judge: &dyn Fn(&[Vec<i64>]) -> Option<i64>,
+    ) -> Result<Result<Vec<i64>, i64>, StoreError> {
+        Err(StoreError::Internal("this store keeps no login attempts".into()))
+    }
+    fn forget_login_failures(&self, _pair: Option<&str>, _ids: &[i64]) -> Result<(), StoreError> {
+        Err(StoreError::Internal("this store keeps no login attempts".into()))
+    }
+    fn prune_login_failures(&self, _before: i64) -> Result<(), StoreError> {
+        Err(StoreError::Internal("this store keeps no login attempts".into()))
+    }
 }
 
 /// A stored refresh token and what has happened to it.
@@ -307,6 +324,44 @@ impl Store {
     /// ```
     pub fn open_in_memory() -> Result<Store, StoreError> {
         Ok(Store::over(Box::new(sqlite::SqliteStore::open_in_memory()?)))
+    }
+
+    /// Whether other processes share the data (PostgreSQL): then nothing
+    /// about it may be kept in this process alone (users, login failures).
+    ///
+    /// ```
+    /// # let store = minijwt::store::Store::open_in_memory().unwrap();
+    /// assert!(!store.is_shared());
+    /// ```
+    pub fn is_shared(&self) -> bool {
+        self.backend.shared()
+    }
+
+    /// Counts a login attempt under `keys` (the throttle's), for a shared
+    /// store: in one transaction, locked per key on every instance, drops
+    /// the keys' failures at or before `since`, gives `judge` the others
+    /// (one list per key, oldest first) and, unless it answers a wait
+    /// (`Ok(Err(seconds))`), records the attempt under each key at `now`.
+    /// Returns the ids of its rows, for [`Store::forget_login_failures`].
+    pub fn count_login_attempt(
+        &self,
+        keys: &[String],
+        now: i64,
+        since: i64,
+        judge: &dyn Fn(&[Vec<i64>]) -> Option<i64>,
+    ) -> Result<Result<Vec<i64>, i64>, StoreError> {
+        self.counted(self.backend.count_login_attempt(keys, now, since, judge))
+    }
+
+    /// Forgets the attempt whose rows are `ids` and, when given, every
+    /// failure of the key `pair` (a login that succeeded).
+    pub fn forget_login_failures(&self, pair: Option<&str>, ids: &[i64]) -> Result<(), StoreError> {
+        self.counted(self.backend.forget_login_failures(pair, ids))
+    }
+
+    /// Drops every login failure at or before `before`.
+    pub fn prune_login_failures(&self, before: i64) -> Result<(), StoreError> {
+        self.counted(self.backend.prune_login_failures(before))
     }
 
     /// Counts a failure other than a conflict; see [`Store::errors`].

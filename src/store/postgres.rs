@@ -48,7 +48,8 @@ const MIGRATION_LOCK: i64 = 0x6d_696e_696a_7774;
 /// rules as SQLite's (`sqlite_schema.rs`), in PostgreSQL's words: names
 /// unique without regard to case through an index on `lower(username)`
 /// (names are ASCII only), ids never reused.
-const MIGRATIONS: &[&str] = &["CREATE TABLE users (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (
         id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         username      TEXT NOT NULL,
         password_hash TEXT NOT NULL,                        -- Argon2id PHC string
@@ -93,7 +94,16 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE users (
         session  TEXT
     );
     CREATE INDEX audit_by_time ON audit(at);
-    CREATE INDEX audit_by_user ON audit(lower(username), at);"];
+    CREATE INDEX audit_by_user ON audit(lower(username), at);",
+    // 1 -> 2: failed logins, shared by the instances' throttles.
+    "CREATE TABLE login_failures (
+        id  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key TEXT NOT NULL,                                  -- 'pair NAME ADDR', 'user NAME' or 'addr ADDR'
+        at  BIGINT NOT NULL
+    );
+    CREATE INDEX login_failures_by_key ON login_failures(key, at);
+    CREATE INDEX login_failures_by_time ON login_failures(at);",
+];
 
 impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
@@ -692,6 +702,75 @@ impl Backend for PostgresStore {
                 "DELETE FROM notes WHERE id = $1 AND user_id = $2",
                 &[&id, &user_id],
             )? == 1)
+        })
+    }
+
+    fn count_login_attempt(
+        &self,
+        keys: &[String],
+        now: i64,
+        since: i64,
+        judge: &dyn Fn(&[Vec<i64>]) -> Option<i64>,
+    ) -> Result<Result<Vec<i64>, i64>, StoreError> {
+        self.transaction(|tx| {
+            // One attempt at a time per key, on every instance; the locks
+            // are taken in one order, so two attempts never wait for each
+            // other, and held until the transaction ends.
+            let mut locked: Vec<&String> = keys.iter().collect();
+            locked.sort();
+            locked.dedup();
+            for key in locked {
+                tx.one(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))::text",
+                    &[key],
+                    |_| Ok(()),
+                )?;
+            }
+            // Only these keys' rows, which these locks guard: deleting
+            // others' rows here could deadlock with their attempts.
+            tx.execute(
+                "DELETE FROM login_failures WHERE key = ANY($1) AND at <= $2",
+                &[&keys, &since],
+            )?;
+            let rows = tx.all(
+                "SELECT key, at FROM login_failures WHERE key = ANY($1) ORDER BY at, id",
+                &[&keys],
+                |row| Ok((row.try_get::<_, String>(0)?, row.try_get::<_, i64>(1)?)),
+            )?;
+            let failures: Vec<Vec<i64>> = keys
+                .iter()
+                .map(|key| rows.iter().filter(|(k, _)| k == key).map(|&(_, at)| at).collect())
+                .collect();
+            if let Some(wait) = judge(&failures) {
+                return Ok(Err(wait));
+            }
+            let mut ids = Vec::with_capacity(keys.len());
+            for key in keys {
+                let id = tx.one(
+                    "INSERT INTO login_failures (key, at) VALUES ($1, $2) RETURNING id",
+                    &[key, &now],
+                    |row| row.try_get::<_, i64>(0),
+                )?;
+                ids.extend(id);
+            }
+            Ok(Ok(ids))
+        })
+    }
+
+    fn forget_login_failures(&self, pair: Option<&str>, ids: &[i64]) -> Result<(), StoreError> {
+        self.sql(|c| {
+            c.execute(
+                "DELETE FROM login_failures WHERE id = ANY($1) OR key = $2",
+                &[&ids, &pair],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn prune_login_failures(&self, before: i64) -> Result<(), StoreError> {
+        self.sql(|c| {
+            c.execute("DELETE FROM login_failures WHERE at <= $1", &[&before])?;
+            Ok(())
         })
     }
 }
