@@ -33,6 +33,7 @@ use crate::{Error as JwtError, Header, Hs256Key, KeySet, Validation};
 use audit::{Subject, Trail};
 pub use counters::AuthCounts;
 use counters::Counters;
+pub(crate) use model::{decide_rotation, RefreshRow, RotationTx};
 pub use model::{AuditEvent, Credentials, Note, RefreshRecord, Rotation, Session, User};
 use password::{Busy, PasswordHasher};
 pub use throttle::ThrottleLimits;

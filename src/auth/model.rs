@@ -102,3 +102,73 @@ pub struct Note {
     /// Unix seconds.
     pub created_at: i64,
 }
+
+/// A stored refresh token and what has happened to it.
+pub(crate) struct RefreshRow {
+    pub(crate) record: RefreshRecord,
+    pub(crate) rotated_at: Option<i64>,
+    pub(crate) revoked: bool,
+    /// The `jti` of the token it was rotated into.
+    pub(crate) replaced_by: Option<String>,
+}
+
+/// What a rotation reads and writes, inside the transaction its store
+/// opened: the port each store backend implements, so that
+/// [`decide_rotation`] is written once, here, for all.
+pub(crate) trait RotationTx {
+    /// The row of `jti`, locked until the transaction ends where the
+    /// backend locks rows (PostgreSQL: `FOR UPDATE`; SQLite locks the whole
+    /// database for the transaction).
+    fn refresh_row(&mut self, jti: &str) -> Result<Option<RefreshRow>, crate::store::StoreError>;
+    /// Marks `old` rotated into `new` at `now`, stores `new`, and notes the
+    /// session's last use.
+    fn rotate(&mut self, old: &str, new: &RefreshRecord, now: i64) -> Result<(), crate::store::StoreError>;
+    /// Revokes every token of `family` not yet revoked.
+    fn revoke_family(&mut self, family: &str, now: i64) -> Result<(), crate::store::StoreError>;
+}
+
+/// The rotation rule, for every store backend: see
+/// [`Store::rotate_refresh`](crate::store::Store::rotate_refresh).
+pub(crate) fn decide_rotation(
+    tx: &mut dyn RotationTx,
+    jti: &str,
+    token_hash: &[u8; 32],
+    now: i64,
+    grace: i64,
+    next: &dyn Fn(&RefreshRecord) -> RefreshRecord,
+) -> Result<Rotation, crate::store::StoreError> {
+    Ok(match tx.refresh_row(jti)? {
+        Some(row) if !crate::store::constant_time_eq(&row.record.token_hash, token_hash) => Rotation::Unknown,
+        None => Rotation::Unknown,
+        Some(row) if row.revoked => Rotation::Revoked,
+        Some(RefreshRow {
+            record,
+            rotated_at: Some(rotated_at),
+            replaced_by,
+            ..
+        }) => {
+            // A retry of a rotation whose answer was lost (or two tabs at
+            // once) within the grace window, while the successor is unused:
+            // the same successor again.
+            let unused_successor = match replaced_by {
+                Some(successor) if now - rotated_at < grace => tx
+                    .refresh_row(&successor)?
+                    .filter(|s| s.rotated_at.is_none() && !s.revoked && s.record.expires_at > now),
+                _ => None,
+            };
+            match unused_successor {
+                Some(successor) => Rotation::Retried(successor.record),
+                None => {
+                    tx.revoke_family(&record.family, now)?;
+                    Rotation::Reused
+                }
+            }
+        }
+        Some(row) if row.record.expires_at <= now => Rotation::Expired,
+        Some(row) => {
+            let new = next(&row.record);
+            tx.rotate(jti, &new, now)?;
+            Rotation::Rotated(new)
+        }
+    })
+}

@@ -2,12 +2,13 @@
 //! one of two backends: SQLite (a file; the default, embedded) or PostgreSQL
 //! (feature `postgres`; several instances sharing one database).
 //!
-//! The only module that runs SQL. A backend ([`Backend`]) maps rows to the
+//! The only module that runs SQL. A backend (the `Backend` trait) maps rows to the
 //! domain's types ([`crate::auth`]) and decides each operation in the
-//! database, in one transaction where it changes more than one row; what
-//! both share is written here once: the rotation's decision
-//! ([`decide_rotation`]), the count of failures, the user cache, and which
-//! location names which backend ([`Store::open`]).
+//! database, in one transaction where it changes more than one row, under
+//! the rules the domain writes once (the rotation's, `decide_rotation`, and
+//! the throttle's). What both backends share is written here once: the
+//! count of failures, the user cache, and which location names which
+//! backend ([`Store::open`]).
 //!
 //! Times are Unix seconds, decided by the caller (the auth layer owns the clock).
 
@@ -26,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::Duration;
 
+pub(crate) use crate::auth::{decide_rotation, RefreshRow, RotationTx};
 use crate::auth::{AuditEvent, Credentials, Note, RefreshRecord, Rotation, Session, User};
 
 /// Users kept in [`Store::user_by_id`]'s cache before it starts over.
@@ -133,74 +135,6 @@ pub(crate) trait Backend: Send + Sync {
     fn prune_login_failures(&self, _before: i64) -> Result<(), StoreError> {
         Err(StoreError::Internal("this store keeps no login attempts".into()))
     }
-}
-
-/// A stored refresh token and what has happened to it.
-pub(crate) struct RefreshRow {
-    pub(crate) record: RefreshRecord,
-    pub(crate) rotated_at: Option<i64>,
-    pub(crate) revoked: bool,
-    /// The `jti` of the token it was rotated into.
-    pub(crate) replaced_by: Option<String>,
-}
-
-/// What a rotation reads and writes, inside the transaction its backend
-/// opened; so that [`decide_rotation`] is written once for every backend.
-pub(crate) trait RotationTx {
-    /// The row of `jti`, locked until the transaction ends where the
-    /// backend locks rows (PostgreSQL: `FOR UPDATE`; SQLite locks the whole
-    /// database for the transaction).
-    fn refresh_row(&mut self, jti: &str) -> Result<Option<RefreshRow>, StoreError>;
-    /// Marks `old` rotated into `new` at `now`, stores `new`, and notes the
-    /// session's last use.
-    fn rotate(&mut self, old: &str, new: &RefreshRecord, now: i64) -> Result<(), StoreError>;
-    /// Revokes every token of `family` not yet revoked.
-    fn revoke_family(&mut self, family: &str, now: i64) -> Result<(), StoreError>;
-}
-
-/// The rotation rule, for every backend: see [`Store::rotate_refresh`].
-pub(crate) fn decide_rotation(
-    tx: &mut dyn RotationTx,
-    jti: &str,
-    token_hash: &[u8; 32],
-    now: i64,
-    grace: i64,
-    next: &dyn Fn(&RefreshRecord) -> RefreshRecord,
-) -> Result<Rotation, StoreError> {
-    Ok(match tx.refresh_row(jti)? {
-        Some(row) if !constant_time_eq(&row.record.token_hash, token_hash) => Rotation::Unknown,
-        None => Rotation::Unknown,
-        Some(row) if row.revoked => Rotation::Revoked,
-        Some(RefreshRow {
-            record,
-            rotated_at: Some(rotated_at),
-            replaced_by,
-            ..
-        }) => {
-            // A retry of a rotation whose answer was lost (or two tabs at
-            // once) within the grace window, while the successor is unused:
-            // the same successor again.
-            let unused_successor = match replaced_by {
-                Some(successor) if now - rotated_at < grace => tx
-                    .refresh_row(&successor)?
-                    .filter(|s| s.rotated_at.is_none() && !s.revoked && s.record.expires_at > now),
-                _ => None,
-            };
-            match unused_successor {
-                Some(successor) => Rotation::Retried(successor.record),
-                None => {
-                    tx.revoke_family(&record.family, now)?;
-                    Rotation::Reused
-                }
-            }
-        }
-        Some(row) if row.record.expires_at <= now => Rotation::Expired,
-        Some(row) => {
-            let new = next(&row.record);
-            tx.rotate(jti, &new, now)?;
-            Rotation::Rotated(new)
-        }
-    })
 }
 
 /// Compares two hashes without stopping at the first difference.
@@ -560,7 +494,8 @@ impl Store {
     /// that aborts only the statement (a constraint, a row too big, a
     /// trigger's `RAISE(ABORT)`) leaves the transaction open: the rotation
     /// is committed without the event, which is best effort as with
-    /// [`Store::record`].
+    /// [`Store::record`]. On PostgreSQL, any failure of the event's insert
+    /// aborts the transaction: the rotation fails and nothing is kept.
     ///
     /// ```
     /// # use minijwt::{auth::{AuditEvent, RefreshRecord, Rotation}, store::Store};
@@ -640,7 +575,7 @@ impl Store {
     /// audit event that records the login, in one transaction. A full disk
     /// or an I/O error during the event's insert fails the whole login, with
     /// nothing kept; only an error that aborts just that insert leaves the
-    /// session started without the event (see
+    /// session started without the event on SQLite (see
     /// [`Store::rotate_refresh_recorded`]).
     ///
     /// ```
