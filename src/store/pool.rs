@@ -90,6 +90,20 @@ impl<C> Pool<C> {
     }
 }
 
+impl<C> Pool<C> {
+    /// Closes every idle connection: after one was found broken (the
+    /// database restarted, say), the others opened before it likely are
+    /// too, and each would fail one request before being dropped.
+    pub(super) fn close_idle(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let closed = state.idle.len();
+        state.idle.clear();
+        state.open -= closed;
+        drop(state);
+        self.returned.notify_all();
+    }
+}
+
 impl<C> Checkout<'_, C> {
     /// The connection.
     pub(super) fn conn(&mut self) -> Result<&mut C, StoreError> {

@@ -360,6 +360,10 @@ impl PostgresStore {
         }
         let result = f(conn);
         checkout.keep = !matches!(result, Err(StoreError::Unavailable(_))) && !conn.client.is_closed();
+        if !checkout.keep {
+            drop(checkout);
+            self.pool.close_idle();
+        }
         result
     }
 
