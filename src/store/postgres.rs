@@ -136,7 +136,8 @@ impl From<postgres::Error> for StoreError {
                 .iter()
                 .any(|class| c.code().starts_with(class)) =>
             {
-                StoreError::Unavailable(format!("database unavailable: {error}"))
+                let why = error.as_db_error().map_or("", |e| e.message());
+                StoreError::Unavailable(format!("database unavailable: {why}"))
             }
             _ => StoreError::Internal(error.to_string()),
         }
