@@ -94,6 +94,7 @@ impl<C> Pool<C> {
     /// Closes every idle connection: after one was found broken (the
     /// database restarted, say), the others opened before it likely are
     /// too, and each would fail one request before being dropped.
+    #[cfg(feature = "postgres")]
     pub(super) fn close_idle(&self) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let closed = state.idle.len();
