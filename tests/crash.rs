@@ -55,6 +55,8 @@ fn kill_9_under_load_loses_no_refresh_token() {
                     match post(addr, "/auth/register", &credentials) {
                         Some((201, _)) => break,
                         Some((503, _)) => std::thread::sleep(Duration::from_millis(20)),
+                        // Killed before this client was registered (a slow machine).
+                        None => return refreshes,
                         other => panic!("register: {other:?}"),
                     }
                 }
