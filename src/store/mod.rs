@@ -23,8 +23,8 @@ mod sqlite_schema;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 pub(crate) use crate::auth::{decide_rotation, RefreshRow, RotationTx};
@@ -76,8 +76,14 @@ impl std::error::Error for StoreError {}
 pub(crate) trait Backend: Send + Sync {
     /// Where the data lives, for `Debug` and logs: never a password.
     fn location(&self) -> String;
-    /// Whether other processes may change the data (then no user cache).
+    /// Whether other processes may change the data.
     fn shared(&self) -> bool;
+    /// For a shared store: keeps `cache` told of every user deleted by any
+    /// instance (`UserCache::forget`), and of when that news may be missed
+    /// (`UserCache::fill`). False if the backend cannot: then no cache.
+    fn watch_deletions(&self, _cache: Arc<UserCache>) -> bool {
+        false
+    }
     fn ready(&self) -> Result<(), StoreError>;
     fn set_page_limit(&self, pages: Option<u64>) -> Result<(), StoreError>;
     fn set_read_only(&self, read_only: bool);
@@ -178,12 +184,47 @@ pub fn display_location(location: &str) -> String {
     }
 }
 
-/// Users by id, for a store whose data no other process changes.
-#[derive(Default)]
-struct UserCache {
+/// Users by id, so that an access check (`GET /me`) costs no SQL, and goes
+/// on while the database is down. A store no other process changes fills it
+/// always; a shared one (PostgreSQL) only while its backend listens for the
+/// other instances' deletions (see `Backend::watch_deletions`), and empties
+/// it whenever it starts listening again, since it may have missed some.
+pub(crate) struct UserCache {
     users: RwLock<HashMap<i64, User>>,
-    /// Users deleted so far; see [`Store::user_by_id`].
+    /// Users forgotten so far; see [`Store::user_by_id`].
     deletions: AtomicU64,
+    /// Whether users read may be added.
+    filling: AtomicBool,
+}
+
+impl UserCache {
+    fn new(filling: bool) -> Self {
+        UserCache {
+            users: RwLock::default(),
+            deletions: AtomicU64::new(0),
+            filling: AtomicBool::new(filling),
+        }
+    }
+
+    /// Forgets user `id`, or every user: deleted, maybe by another instance.
+    /// A lookup under way when this is called will not add what it read.
+    pub(crate) fn forget(&self, id: Option<i64>) {
+        let mut users = self.users.write().unwrap_or_else(|p| p.into_inner());
+        self.deletions.fetch_add(1, Ordering::SeqCst);
+        match id {
+            Some(id) => drop(users.remove(&id)),
+            None => users.clear(),
+        }
+    }
+
+    /// Starts (after forgetting every user) or stops filling the cache.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn fill(&self, filling: bool) {
+        if filling {
+            self.forget(None);
+        }
+        self.filling.store(filling, Ordering::SeqCst);
+    }
 }
 
 /// The database, shareable between threads.
@@ -198,9 +239,9 @@ struct UserCache {
 /// ```
 pub struct Store {
     backend: Box<dyn Backend>,
-    /// `None` when other processes share the data (PostgreSQL): a cached
-    /// user could be one another instance deleted.
-    cache: Option<UserCache>,
+    /// `None` for a shared store whose backend cannot say when another
+    /// instance deletes a user.
+    cache: Option<Arc<UserCache>>,
     /// Operations that failed other than by a conflict; see [`Store::errors`].
     errors: AtomicU64,
 }
@@ -216,7 +257,13 @@ impl fmt::Debug for Store {
 impl Store {
     fn over(backend: Box<dyn Backend>) -> Store {
         Store {
-            cache: (!backend.shared()).then(UserCache::default),
+            cache: match backend.shared() {
+                false => Some(Arc::new(UserCache::new(true))),
+                true => {
+                    let cache = Arc::new(UserCache::new(false));
+                    backend.watch_deletions(cache.clone()).then_some(cache)
+                }
+            },
             backend,
             errors: AtomicU64::new(0),
         }
@@ -387,10 +434,14 @@ impl Store {
     /// The user with row id `id`.
     ///
     /// A user's id, name and creation time never change (no endpoint renames
-    /// one), so found users are cached: `GET /me` then costs no SQL. A
-    /// deleted user leaves the cache at once, and a lookup that raced with a
-    /// deletion does not put them back (`deletions` counts them). The cache
-    /// is bounded by [`MAX_CACHED_USERS`] and starts over when full.
+    /// one), so found users are cached: `GET /me` then costs no SQL, and
+    /// goes on while the database is down. A deleted user leaves the cache
+    /// at once, and a lookup that raced with a deletion does not put them
+    /// back (`deletions` counts them). On PostgreSQL, another instance's
+    /// deletion reaches this cache by `NOTIFY` when it commits (a few
+    /// milliseconds; see the PostgreSQL backend), and the cache is filled
+    /// only while that news can arrive. The cache is bounded by
+    /// [`MAX_CACHED_USERS`] and starts over when full.
     ///
     /// ```
     /// # let store = minijwt::store::Store::open_in_memory().unwrap();
@@ -414,7 +465,7 @@ impl Store {
                 users.clear();
             }
             // A user deleted since this lookup began may be the one read.
-            if cache.deletions.load(Ordering::SeqCst) == deletions {
+            if cache.deletions.load(Ordering::SeqCst) == deletions && cache.filling.load(Ordering::SeqCst) {
                 users.insert(id, user.clone());
             }
         }
@@ -437,9 +488,7 @@ impl Store {
     pub fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
         let deleted = self.counted(self.backend.delete_user(user_id))?;
         if let Some(cache) = &self.cache {
-            let mut users = cache.users.write().unwrap_or_else(|p| p.into_inner());
-            cache.deletions.fetch_add(1, Ordering::SeqCst);
-            users.remove(&user_id);
+            cache.forget(Some(user_id));
         }
         Ok(deleted)
     }

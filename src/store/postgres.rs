@@ -6,7 +6,11 @@
 //! answer across instances: a rotation locks its token's row (`FOR UPDATE`)
 //! for its transaction, a name is unique in any case by an index, the first
 //! instance to start migrates while the others wait on an advisory lock.
-//! Nothing is cached in the process (see [`super::Store::user_by_id`]).
+//! Users are cached in each instance as on SQLite, and forgotten on every
+//! instance when one deletes them: the deletion `NOTIFY`s, and each
+//! instance `LISTEN`s on a connection of its own (see
+//! [`super::Store::user_by_id`]). Failed logins are not cached: each
+//! attempt is counted in the database.
 //!
 //! Every wait is bounded: connecting and waiting for a pooled connection by
 //! [`POOL_WAIT`], a statement by `statement_timeout`, a row lock by
@@ -18,16 +22,18 @@ use std::prelude::rust_2021::*;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 
 use super::pool::Pool;
 use super::{
     constant_time_eq, decide_rotation, display_location, Backend, RefreshRow, RotationTx, StoreError,
-    POOL_WAIT,
+    UserCache, POOL_WAIT,
 };
 use crate::auth::{AuditEvent, Credentials, Note, RefreshRecord, Rotation, Session, User};
 
@@ -305,6 +311,71 @@ pub(super) struct PostgresStore {
     pool: Pool<PgConn>,
     /// See [`super::Store::set_read_only`].
     read_only: AtomicBool,
+    /// Set when the store is dropped: the deletions' listener stops.
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How often the deletions' listener looks up from waiting (to stop).
+const LISTEN_TICK: Duration = Duration::from_millis(500);
+
+/// The deletions' listener, on a thread and a connection of its own until
+/// the store is dropped: `LISTEN`s for the users every instance deletes and
+/// forgets them in `cache`. While it is not listening (the database is
+/// down, or this connection lost), the cache is not filled, and its users
+/// are forgotten when listening starts again, since a deletion may have
+/// been missed meanwhile. What the cache holds goes on serving meanwhile: a
+/// user deleted while this instance cannot reach the database is refused
+/// once it can.
+fn listen_for_deletions(config: &Config, cache: &Weak<UserCache>, stop: &AtomicBool) {
+    let mut pause = LISTEN_TICK;
+    while !stop.load(Ordering::Relaxed) {
+        let listening = config.connect(NoTls).and_then(|mut client| {
+            client.batch_execute("LISTEN minijwt_user_deleted")?;
+            Ok(client)
+        });
+        let Ok(mut client) = listening else {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_secs(5));
+            continue;
+        };
+        pause = LISTEN_TICK;
+        let Some(filled) = cache.upgrade() else {
+            return;
+        };
+        filled.fill(true);
+        drop(filled);
+        let lost = loop {
+            if stop.load(Ordering::Relaxed) {
+                break false;
+            }
+            // A new wait each time: the iterator's own deadline is not reset
+            // when it runs out.
+            let next = client.notifications().timeout_iter(LISTEN_TICK).next();
+            match next {
+                Ok(Some(deleted)) => match cache.upgrade() {
+                    // Not a user id: forget them all rather than guess.
+                    Some(cache) => cache.forget(deleted.payload().parse().ok()),
+                    None => return,
+                },
+                // Nothing within the tick, or the server has gone.
+                Ok(None) if client.is_closed() => break true,
+                Ok(None) => {}
+                Err(_) => break true,
+            }
+        };
+        if let Some(cache) = cache.upgrade() {
+            cache.fill(false);
+        }
+        if !lost {
+            return;
+        }
+    }
 }
 
 impl PostgresStore {
@@ -331,6 +402,7 @@ impl PostgresStore {
             shown: display_location(url),
             pool: Pool::new(MAX_CONNECTIONS),
             read_only: AtomicBool::new(false),
+            stop: Arc::new(AtomicBool::new(false)),
         };
         store.run(|conn| migrate(&mut conn.client))?;
         Ok(store)
@@ -435,6 +507,15 @@ impl Backend for PostgresStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    fn watch_deletions(&self, cache: Arc<UserCache>) -> bool {
+        let (config, stop) = (self.config.clone(), self.stop.clone());
+        let cache = Arc::downgrade(&cache);
+        std::thread::Builder::new()
+            .name("minijwt-listen".into())
+            .spawn(move || listen_for_deletions(&config, &cache, &stop))
+            .is_ok()
     }
 
     fn ready(&self) -> Result<(), StoreError> {
@@ -618,8 +699,20 @@ impl Backend for PostgresStore {
     }
 
     fn delete_user(&self, user_id: i64) -> Result<bool, StoreError> {
-        // Notes, sessions and refresh tokens go with it (foreign keys cascade).
-        self.sql(|c| Ok(c.execute("DELETE FROM users WHERE id = $1", &[&user_id])? > 0))
+        // Notes, sessions and refresh tokens go with it (foreign keys
+        // cascade). The news goes to every instance's user cache when, and
+        // only if, the deletion commits.
+        self.transaction(|tx| {
+            let deleted = tx.execute("DELETE FROM users WHERE id = $1", &[&user_id])? > 0;
+            if deleted {
+                tx.one(
+                    "SELECT pg_notify('minijwt_user_deleted', $1::bigint::text)::text",
+                    &[&user_id],
+                    |_| Ok(()),
+                )?;
+            }
+            Ok(deleted)
+        })
     }
 
     fn rotate_refresh(
