@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster for the tests: `cluster.sh start DIR` prints
 # the admin URL (postgres://postgres@127.0.0.1:PORT/postgres) on stdout;
-# `cluster.sh stop DIR` stops it. Installs Debian's PostgreSQL when missing.
+# `cluster.sh stop DIR` stops it (fast: open sessions are ended);
+# `cluster.sh restart DIR` is both and prints the URL again. The port is
+# chosen at the first start and kept in DIR, so that a cluster stopped and
+# started again answers at the same URL (what a client reconnects to).
+# Installs Debian's PostgreSQL when missing.
 # initdb refuses to run as root: as root, the cluster runs as the `postgres`
 # user, in DIR, which it then owns. Trust authentication, 127.0.0.1 only.
 set -euo pipefail
-cmd=${1:?usage: cluster.sh start|stop DIR}
-dir=$(realpath -m "${2:?usage: cluster.sh start|stop DIR}")
+cmd=${1:?usage: cluster.sh start|stop|restart DIR}
+dir=$(realpath -m "${2:?usage: cluster.sh start|stop|restart DIR}")
 
 bin=""
 for candidate in /usr/lib/postgresql/*/bin; do
   [ -x "$candidate/initdb" ] && bin=$candidate
 done
-if [ -z "$bin" ] && [ "$cmd" = start ]; then
+if [ -z "$bin" ] && [ "$cmd" != stop ]; then
   echo "installing PostgreSQL from Debian" >&2
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
@@ -37,22 +41,33 @@ if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$(dirname "$dir")"; t
   dir=$where
 fi
 
-case "$cmd" in
-start)
+start() {
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
   fi
-  # A free port: ask the kernel for one, then give it to PostgreSQL.
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # A free port at the first start (ask the kernel for one, then give it to
+  # PostgreSQL), the same one at every later start of this cluster.
+  if [ -f "$dir/port" ]; then
+    port=$(cat "$dir/port")
+  else
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    echo "$port" > "$dir/port"
+  fi
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null
   echo "postgres://postgres@127.0.0.1:$port/postgres"
-  ;;
-stop)
-  [ -f "$dir/data/postmaster.pid" ] || exit 0
+}
+
+stop() {
+  [ -f "$dir/data/postmaster.pid" ] || return 0
   as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
-  ;;
+}
+
+case "$cmd" in
+start) start ;;
+stop) stop ;;
+restart) stop; start ;;
 *)
-  echo "usage: cluster.sh start|stop DIR" >&2; exit 2 ;;
+  echo "usage: cluster.sh start|stop|restart DIR" >&2; exit 2 ;;
 esac
