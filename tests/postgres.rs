@@ -11,32 +11,12 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::*;
 use minijwt::auth::AuthConfig;
 use serde_json::json;
-
-/// The database URL, or `None` after saying loudly that the test is skipped.
-fn database(test: &str) -> Option<String> {
-    match std::env::var(POSTGRES_VAR) {
-        Ok(url) if cfg!(feature = "postgres") => Some(url),
-        _ if std::env::var_os("MINIJWT_REQUIRE_POSTGRES").is_some() => {
-            panic!("{test}: MINIJWT_REQUIRE_POSTGRES is set, but {POSTGRES_VAR} is not (or no --features postgres)")
-        }
-        _ => {
-            // Straight to stderr, past the test harness's capture of
-            // eprintln!: a skip is seen in every run, not only failing ones.
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED {test}: needs PostgreSQL ({POSTGRES_VAR}=postgres://... and --features postgres)"
-            );
-            None
-        }
-    }
-}
 
 /// Three servers sharing one new schema of the database at `url`.
 fn three_instances(url: &str, config: AuthConfig) -> [TestServer; 3] {
@@ -248,11 +228,10 @@ fn session_and_account_changes_on_one_instance_hold_on_the_others_at_once() {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
-    let _ = writeln!(
-        std::io::stderr(),
+    say(format!(
         "a deletion reached the other instances' caches within {:?}",
         deleted.elapsed()
-    );
+    ));
 }
 
 #[test]

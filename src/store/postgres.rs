@@ -388,8 +388,15 @@ impl PostgresStore {
             .map_err(|e| StoreError::Internal(format!("not a PostgreSQL URL: {e}")))?;
         config
             .connect_timeout(POOL_WAIT)
+            // A database host that vanishes without a reset: a connection
+            // whose data goes unacknowledged for 10 s, or idle one whose
+            // keepalive probes (from 10 s, every 5 s) go unanswered, is
+            // closed by the kernel (Linux's TCP_USER_TIMEOUT), rather than
+            // after the minutes of TCP's own retransmissions.
             .keepalives(true)
-            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(5))
+            .tcp_user_timeout(Duration::from_secs(10))
             .application_name("minijwt");
         // After the URL's own options (a search_path, say), not instead.
         let options = match config.get_options() {

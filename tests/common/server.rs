@@ -59,6 +59,31 @@ impl ServerSetup {
 /// to run on; `.ci/run` sets it. Unset, they run on SQLite.
 pub const POSTGRES_VAR: &str = "MINIJWT_TEST_POSTGRES";
 
+/// For a test that needs PostgreSQL: the database URL, or `None` after
+/// saying loudly that the test is skipped; with `MINIJWT_REQUIRE_POSTGRES`
+/// set (as `.ci/run` does), a missing server fails the test instead.
+pub fn database(test: &str) -> Option<String> {
+    match std::env::var(POSTGRES_VAR) {
+        Ok(url) if cfg!(feature = "postgres") => Some(url),
+        _ if std::env::var_os("MINIJWT_REQUIRE_POSTGRES").is_some() => {
+            panic!("{test}: MINIJWT_REQUIRE_POSTGRES is set, but {POSTGRES_VAR} is not (or no --features postgres)")
+        }
+        _ => {
+            say(format!(
+                "SKIPPED {test}: needs PostgreSQL ({POSTGRES_VAR}=postgres://... and --features postgres)"
+            ));
+            None
+        }
+    }
+}
+
+/// A line on stderr past the test harness's capture of `eprintln!`: seen
+/// in every run, not only a failing one (a skip, what a test measured).
+pub fn say(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 /// The store a test gets when it names none, so that one suite runs on
 /// either backend: a new in-memory SQLite database, or, when
 /// [`POSTGRES_VAR`] is set (and the `postgres` feature on), a new schema of
