@@ -305,3 +305,205 @@ fn concurrent_guesses_on_three_instances_cannot_overshoot_the_limit() {
     assert_eq!(checked, 5, "{statuses:?}");
     assert!(statuses.iter().all(|&s| s == 401 || s == 429), "{statuses:?}");
 }
+
+/// Races on one user's tokens, forced at the store: an operator connection
+/// holds a row that a rotation writes last (its session's), so the rotation
+/// stops inside its transaction, its successor inserted but not committed,
+/// while a second operation starts. (The pauses only order the starts: had
+/// one been too short, a test would pass without having raced, never fail.)
+#[cfg(feature = "postgres")]
+mod races {
+    use std::thread::sleep;
+    use std::time::Duration;
+
+    use super::*;
+    use minijwt::auth::{RefreshRecord, Rotation};
+    use minijwt::store::{Store, StoreError};
+
+    const PAUSE: Duration = Duration::from_millis(300);
+
+    fn record(jti: &str, hash: u8, user_id: i64, family: &str) -> RefreshRecord {
+        RefreshRecord {
+            jti: jti.into(),
+            token_hash: [hash; 32],
+            user_id,
+            family: family.into(),
+            issued_at: 0,
+            expires_at: 10_000,
+        }
+    }
+
+    fn successor(jti: &'static str, hash: u8) -> impl Fn(&RefreshRecord) -> RefreshRecord {
+        move |old| RefreshRecord {
+            jti: jti.into(),
+            token_hash: [hash; 32],
+            issued_at: 1,
+            ..old.clone()
+        }
+    }
+
+    /// A store on a new schema with alice logged in (token j1, family f),
+    /// and an operator connection in that schema.
+    fn alice(url: &str) -> (Store, postgres::Client, i64) {
+        let shared = postgres_schema(url);
+        let store = Store::open(&shared).unwrap();
+        let user = store.create_user("alice", "hash", 0).unwrap();
+        store
+            .start_session(&record("j1", 1, user.id, "f"), "alice", "ua", None)
+            .unwrap();
+        let operator = postgres::Client::connect(&shared, postgres::NoTls).unwrap();
+        (store, operator, user.id)
+    }
+
+    #[test]
+    fn logout_everywhere_during_a_rotation_revokes_its_successor_too() {
+        let Some(url) = database("logout_everywhere_during_a_rotation_revokes_its_successor_too") else {
+            return;
+        };
+        let (store, mut operator, alice) = alice(&url);
+        let mut hold = operator.transaction().unwrap();
+        hold.execute("SELECT 1 FROM sessions WHERE id = 'f' FOR UPDATE", &[])
+            .unwrap();
+        std::thread::scope(|s| {
+            let rotation = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 20, 0, successor("j2", 2)));
+            sleep(PAUSE);
+            let logout = s.spawn(|| store.revoke_user(alice, 21));
+            sleep(PAUSE);
+            hold.commit().unwrap();
+            assert!(matches!(rotation.join().unwrap(), Ok(Rotation::Rotated(_))));
+            assert!(logout.join().unwrap().is_ok());
+        });
+        let after = store.rotate_refresh("j2", &[2; 32], 30, 0, successor("j3", 3));
+        assert_eq!(
+            after,
+            Ok(Rotation::Revoked),
+            "logged out everywhere, yet the new token rotates"
+        );
+    }
+
+    #[test]
+    fn reuse_detected_during_a_rotation_revokes_its_successor_too() {
+        let Some(url) = database("reuse_detected_during_a_rotation_revokes_its_successor_too") else {
+            return;
+        };
+        let (store, mut operator, _) = alice(&url);
+        store
+            .rotate_refresh("j1", &[1; 32], 10, 0, successor("j2", 2))
+            .unwrap();
+        let mut hold = operator.transaction().unwrap();
+        hold.execute("SELECT 1 FROM sessions WHERE id = 'f' FOR UPDATE", &[])
+            .unwrap();
+        std::thread::scope(|s| {
+            let rotation = s.spawn(|| store.rotate_refresh("j2", &[2; 32], 20, 0, successor("j3", 3)));
+            sleep(PAUSE);
+            let replay = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 21, 0, successor("jx", 9)));
+            sleep(PAUSE);
+            hold.commit().unwrap();
+            assert!(matches!(rotation.join().unwrap(), Ok(Rotation::Rotated(_))));
+            assert_eq!(replay.join().unwrap(), Ok(Rotation::Reused));
+        });
+        let after = store.rotate_refresh("j3", &[3; 32], 30, 0, successor("j4", 4));
+        assert_eq!(
+            after,
+            Ok(Rotation::Revoked),
+            "the family was revoked, yet its newest token rotates"
+        );
+    }
+
+    #[test]
+    fn two_replays_of_one_family_at_once_both_answer() {
+        let Some(url) = database("two_replays_of_one_family_at_once_both_answer") else {
+            return;
+        };
+        let (store, mut operator, _) = alice(&url);
+        store
+            .rotate_refresh("j1", &[1; 32], 10, 0, successor("j2", 2))
+            .unwrap();
+        store
+            .rotate_refresh("j2", &[2; 32], 11, 0, successor("j3", 3))
+            .unwrap();
+        let mut hold = operator.transaction().unwrap();
+        hold.execute("SELECT 1 FROM refresh_tokens WHERE jti = 'j1' FOR UPDATE", &[])
+            .unwrap();
+        std::thread::scope(|s| {
+            let first = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 20, 0, successor("x1", 7)));
+            sleep(PAUSE);
+            let second = s.spawn(|| store.rotate_refresh("j2", &[2; 32], 20, 0, successor("x2", 8)));
+            sleep(PAUSE);
+            hold.commit().unwrap();
+            // No deadlock (503): one after the other, the first revokes
+            // the family as reused, the second finds it revoked.
+            assert_eq!(first.join().unwrap(), Ok(Rotation::Reused));
+            assert_eq!(second.join().unwrap(), Ok(Rotation::Revoked));
+        });
+    }
+
+    #[test]
+    fn a_rotation_and_the_deletion_of_its_user_at_once_both_answer() {
+        let Some(url) = database("a_rotation_and_the_deletion_of_its_user_at_once_both_answer") else {
+            return;
+        };
+        let (store, mut operator, alice) = alice(&url);
+        let mut hold = operator.transaction().unwrap();
+        hold.execute("SELECT 1 FROM sessions WHERE id = 'f' FOR UPDATE", &[])
+            .unwrap();
+        std::thread::scope(|s| {
+            let rotation = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 20, 0, successor("j2", 2)));
+            sleep(PAUSE);
+            let deletion = s.spawn(|| store.delete_user(alice));
+            sleep(PAUSE);
+            hold.commit().unwrap();
+            assert!(matches!(rotation.join().unwrap(), Ok(Rotation::Rotated(_))));
+            assert_eq!(deletion.join().unwrap(), Ok(true));
+        });
+        assert_eq!(
+            store.rotate_refresh("j2", &[2; 32], 30, 0, successor("j3", 3)),
+            Ok(Rotation::Unknown)
+        );
+    }
+
+    #[test]
+    fn a_login_racing_the_deletion_of_its_account_is_refused_as_such() {
+        let Some(url) = database("a_login_racing_the_deletion_of_its_account_is_refused_as_such") else {
+            return;
+        };
+        let shared = postgres_schema(&url);
+        let store = Store::open(&shared).unwrap();
+        let bob = store.create_user("bob", "hash", 0).unwrap();
+        let mut operator = postgres::Client::connect(&shared, postgres::NoTls).unwrap();
+        let mut deletion = operator.transaction().unwrap();
+        deletion
+            .execute("DELETE FROM users WHERE id = $1", &[&bob.id])
+            .unwrap();
+        std::thread::scope(|s| {
+            let login = s.spawn(|| store.start_session(&record("k1", 1, bob.id, "g"), "bob", "ua", None));
+            sleep(PAUSE);
+            deletion.commit().unwrap();
+            // 401 for the login, not a 500 from a broken foreign key.
+            assert_eq!(login.join().unwrap(), Err(StoreError::Conflict));
+        });
+    }
+
+    #[test]
+    fn many_addresses_failing_for_one_name_keep_a_bounded_count() {
+        let Some(url) = database("many_addresses_failing_for_one_name_keep_a_bounded_count") else {
+            return;
+        };
+        let shared = postgres_schema(&url);
+        let store = Store::open(&shared).unwrap();
+        let names = ["user victim".to_owned()];
+        for at in 0..60 {
+            let counted = store.count_login_attempt(&names, at, -1, 20, &|_| None).unwrap();
+            assert!(counted.is_ok());
+        }
+        let mut operator = postgres::Client::connect(&shared, postgres::NoTls).unwrap();
+        let rows: i64 = operator
+            .query_one(
+                "SELECT count(*) FROM login_failures WHERE key = 'user victim'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(rows <= 21, "{rows} failures kept for one name");
+    }
+}

@@ -146,7 +146,8 @@ impl LoginThrottle {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            store.prune_login_failures(since)?;
+            // Best effort: what is not pruned now is next time.
+            let _ = store.prune_login_failures(since);
         }
         let keys = StoredKeys::new(user_key, address);
         let limits = self.limits;
@@ -154,8 +155,12 @@ impl LoginThrottle {
             let [pair, user, address] = keys.positions.map(|at| at.map_or(&[][..], |i| &failures[i][..]));
             judge(&limits, now, pair, user, address)
         };
+        let keep = limits
+            .per_user_address
+            .max(limits.per_user)
+            .max(limits.per_address);
         Ok(store
-            .count_login_attempt(&keys.names, now, since, &judge_stored)?
+            .count_login_attempt(&keys.names, now, since, keep, &judge_stored)?
             .map(Counted::Stored))
     }
 

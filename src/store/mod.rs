@@ -131,6 +131,7 @@ pub(crate) trait Backend: Send + Sync {
         _keys: &[String],
         _now: i64,
         _since: i64,
+        _keep: usize,
         _judge: &dyn Fn(&[Vec<i64>]) -> Option<i64>,
     ) -> Result<Result<Vec<i64>, i64>, StoreError> {
         Err(StoreError::Internal("this store keeps no login attempts".into()))
@@ -161,27 +162,24 @@ pub fn is_database_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
-/// `location` as it may be shown: a PostgreSQL URL without its password.
+/// `location` as it may be shown (in errors and logs): a SQLite path as it
+/// is; a PostgreSQL URL rebuilt from what it names, user, hosts, ports and
+/// database, so that a password (`user:password@` or `?password=`) never is.
 ///
 /// ```
 /// use minijwt::store::display_location;
-/// assert_eq!(display_location("postgres://app:s3cret@db:5432/auth"), "postgres://app:***@db:5432/auth");
+/// let shown = display_location("postgres://app:s3cret@db:5432/auth?password=other");
+/// assert!(!shown.contains("s3cret") && !shown.contains("other"), "{shown}");
 /// assert_eq!(display_location("minijwt.db"), "minijwt.db");
 /// ```
 pub fn display_location(location: &str) -> String {
     if !is_database_url(location) {
         return location.to_owned();
     }
-    let (scheme, rest) = location.split_once("://").unwrap_or((location, ""));
-    // The userinfo ends at the last '@' before the path.
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => match rest[..at].split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-            None => location.to_owned(),
-        },
-        None => location.to_owned(),
-    }
+    #[cfg(feature = "postgres")]
+    return postgres::shown(location);
+    #[cfg(not(feature = "postgres"))]
+    return "postgres://(a PostgreSQL URL; this build has no PostgreSQL)".to_owned();
 }
 
 /// Users by id, so that an access check (`GET /me`) costs no SQL, and goes
@@ -320,7 +318,8 @@ impl Store {
 
     /// Counts a login attempt under `keys` (the throttle's), for a shared
     /// store: in one transaction, locked per key on every instance, drops
-    /// the keys' failures at or before `since`, gives `judge` the others
+    /// the keys' failures at or before `since` and all but each key's
+    /// newest `keep` (the most any limit needs), gives `judge` the others
     /// (one list per key, oldest first) and, unless it answers a wait
     /// (`Ok(Err(seconds))`), records the attempt under each key at `now`.
     /// Returns the ids of its rows, for [`Store::forget_login_failures`].
@@ -329,9 +328,10 @@ impl Store {
         keys: &[String],
         now: i64,
         since: i64,
+        keep: usize,
         judge: &dyn Fn(&[Vec<i64>]) -> Option<i64>,
     ) -> Result<Result<Vec<i64>, i64>, StoreError> {
-        self.counted(self.backend.count_login_attempt(keys, now, since, judge))
+        self.counted(self.backend.count_login_attempt(keys, now, since, keep, judge))
     }
 
     /// Forgets the attempt whose rows are `ids` and, when given, every
@@ -380,11 +380,13 @@ impl Store {
         self.backend.set_page_limit(pages)
     }
 
-    /// Makes the database read-only for this process (`PRAGMA query_only` on
-    /// every connection), or writable again. A write then fails with
-    /// [`StoreError::Unavailable`] ("database is read-only"), as it does when
-    /// the file itself cannot be written; reads go on. Returns once the
-    /// writes already under way have finished. For maintenance, and for
+    /// Makes the database read-only for this process (SQLite: `PRAGMA
+    /// query_only` on every connection; PostgreSQL: `default_transaction_read_only`
+    /// on each connection as it is next used), or writable again. A write
+    /// then fails with [`StoreError::Unavailable`] ("database is
+    /// read-only"), as it does when the file itself cannot be written; reads
+    /// go on. On SQLite, returns once the writes already under way have
+    /// finished; on PostgreSQL, those finish as they began. For maintenance, and for
     /// testing what a read-only disk does where file modes cannot (root
     /// ignores them).
     ///

@@ -97,11 +97,12 @@ impl<C> Pool<C> {
     #[cfg(feature = "postgres")]
     pub(super) fn close_idle(&self) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let closed = state.idle.len();
-        state.idle.clear();
-        state.open -= closed;
+        let closed = std::mem::take(&mut state.idle);
+        state.open -= closed.len();
         drop(state);
         self.returned.notify_all();
+        // Closed outside the lock: closing may wait on the network.
+        drop(closed);
     }
 }
 

@@ -12,10 +12,17 @@
 //! [`super::Store::user_by_id`]). Failed logins are not cached: each
 //! attempt is counted in the database.
 //!
-//! Every wait is bounded: connecting and waiting for a pooled connection by
-//! [`POOL_WAIT`], a statement by `statement_timeout`, a row lock by
-//! `lock_timeout`, a transaction left idle by
-//! `idle_in_transaction_session_timeout` (all set per connection, below).
+//! Every transaction that writes a user's refresh tokens locks that user's
+//! row first (`Sql::lock_user`): rotations, revocations, logins and the
+//! deletion of one user run one after another, in one lock order.
+//!
+//! The waits and what bounds them: a pooled connection and opening a TCP
+//! connection, [`POOL_WAIT`]; a statement, `statement_timeout`; a row lock,
+//! `lock_timeout`; a transaction left idle, `idle_in_transaction_session_timeout`
+//! (the server's, set per connection below); a host that vanishes, TCP
+//! keepalives and `TCP_USER_TIMEOUT`. Not bounded by the client: a server
+//! (or a proxy before it) that accepts connections and then never answers,
+//! during the start-up exchange or a statement.
 //! No TLS: run it on the same host or a private network.
 
 use std::prelude::rust_2021::*;
@@ -38,7 +45,8 @@ use super::{
 use crate::auth::{AuditEvent, Credentials, Note, RefreshRecord, Rotation, Session, User};
 
 /// Connections per instance. Each is a server process on the database's
-/// side: N instances hold up to N × 16 (PostgreSQL's default limit is 100).
+/// side: N instances hold up to N × 17 with each one's deletions' listener
+/// (PostgreSQL's default limit is 100).
 const MAX_CONNECTIONS: usize = 16;
 
 /// Per connection: the longest a statement may run, a row lock be waited
@@ -111,13 +119,33 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX login_failures_by_time ON login_failures(at);",
 ];
 
+/// How [`StoreError::Unavailable`] begins when the connection itself failed
+/// (the server is down, unreachable, shutting down, or closed it): such a
+/// connection, and the pool's idle ones opened before the same fault, are
+/// closed. Any other unavailability (busy, read-only, full) keeps them.
+const UNREACHABLE: &str = "database unreachable";
+
+/// Whether `result` failed because the connection did.
+fn connection_failed<T>(result: &Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Unavailable(why)) if why.starts_with(UNREACHABLE))
+}
+
+/// A server's error as it may be shown: its code and message (neither holds
+/// a secret; the client's own `Display` says only "db error").
+fn db_error(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(e) => format!("{} ({})", e.message(), e.code().code()),
+        None => error.to_string(),
+    }
+}
+
 impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
         let Some(code) = error.code() else {
             // No answer from the server: it is down, unreachable or gone.
             let io = std::error::Error::source(&error).is_some_and(|s| s.is::<std::io::Error>());
             return if error.is_closed() || io || error.to_string().starts_with("timeout") {
-                StoreError::Unavailable(format!("database unreachable: {error}"))
+                StoreError::Unavailable(format!("{UNREACHABLE}: {error}"))
             } else {
                 StoreError::Internal(error.to_string())
             };
@@ -136,18 +164,50 @@ impl From<postgres::Error> for StoreError {
             {
                 StoreError::Unavailable("database is busy".into())
             }
-            // Connection exceptions, insufficient resources, operator
-            // intervention (a shutdown), system errors.
-            c if ["08", "53", "57", "58"]
+            // Connection exceptions, operator intervention (a shutdown),
+            // system errors: the connection is gone or going.
+            c if ["08", "57P", "58"]
                 .iter()
                 .any(|class| c.code().starts_with(class)) =>
             {
-                let why = error.as_db_error().map_or("", |e| e.message());
-                StoreError::Unavailable(format!("database unavailable: {why}"))
+                StoreError::Unavailable(format!("{UNREACHABLE}: {}", db_error(&error)))
             }
-            _ => StoreError::Internal(error.to_string()),
+            // Insufficient resources (too many connections, out of memory).
+            c if c.code().starts_with("53") => {
+                StoreError::Unavailable(format!("database unavailable: {}", db_error(&error)))
+            }
+            _ => StoreError::Internal(db_error(&error)),
         }
     }
+}
+
+/// A PostgreSQL URL rebuilt from what the client reads in it (user, hosts
+/// and ports, database), never its password; see
+/// [`super::display_location`].
+pub(super) fn shown(url: &str) -> String {
+    let Ok(config) = url.parse::<Config>() else {
+        return "postgres://(not a valid PostgreSQL URL)".to_owned();
+    };
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                postgres::config::Host::Tcp(name) if name.contains(':') => format!("[{name}]"),
+                postgres::config::Host::Tcp(name) => name.clone(),
+                postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            match ports.get(i).or(ports.first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let database = config.get_dbname().unwrap_or("");
+    format!("postgres://{user}{}/{database}", hosts.join(","))
 }
 
 /// One pooled connection, with the statements prepared on it.
@@ -236,6 +296,36 @@ impl<C: GenericClient> Sql<'_, C> {
             &[&now, &family],
         )?;
         Ok(())
+    }
+
+    /// Locks user `id`'s row until the transaction ends; false if there is
+    /// no such user (or it was deleted while this waited).
+    ///
+    /// Every transaction that writes a user's refresh tokens takes this lock
+    /// first (rotation, every revocation, a login; a deletion takes it by
+    /// deleting the row): so they run one after another per user, in one
+    /// lock order (no deadlock), and each statement after the lock sees
+    /// what the one before committed. Without it, under READ COMMITTED, a
+    /// revocation's `UPDATE` could miss the successor a concurrent rotation
+    /// was inserting, and leave it alive.
+    fn lock_user(&mut self, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .one(
+                "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+                &[&id],
+                |_| Ok(()),
+            )?
+            .is_some())
+    }
+
+    /// The owner of refresh token `jti`, read without a lock (it never
+    /// changes), to take [`Sql::lock_user`] before the token's row.
+    fn token_owner(&mut self, jti: &str) -> Result<Option<i64>, StoreError> {
+        self.one(
+            "SELECT user_id FROM refresh_tokens WHERE jti = $1",
+            &[&jti],
+            |row| row.try_get::<_, i64>(0),
+        )
     }
 }
 
@@ -350,9 +440,17 @@ fn listen_for_deletions(config: &Config, cache: &Weak<UserCache>, stop: &AtomicB
         };
         filled.fill(true);
         drop(filled);
+        let mut ticks = 0u32;
         let lost = loop {
             if stop.load(Ordering::Relaxed) {
                 break false;
+            }
+            // A listener only reads: a connection that died silently would
+            // go unnoticed until TCP's keepalives gave up. Every 5 s it
+            // writes, which the connection's TCP_USER_TIMEOUT then bounds.
+            ticks += 1;
+            if ticks % 10 == 0 && client.simple_query("SELECT 1").is_err() {
+                break true;
             }
             // A new wait each time: the iterator's own deadline is not reset
             // when it runs out.
@@ -439,8 +537,9 @@ impl PostgresStore {
             conn.read_only = read_only;
         }
         let result = f(conn);
-        checkout.keep = !matches!(result, Err(StoreError::Unavailable(_))) && !conn.client.is_closed();
-        if !checkout.keep {
+        let broken = connection_failed(&result) || conn.client.is_closed();
+        checkout.keep = !broken;
+        if broken {
             drop(checkout);
             self.pool.close_idle();
         }
@@ -595,21 +694,21 @@ impl Backend for PostgresStore {
         audit: Option<&AuditEvent>,
     ) -> Result<(), StoreError> {
         self.transaction(|tx| {
-            let started = tx.execute(
-                "INSERT INTO sessions (id, user_id, created_at, last_used_at, user_agent)
-                 SELECT $1::text, $2::bigint, $3::bigint, $3::bigint, $4::text
-                 WHERE EXISTS (SELECT 1 FROM users WHERE id = $2 AND username = $5)",
-                &[
-                    &first.family,
-                    &first.user_id,
-                    &first.issued_at,
-                    &user_agent,
-                    &username,
-                ],
+            // The user locked (see `lock_user`), and still the one whose
+            // password was checked: not deleted meanwhile, the id not reused.
+            let same = tx.one(
+                "SELECT 1 FROM users WHERE id = $1 AND username = $2 FOR NO KEY UPDATE",
+                &[&first.user_id, &username],
+                |_| Ok(()),
             )?;
-            if started == 0 {
+            if same.is_none() {
                 return Err(StoreError::Conflict);
             }
+            tx.execute(
+                "INSERT INTO sessions (id, user_id, created_at, last_used_at, user_agent)
+                 VALUES ($1, $2, $3, $3, $4)",
+                &[&first.family, &first.user_id, &first.issued_at, &user_agent],
+            )?;
             tx.insert_refresh(first)?;
             if let Some(event) = audit {
                 tx.insert_audit(event)?;
@@ -642,6 +741,9 @@ impl Backend for PostgresStore {
 
     fn revoke_session(&self, user_id: i64, id: &str, now: i64) -> Result<bool, StoreError> {
         self.transaction(|tx| {
+            if !tx.lock_user(user_id)? {
+                return Ok(false);
+            }
             let known = tx
                 .one(
                     "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2",
@@ -657,8 +759,9 @@ impl Backend for PostgresStore {
     }
 
     fn revoke_other_sessions(&self, user_id: i64, keep: Option<&str>, now: i64) -> Result<usize, StoreError> {
-        self.sql(|c| {
-            c.execute(
+        self.transaction(|tx| {
+            tx.lock_user(user_id)?;
+            tx.execute(
                 "UPDATE refresh_tokens SET revoked_at = $1
                  WHERE user_id = $2 AND revoked_at IS NULL AND family IS DISTINCT FROM $3",
                 &[&now, &user_id, &keep],
@@ -732,6 +835,11 @@ impl Backend for PostgresStore {
         audit: &mut dyn FnMut(&Rotation) -> Option<AuditEvent>,
     ) -> Result<Rotation, StoreError> {
         self.transaction(|tx| {
+            // The owner first, then the token (`lock_user`): one lock order
+            // with every revocation and deletion of that user's tokens.
+            if let Some(owner) = tx.token_owner(jti)? {
+                tx.lock_user(owner)?;
+            }
             let outcome = decide_rotation(tx, jti, token_hash, now, grace, next)?;
             if let Some(event) = audit(&outcome) {
                 tx.insert_audit(&event)?;
@@ -742,6 +850,9 @@ impl Backend for PostgresStore {
 
     fn revoke_family_of(&self, jti: &str, token_hash: &[u8; 32], now: i64) -> Result<bool, StoreError> {
         self.transaction(|tx| {
+            if let Some(owner) = tx.token_owner(jti)? {
+                tx.lock_user(owner)?;
+            }
             let family = tx.one(
                 "SELECT family, token_hash FROM refresh_tokens WHERE jti = $1",
                 &[&jti],
@@ -758,8 +869,9 @@ impl Backend for PostgresStore {
     }
 
     fn revoke_user(&self, user_id: i64, now: i64) -> Result<usize, StoreError> {
-        self.sql(|c| {
-            c.execute(
+        self.transaction(|tx| {
+            tx.lock_user(user_id)?;
+            tx.execute(
                 "UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
                 &[&now, &user_id],
             )
@@ -815,6 +927,7 @@ impl Backend for PostgresStore {
         keys: &[String],
         now: i64,
         since: i64,
+        keep: usize,
         judge: &dyn Fn(&[Vec<i64>]) -> Option<i64>,
     ) -> Result<Result<Vec<i64>, i64>, StoreError> {
         self.transaction(|tx| {
@@ -831,11 +944,19 @@ impl Backend for PostgresStore {
                     |_| Ok(()),
                 )?;
             }
-            // Only these keys' rows, which these locks guard: deleting
-            // others' rows here could deadlock with their attempts.
+            // Only these keys' rows, which these locks guard (deleting
+            // others' rows here could deadlock with their attempts): those
+            // out of the window, and all but each key's newest `keep`, so
+            // that what an attempt reads stays bounded however many
+            // addresses fail for one name.
+            let keep = i64::try_from(keep).unwrap_or(i64::MAX);
             tx.execute(
-                "DELETE FROM login_failures WHERE key = ANY($1) AND at <= $2",
-                &[&keys, &since],
+                "DELETE FROM login_failures WHERE key = ANY($1) AND (at <= $2 OR id IN (
+                     SELECT id FROM (
+                         SELECT id, row_number() OVER (PARTITION BY key ORDER BY at DESC, id DESC) AS newer
+                         FROM login_failures WHERE key = ANY($1)
+                     ) ranked WHERE newer > $3))",
+                &[&keys, &since, &keep],
             )?;
             let rows = tx.all(
                 "SELECT key, at FROM login_failures WHERE key = ANY($1) ORDER BY at, id",
