@@ -11,7 +11,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use minijwt::auth::{Auth, ManualClock};
-use minijwt::store::{RefreshRecord, Rotation, Store};
+use minijwt::auth::{RefreshRecord, Rotation};
+use minijwt::store::Store;
 use rusqlite::Connection;
 use serde_json::json;
 

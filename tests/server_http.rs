@@ -800,7 +800,7 @@ fn a_full_database_refuses_writes_keeps_reads_and_recovers() {
     );
 
     // The disk fills up: writes are refused with 503 and a clear reason...
-    auth.store().set_page_limit(Some(1));
+    auth.store().set_page_limit(Some(1)).unwrap();
     let refused = (0..50)
         .map(|_| call(addr, "POST", "/notes", Some(&access), Some(&note)))
         .find(|reply| reply.status != 201)
@@ -827,7 +827,7 @@ fn a_full_database_refuses_writes_keeps_reads_and_recovers() {
 
     // Space comes back: the server recovers by itself, and the refresh token
     // that could not be rotated still works.
-    auth.store().set_page_limit(None);
+    auth.store().set_page_limit(None).unwrap();
     assert_eq!(
         call(addr, "POST", "/notes", Some(&access), Some(&note)).status,
         201
@@ -1083,10 +1083,12 @@ fn a_deleted_users_token_does_not_work_for_whoever_gets_the_id_next() {
     clock.time.advance(1);
     let alice = user(s.addr, "alice");
     let me = call(s.addr, "GET", "/me", Some(&alice.text("access_token")), None);
-    assert_eq!(
-        me.body["id"],
-        mallory_id(&access),
-        "the id was not reused; the test proves nothing"
+    // PostgreSQL never gives an id twice (the suite runs on it too, see
+    // `test_store`): there, what follows only shows the token refused.
+    let reused = me.body["id"] == mallory_id(&access);
+    assert!(
+        reused || std::env::var(POSTGRES_VAR).is_ok(),
+        "SQLite did not reuse the id; the test proves nothing"
     );
     assert_eq!(
         post_note(s.addr, &alice.text("access_token"), "alice's secret").status,

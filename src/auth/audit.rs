@@ -21,7 +21,8 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
-use crate::store::{AuditEvent, Store};
+use super::AuditEvent;
+use crate::store::Store;
 
 /// How often old events are pruned, in seconds.
 const PRUNE_EVERY: i64 = 3600;

@@ -16,6 +16,7 @@ use std::prelude::rust_2021::*;
 
 mod audit;
 mod counters;
+mod model;
 mod password;
 mod throttle;
 
@@ -27,15 +28,16 @@ use std::sync::{Arc, RwLock};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use crate::store::{Note, Session, User};
-use crate::store::{RefreshRecord, Rotation, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::{Error as JwtError, Header, Hs256Key, KeySet, Validation};
 use audit::{Subject, Trail};
 pub use counters::AuthCounts;
 use counters::Counters;
+pub(crate) use model::{decide_rotation, RefreshRow, RotationTx};
+pub use model::{AuditEvent, Credentials, Note, RefreshRecord, Rotation, Session, User};
 use password::{Busy, PasswordHasher};
-use throttle::LoginThrottle;
 pub use throttle::ThrottleLimits;
+use throttle::{LoginThrottle, Outcome};
 
 /// `typ` of access tokens (RFC 9068).
 ///
@@ -428,7 +430,7 @@ impl Auth {
         clock: Arc<dyn Clock>,
     ) -> Result<Auth, String> {
         let hasher = PasswordHasher::new(config.max_concurrent_hashes)?;
-        let throttle = LoginThrottle::new(config.throttle);
+        let throttle = LoginThrottle::new(config.throttle).kept_in_store(store.is_shared());
         let trail = Trail::new(config.audit_days);
         Ok(Auth {
             store,
@@ -477,7 +479,7 @@ impl Auth {
     /// # use minijwt::auth::{Auth, AuthConfig, ManualClock};
     /// # let auth = Auth::new(minijwt::store::Store::open_in_memory().unwrap(),
     /// #     minijwt::Hs256Key::new(&[7; 32]).unwrap(), AuthConfig::default(), Arc::new(ManualClock::new(0))).unwrap();
-    /// assert!(auth.store().ping().is_ok());
+    /// assert!(auth.store().ready().is_ok());
     /// ```
     pub fn store(&self) -> &Store {
         &self.store
@@ -635,20 +637,31 @@ impl Auth {
             address: client,
             ..Subject::default()
         };
-        if let Err(retry_after) = self.throttle.begin(user_key.as_deref(), client, now) {
-            // Free for the client to repeat: kept once a minute per address.
-            let key = client.map_or_else(|| format!("name {username}"), |a| a.to_string());
-            self.trail
-                .record_sparingly(&self.store, now, "login_throttled", key, subject);
-            return Err(AuthError::Throttled { retry_after });
-        }
+        let counted = match self
+            .throttle
+            .start(&self.store, user_key.as_deref(), client, now)?
+        {
+            Ok(counted) => counted,
+            Err(retry_after) => {
+                // Free for the client to repeat: kept once a minute per address.
+                let key = client.map_or_else(|| format!("name {username}"), |a| a.to_string());
+                self.trail
+                    .record_sparingly(&self.store, now, "login_throttled", key, subject);
+                return Err(AuthError::Throttled { retry_after });
+            }
+        };
         let checked = self.check_password(user_key.is_some(), username, password);
-        match &checked {
-            Ok(Some(_)) => self.throttle.succeeded(user_key.as_deref(), client),
-            // A failure, already counted by the throttle.
-            Ok(None) => self.trail.record(&self.store, now, "login_failed", subject),
-            Err(_) => self.throttle.abandoned(user_key.as_deref(), client),
-        }
+        let outcome = match &checked {
+            Ok(Some(_)) => Outcome::Succeeded,
+            Ok(None) => {
+                // A failure, already counted by the throttle.
+                self.trail.record(&self.store, now, "login_failed", subject);
+                Outcome::Failed
+            }
+            Err(_) => Outcome::Abandoned,
+        };
+        self.throttle
+            .finish(&self.store, counted, user_key.as_deref(), client, outcome);
         checked?.ok_or(AuthError::InvalidCredentials)
     }
 
@@ -879,7 +892,7 @@ impl Auth {
         let jti = random_id()?;
         let token = self.mint_refresh(user_id, &jti, now, claims.exp)?;
         let successor = |old: &RefreshRecord| RefreshRecord {
-            jti,
+            jti: jti.clone(),
             token_hash: token_hash(&token),
             user_id: old.user_id,
             family: old.family.clone(),

@@ -17,7 +17,10 @@ use std::prelude::rust_2021::*;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
+
+use crate::store::{Store, StoreError};
 
 /// Own failures for a name after which an address meets the name's soft limit.
 const SOFT_LIMIT_AFTER: usize = 2;
@@ -57,12 +60,42 @@ impl Default for ThrottleLimits {
     }
 }
 
-/// Recent failures by username and address, by username, and by address.
+/// Recent failures by username and address, by username, and by address:
+/// in this process, or, when other instances share the store, in the store
+/// (see [`LoginThrottle::start`]).
 #[derive(Debug)]
 pub struct LoginThrottle {
     limits: ThrottleLimits,
     state: Mutex<State>,
+    /// Whether failures are kept in the store rather than in `state`.
+    stored: bool,
+    /// When the store last dropped the failures older than the window.
+    last_prune: AtomicI64,
 }
+
+/// An attempt [`LoginThrottle::start`] counted, for [`LoginThrottle::finish`].
+#[derive(Debug)]
+pub(crate) enum Counted {
+    InProcess,
+    /// The ids of its rows in the store.
+    Stored(Vec<i64>),
+}
+
+/// How a counted attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The right password: the pair's failures are forgotten, and this
+    /// attempt no longer counts.
+    Succeeded,
+    /// A wrong password: the attempt stays counted.
+    Failed,
+    /// No answer (the hasher was busy, the store failed): it counts for none.
+    Abandoned,
+}
+
+/// How often, at most, the store drops every failure older than the window
+/// (an attempt drops its own keys' old failures itself).
+const PRUNE_EVERY: i64 = 60;
 
 #[derive(Debug, Default)]
 struct State {
@@ -77,6 +110,82 @@ impl LoginThrottle {
         LoginThrottle {
             limits,
             state: Mutex::new(State::default()),
+            stored: false,
+            last_prune: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// The same throttle, keeping its failures in the store when `stored`:
+    /// for a store other instances share, so that every instance counts the
+    /// failures of all.
+    pub(crate) fn kept_in_store(self, stored: bool) -> Self {
+        LoginThrottle { stored, ..self }
+    }
+
+    /// Starts a login attempt at `now`, as [`begin`](Self::begin) does, in
+    /// this process or in the store: `Ok(Err(seconds to wait))` when
+    /// refused. In the store, one transaction per attempt, locked per key on
+    /// every instance, drops the keys' old failures, reads the others, asks
+    /// the same [`judge`] and counts the attempt, so that concurrent
+    /// attempts on any number of instances cannot all pass the check.
+    pub(crate) fn start(
+        &self,
+        store: &Store,
+        user_key: Option<&str>,
+        address: Option<IpAddr>,
+        now: i64,
+    ) -> Result<Result<Counted, i64>, StoreError> {
+        if !self.stored {
+            return Ok(self.begin(user_key, address, now).map(|()| Counted::InProcess));
+        }
+        let since = now - self.limits.window;
+        let last = self.last_prune.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= PRUNE_EVERY
+            && self
+                .last_prune
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // Best effort: what is not pruned now is next time.
+            let _ = store.prune_login_failures(since);
+        }
+        let keys = StoredKeys::new(user_key, address);
+        let limits = self.limits;
+        let judge_stored = |failures: &[Vec<i64>]| {
+            let [pair, user, address] = keys.positions.map(|at| at.map_or(&[][..], |i| &failures[i][..]));
+            judge(&limits, now, pair, user, address)
+        };
+        let keep = limits
+            .per_user_address
+            .max(limits.per_user)
+            .max(limits.per_address);
+        Ok(store
+            .count_login_attempt(&keys.names, now, since, keep, &judge_stored)?
+            .map(Counted::Stored))
+    }
+
+    /// Ends an attempt [`start`](Self::start) counted. In the store, best
+    /// effort: if forgetting fails, the attempt stays counted as a failure,
+    /// which errs on the side of caution.
+    pub(crate) fn finish(
+        &self,
+        store: &Store,
+        counted: Counted,
+        user_key: Option<&str>,
+        address: Option<IpAddr>,
+        outcome: Outcome,
+    ) {
+        match (counted, outcome) {
+            (_, Outcome::Failed) => {}
+            (Counted::InProcess, Outcome::Succeeded) => self.succeeded(user_key, address),
+            (Counted::InProcess, Outcome::Abandoned) => self.abandoned(user_key, address),
+            (Counted::Stored(ids), Outcome::Succeeded) => {
+                let keys = StoredKeys::new(user_key, address);
+                let _ = store.forget_login_failures(keys.pair(), &ids);
+            }
+            (Counted::Stored(ids), Outcome::Abandoned) => {
+                let _ = store.forget_login_failures(None, &ids);
+            }
         }
     }
 
@@ -88,33 +197,16 @@ impl LoginThrottle {
     /// otherwise. Counting first means concurrent attempts cannot all pass
     /// the check before any is recorded.
     pub fn begin(&self, user_key: Option<&str>, address: Option<IpAddr>, now: i64) -> Result<(), i64> {
-        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let state = &mut *guard;
         let limits = self.limits;
         let address = address.map(address_key);
         let pair = user_key.map(|u| (u.to_owned(), address));
-        let pair_failures = pair.as_ref().and_then(|p| state.pairs.get_mut(p));
-        let pair_wait = blocked(pair_failures, limits.per_user_address, now, limits.window);
-        // The soft per-name limit binds only an address that has failed for
-        // this name at least twice within the window (`blocked` above dropped
-        // older failures): one mistyped password, or a double click, does
-        // not put the real user among the guessers.
-        let has_failed = pair
-            .as_ref()
-            .and_then(|p| state.pairs.get(p))
-            .is_some_and(|f| f.len() >= SOFT_LIMIT_AFTER);
-        let user_wait = match (user_key, has_failed) {
-            (Some(user), true) => blocked(state.users.get_mut(user), limits.per_user, now, limits.window),
-            _ => None,
-        };
-        let address_wait = address.and_then(|a| {
-            blocked(
-                state.addresses.get_mut(&a),
-                limits.per_address,
-                now,
-                limits.window,
-            )
-        });
-        if let Some(wait) = pair_wait.max(user_wait).max(address_wait) {
+        let since = now - limits.window;
+        let pair_failures = recent(pair.as_ref().and_then(|p| state.pairs.get_mut(p)), since);
+        let user_failures = recent(user_key.and_then(|u| state.users.get_mut(u)), since);
+        let address_failures = recent(address.and_then(|a| state.addresses.get_mut(&a)), since);
+        if let Some(wait) = judge(&limits, now, pair_failures, user_failures, address_failures) {
             return Err(wait);
         }
         if let Some(pair) = pair {
@@ -170,6 +262,39 @@ impl LoginThrottle {
     }
 }
 
+/// An attempt's keys as the store keeps them: `pair NAME ADDRESS`,
+/// `user NAME`, `addr ADDRESS` (names are ASCII without spaces; `-` for no
+/// address), and where each of the pair, user and address is in `names`.
+struct StoredKeys {
+    names: Vec<String>,
+    positions: [Option<usize>; 3],
+}
+
+impl StoredKeys {
+    fn new(user_key: Option<&str>, address: Option<IpAddr>) -> Self {
+        let address = address.map(address_key);
+        let shown = address.map_or_else(|| "-".to_owned(), |a| a.to_string());
+        let wanted = [
+            user_key.map(|u| format!("pair {u} {shown}")),
+            user_key.map(|u| format!("user {u}")),
+            address.map(|_| format!("addr {shown}")),
+        ];
+        let mut names = Vec::new();
+        let positions = wanted.map(|key| {
+            key.map(|key| {
+                names.push(key);
+                names.len() - 1
+            })
+        });
+        StoredKeys { names, positions }
+    }
+
+    /// The pair's key, if there is one.
+    fn pair(&self) -> Option<&str> {
+        self.positions[0].map(|i| self.names[i].as_str())
+    }
+}
+
 /// IPv6 clients usually hold a whole /64: count them per /64, not per address.
 fn address_key(address: IpAddr) -> IpAddr {
     match address {
@@ -188,18 +313,38 @@ fn uncount<K: Hash + Eq>(map: &mut HashMap<K, VecDeque<i64>>, key: Option<K>) {
     }
 }
 
-/// Drops failures older than the window; returns the wait if `limit` remain.
-fn blocked(failures: Option<&mut VecDeque<i64>>, limit: usize, now: i64, window: i64) -> Option<i64> {
-    let failures = failures?;
-    while failures.front().is_some_and(|&t| t <= now - window) {
+/// The failures after `since`, oldest first (older ones are dropped).
+fn recent(failures: Option<&mut VecDeque<i64>>, since: i64) -> &[i64] {
+    let Some(failures) = failures else {
+        return &[];
+    };
+    while failures.front().is_some_and(|&t| t <= since) {
         failures.pop_front();
     }
-    if failures.len() >= limit {
-        let oldest = failures.front().copied().unwrap_or(now);
-        Some((oldest + window - now).max(1))
-    } else {
-        None
-    }
+    failures.make_contiguous()
+}
+
+/// The throttle's rule, wherever the failures are kept: given the failures
+/// within the window (oldest first) of the (username, address) pair, the
+/// username and the address, the seconds to wait, or `None` to go ahead.
+fn judge(limits: &ThrottleLimits, now: i64, pair: &[i64], user: &[i64], address: &[i64]) -> Option<i64> {
+    // Blocked until the limit-th most recent failure leaves the window.
+    let over = |failures: &[i64], limit: usize| {
+        let count = failures.len();
+        (count > 0 && count >= limit).then(|| {
+            let oldest_that_counts = failures[count - limit.clamp(1, count)];
+            (oldest_that_counts + limits.window - now).max(1)
+        })
+    };
+    let pair_wait = over(pair, limits.per_user_address);
+    // The soft per-name limit binds only an address that has failed for
+    // this name at least twice within the window: one mistyped password,
+    // or a double click, does not put the real user among the guessers.
+    let user_wait = match pair.len() >= SOFT_LIMIT_AFTER {
+        true => over(user, limits.per_user),
+        false => None,
+    };
+    pair_wait.max(user_wait).max(over(address, limits.per_address))
 }
 
 fn record<K: Hash + Eq>(map: &mut HashMap<K, VecDeque<i64>>, key: K, now: i64, window: i64, limit: usize) {

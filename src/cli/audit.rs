@@ -1,6 +1,6 @@
 //! `minijwt audit`: the server's audit trail, read from its database.
 
-use minijwt::store::Store;
+use minijwt::store::{display_location, is_database_url, Store};
 use minijwt::time::{parse_utc, utc};
 
 use super::{usage, CliError, Parsed};
@@ -10,7 +10,8 @@ minijwt audit: the security events `minijwt serve` recorded
 
   minijwt audit [--db FILE] [--user NAME] [--since T]
 
-  --db FILE     the server's database                     [minijwt.db]
+  --db FILE|URL the server's database: a SQLite file or a
+                postgres:// URL (as serve --db)            [minijwt.db]
   --user NAME   only this user's events (any case)
   --since T     only events from T on: Unix seconds, a UTC date
                 (2026-12-01 or 2026-12-01T08:00:00Z), or an age (90m, 36h, 7d)
@@ -38,11 +39,12 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
             ))
         })?,
     };
-    // Opening creates a missing database: never here, where it is only read.
-    if !std::path::Path::new(db).is_file() {
-        return Err(usage(format!("no database at {db}")));
+    let shown_db = display_location(db);
+    // Opening creates a missing SQLite file: never here, where it is only read.
+    if !is_database_url(db) && !std::path::Path::new(db).is_file() {
+        return Err(usage(format!("no database at {shown_db}")));
     }
-    let store = Store::open(db).map_err(|e| usage(format!("cannot open database {db}: {e}")))?;
+    let store = Store::open(db).map_err(|e| usage(format!("cannot open database {shown_db}: {e}")))?;
     let events = store
         .audit_trail(parsed.get("user"), since)
         .map_err(|e| usage(format!("cannot read the audit trail: {e}")))?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use minijwt::auth::{Auth, AuthConfig, KeyRing, SystemClock, ThrottleLimits};
 use minijwt::http::proxy::{Cidr, ProxyHeader, TrustedProxies};
 use minijwt::http::server::{Options, RunningServer};
-use minijwt::store::Store;
+use minijwt::store::{display_location, Store};
 use minijwt::Hs256Key;
 
 use super::keygen::write_new_private_file;
@@ -19,7 +19,8 @@ minijwt serve: the access/refresh token auth server
 
 Options (each also read from the environment variable shown; the option wins):
   --addr ADDR          listen address                 MINIJWT_ADDR         [127.0.0.1:8080]
-  --db FILE            SQLite database, created        MINIJWT_DB           [minijwt.db]
+  --db FILE|URL        SQLite database file, created,  MINIJWT_DB           [minijwt.db]
+                       or postgres://USER@HOST:PORT/DB (a build with --features postgres)
   --key-file FILE      HS256 key, created if missing   MINIJWT_KEY_FILE     [minijwt.key]
                        (MINIJWT_SECRET, base64url text, overrides the file)
   --access-ttl SECS    access token lifetime           MINIJWT_ACCESS_TTL   [3600]
@@ -197,7 +198,9 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
 
     return_large_buffers_to_the_os();
     let (keys, key_source) = load_or_create_keys(&key_file)?;
-    let store = Store::open(&db).map_err(|e| usage(format!("cannot open database {db}: {e}")))?;
+    // A URL may hold a password: shown without it, in errors as in the log.
+    let shown_db = display_location(&db);
+    let store = Store::open(&db).map_err(|e| usage(format!("cannot open database {shown_db}: {e}")))?;
     let config = AuthConfig {
         issuer,
         access_ttl: i64::from(access_ttl),
@@ -233,7 +236,7 @@ pub fn run(args: &[&str]) -> Result<(), CliError> {
         None => usage(format!("cannot listen on {addr}: {e}")),
     })?;
     eprintln!(
-        "minijwt: listening on http://{}, database {db}, key from {key_source}, up to {max_connections} connections",
+        "minijwt: listening on http://{}, database {shown_db}, key from {key_source}, up to {max_connections} connections",
         server.addr()
     );
     if let Some(at) = server.metrics_addr() {

@@ -131,7 +131,12 @@ pub fn serve_with(dir: &Path, env: &[(&str, &str)], launch: &Launch) -> Serve {
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("no address in {first:?}"));
     // The start-up line names the database and the key's source, never the key.
-    assert!(first.contains("database minijwt.db"), "{first}");
+    let db_given =
+        launch.args.iter().any(|a| a == "--db") || env.iter().any(|(name, _)| *name == "MINIJWT_DB");
+    match db_given {
+        true => assert!(first.contains(", database "), "{first}"),
+        false => assert!(first.contains("database minijwt.db"), "{first}"),
+    }
     assert!(first.contains("key from"), "{first}");
     Serve {
         child,

@@ -16,7 +16,7 @@ use minijwt::Hs256Key;
 /// clock), so a test names only what it changes:
 /// `ServerSetup { clock, ..ServerSetup::default() }.start()`.
 pub struct ServerSetup {
-    /// `None`: a new in-memory store.
+    /// `None`: [`test_store`].
     pub store: Option<Store>,
     pub config: AuthConfig,
     pub clock: Arc<dyn Clock>,
@@ -37,7 +37,7 @@ impl Default for ServerSetup {
 impl ServerSetup {
     /// The auth service alone (the same key for every test).
     pub fn auth(self) -> Auth {
-        let store = self.store.unwrap_or_else(|| Store::open_in_memory().unwrap());
+        let store = self.store.unwrap_or_else(test_store);
         Auth::new(store, Hs256Key::new(&[4; 32]).unwrap(), self.config, self.clock).unwrap()
     }
 
@@ -53,6 +53,85 @@ impl ServerSetup {
             auth,
         }
     }
+}
+
+/// Names a PostgreSQL server (`postgres://USER@HOST:PORT/DB`) for the tests
+/// to run on; `.ci/run` sets it. Unset, they run on SQLite.
+pub const POSTGRES_VAR: &str = "MINIJWT_TEST_POSTGRES";
+
+/// For a test that needs PostgreSQL: the database URL, or `None` after
+/// saying loudly that the test is skipped; with `MINIJWT_REQUIRE_POSTGRES`
+/// set (as `.ci/run` does), a missing server fails the test instead.
+pub fn database(test: &str) -> Option<String> {
+    match std::env::var(POSTGRES_VAR) {
+        Ok(url) if cfg!(feature = "postgres") => Some(url),
+        _ if std::env::var_os("MINIJWT_REQUIRE_POSTGRES").is_some() => {
+            panic!("{test}: MINIJWT_REQUIRE_POSTGRES is set, but {POSTGRES_VAR} is not (or no --features postgres)")
+        }
+        _ => {
+            say(format!(
+                "SKIPPED {test}: needs PostgreSQL ({POSTGRES_VAR}=postgres://... and --features postgres)"
+            ));
+            None
+        }
+    }
+}
+
+/// A line on stderr past the test harness's capture of `eprintln!`: seen
+/// in every run, not only a failing one (a skip, what a test measured).
+pub fn say(line: String) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// The store a test gets when it names none, so that one suite runs on
+/// either backend: a new in-memory SQLite database, or, when
+/// [`POSTGRES_VAR`] is set (and the `postgres` feature on), a new schema of
+/// its own in that PostgreSQL database.
+pub fn test_store() -> Store {
+    match std::env::var(POSTGRES_VAR) {
+        Ok(url) => postgres_store(&url),
+        Err(_) => Store::open_in_memory().unwrap(),
+    }
+}
+
+/// A fresh, empty store in a schema of its own in the PostgreSQL database
+/// at `url`: many tests may share one database and run at once.
+#[cfg(feature = "postgres")]
+pub fn postgres_store(url: &str) -> Store {
+    Store::open(postgres_schema(url)).unwrap()
+}
+
+/// A new schema in the database at `url`, and the URL that puts every
+/// connection in it (`search_path`).
+#[cfg(feature = "postgres")]
+pub fn postgres_schema(url: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let schema = format!(
+        "t{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = postgres::Client::connect(url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("{POSTGRES_VAR}={url}: cannot connect: {e}"));
+    admin.batch_execute(&format!("CREATE SCHEMA {schema}")).unwrap();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3D{schema}")
+}
+
+#[cfg(not(feature = "postgres"))]
+pub fn postgres_store(url: &str) -> Store {
+    Store::open(postgres_schema(url)).unwrap()
+}
+
+#[cfg(not(feature = "postgres"))]
+pub fn postgres_schema(_: &str) -> String {
+    panic!("{POSTGRES_VAR} is set, but this test build has no PostgreSQL: run it with --features postgres");
 }
 
 /// A running server, shut down when dropped.
