@@ -64,7 +64,7 @@ pub(crate) struct Object<'a> {
     text: &'a str,
     names: Vec<Name>,
     /// The names asked for, and in the same places their values, if present.
-    keep: &'static [&'static str],
+    keep: &'static Wanted,
     kept: Kept,
 }
 
@@ -75,8 +75,7 @@ type Kept = [Option<Value>; Wanted::MAX];
 impl<'a> Object<'a> {
     /// The value of member `name`, if it was asked for and is present.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
-        let place = self.keep.iter().position(|wanted| same(wanted, name))?;
-        self.kept[place].as_ref()
+        self.kept[self.keep.place(name)?].as_ref()
     }
 
     /// The text of a kept string, unescaped.
@@ -94,7 +93,7 @@ impl<'a> Object<'a> {
     pub(crate) fn contains(&self, name: &str) -> bool {
         // A member asked for has its value kept, whatever its type: no
         // need to look through the names (`exp`, required by default, is one).
-        match self.keep.iter().position(|wanted| same(wanted, name)) {
+        match self.keep.place(name) {
             Some(place) => self.kept[place].is_some(),
             None => self.names.iter().any(|n| n.is(self.text, name)),
         }
@@ -123,7 +122,7 @@ pub(crate) fn parse_object<'a>(
         Ok(()) => Ok(Object {
             text: scan.text,
             names: scan.names,
-            keep: keep.names,
+            keep,
             kept,
         }),
         Err(Fault::Duplicate) => Err(Error::DuplicateMember {
@@ -293,6 +292,7 @@ impl Name {
 
 /// The names of the members whose values are kept, with their fingerprints
 /// (worked out when the program is compiled).
+#[derive(Debug)]
 pub(crate) struct Wanted {
     names: &'static [&'static str],
     fingerprints: [u64; Wanted::MAX],
@@ -331,13 +331,23 @@ impl Wanted {
     #[inline]
     fn find(&self, name: Name, text: &str) -> Option<usize> {
         if name.escaped {
-            return self.names.iter().position(|wanted| name.is(text, wanted));
+            return self.place(&name.read(text));
         }
-        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == name.fingerprint)?;
+        self.place_of(name.fingerprint, &text[name.start..name.end])
+    }
+
+    /// [`find`](Self::find) for a name given as text.
+    #[inline]
+    fn place(&self, name: &str) -> Option<usize> {
+        self.place_of(fingerprint(name.as_bytes()), name)
+    }
+
+    #[inline]
+    fn place_of(&self, fingerprint: u64, name: &str) -> Option<usize> {
+        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == fingerprint)?;
         // A fingerprint holds all of a name of up to seven bytes: only a
         // longer one needs comparing.
-        let whole = name.end - name.start <= 7;
-        (whole || same(&text[name.start..name.end], self.names[place])).then_some(place)
+        (name.len() <= 7 || same(name, self.names[place])).then_some(place)
     }
 }
 
