@@ -149,7 +149,12 @@ pub(crate) fn verify(keys: Keys<'_>, token: &str, validation: &Validation) -> Re
 
 /// Steps 1 to 4 of [`decode`]; returns the payload's bytes, decoded from base64url.
 fn check_up_to_payload(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
-    let segments = split(token, validation.max_token_len())?;
+    with_segments(token, validation.max_token_len(), |segments| {
+        check_segments(keys, segments, validation)
+    })
+}
+
+fn check_segments(keys: Keys<'_>, segments: Segments<'_>, validation: &Validation) -> Result<Vec<u8>, Error> {
     // The signature's emptiness is checked after the header, so that an
     // unsigned `alg: none` token is reported for its algorithm.
     segments.require_non_empty(&[Segment::Header, Segment::Payload])?;
@@ -235,26 +240,42 @@ impl Segments<'_> {
     }
 }
 
-/// Splits a token into its three segments after checking its length.
-pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>, Error> {
+/// Splits a token into its three segments after checking its length, and
+/// runs `check` on them.
+///
+/// The header ends at the first dot and the signature starts after the last:
+/// both are short to search for. A dot between them, in the payload, makes
+/// more than three segments, an error that comes before any other; but it is
+/// looked for only when `check` fails, since `check` always does on such a
+/// payload (`.` is not base64url). So a valid token's payload is searched for
+/// dots by its decoding alone, not by a scan of its own.
+pub(crate) fn with_segments<'a, R>(
+    token: &'a str,
+    max_len: usize,
+    check: impl FnOnce(Segments<'a>) -> Result<R, Error>,
+) -> Result<R, Error> {
     if token.len() > max_len {
         return Err(Error::TooLong {
             len: token.len(),
             max: max_len,
         });
     }
-    let mut dots = token.match_indices('.').map(|(i, _)| i);
-    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
-        return Err(Error::SegmentCount {
+    let segments = token.split_once('.').zip(token.rsplit_once('.'));
+    let segments = segments.and_then(|((header, _), (signing_input, signature))| {
+        Some(Segments {
+            header,
+            payload: signing_input.get(header.len() + 1..)?,
+            signature,
+            signing_input,
+        })
+    });
+    match segments.map(|segments| (segments, check(segments))) {
+        Some((_, Ok(checked))) => Ok(checked),
+        Some((segments, Err(error))) if !segments.payload.contains('.') => Err(error),
+        _ => Err(Error::SegmentCount {
             found: token.matches('.').count() + 1,
-        });
-    };
-    Ok(Segments {
-        header: &token[..first],
-        payload: &token[first + 1..second],
-        signature: &token[second + 1..],
-        signing_input: &token[..second],
-    })
+        }),
+    }
 }
 
 pub(crate) fn decode_segment(text: &str, segment: Segment, out: &mut Vec<u8>) -> Result<(), Error> {
@@ -308,6 +329,20 @@ mod tests {
             decode::<Value>(&key(), "", &v).unwrap_err(),
             Error::SegmentCount { found: 1 }
         );
+        // A dot in the payload is found only when a later check fails, but
+        // it is still reported first.
+        for token in [
+            "!.b.c.d",
+            "a...",
+            "e30.e30.e30.e30",
+            &format!("{}.", forge(b"{}", b"{}")),
+        ] {
+            let found = token.matches('.').count() + 1;
+            assert_eq!(
+                decode::<Value>(&key(), token, &v).unwrap_err(),
+                Error::SegmentCount { found }
+            );
+        }
         assert_eq!(
             decode::<Value>(&key(), "..", &v).unwrap_err(),
             Error::EmptySegment(Segment::Header)
