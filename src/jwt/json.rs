@@ -333,21 +333,23 @@ impl Wanted {
         if name.escaped {
             return self.place(&name.read(text));
         }
-        self.place_of(name.fingerprint, &text[name.start..name.end])
+        let place = self.by_fingerprint(name.fingerprint)?;
+        // A fingerprint holds all of a name of up to seven bytes: only a
+        // longer one needs comparing.
+        let whole = name.end - name.start <= 7;
+        (whole || same(&text[name.start..name.end], self.names[place])).then_some(place)
     }
 
     /// [`find`](Self::find) for a name given as text.
     #[inline]
     fn place(&self, name: &str) -> Option<usize> {
-        self.place_of(fingerprint(name.as_bytes()), name)
+        let place = self.by_fingerprint(fingerprint(name.as_bytes()))?;
+        (name.len() <= 7 || same(name, self.names[place])).then_some(place)
     }
 
     #[inline]
-    fn place_of(&self, fingerprint: u64, name: &str) -> Option<usize> {
-        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == fingerprint)?;
-        // A fingerprint holds all of a name of up to seven bytes: only a
-        // longer one needs comparing.
-        (name.len() <= 7 || same(name, self.names[place])).then_some(place)
+    fn by_fingerprint(&self, fingerprint: u64) -> Option<usize> {
+        (self.fingerprints[..self.names.len()].iter()).position(|&f| f == fingerprint)
     }
 }
 
@@ -622,7 +624,7 @@ impl<'a> Scanner<'a> {
     /// otherwise an integer short enough to be finite is only checked.
     fn number(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
         let start = self.pos;
-        let negative = self.eat(b'-');
+        let _ = self.eat(b'-');
         match self.next()? {
             b'0' => {}
             b'1'..=b'9' => self.digits(),
@@ -643,20 +645,13 @@ impl<'a> Scanner<'a> {
         if integer && kept.is_none() && text.len() < 309 {
             return Ok(());
         }
-        let digits = &text.as_bytes()[usize::from(negative)..];
-        // serde_json reads `-0` as the float -0.0.
-        let integer = integer && text != "-0";
-        let value = if integer && digits.len() <= 18 {
-            // Up to 18 digits cannot overflow: add them up, faster than parse.
-            let n = digits.iter().fold(0, |n: i64, d| n * 10 + i64::from(d - b'0'));
-            Value::Int(if negative { -n } else { n })
-        } else if let (true, Ok(n)) = (integer, text.parse::<i64>()) {
-            Value::Int(n)
-        } else {
-            match text.parse::<f64>() {
+        let value = match text.parse::<i64>() {
+            // serde_json reads `-0` as the float -0.0.
+            Ok(n) if text != "-0" => Value::Int(n),
+            _ => match text.parse::<f64>() {
                 Ok(n) if n.is_finite() => Value::Float(n),
                 _ => return Err(Fault::Syntax),
-            }
+            },
         };
         if let Some(kept) = kept {
             kept.get_or_insert(value);

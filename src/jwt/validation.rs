@@ -380,7 +380,7 @@ impl Validation {
     pub(crate) fn check_typ(&self, found: Option<&str>) -> Result<(), Error> {
         let expected = match &self.typ {
             TypeCheck::JwtOrAbsent => match found {
-                None => return Ok(()),
+                None | Some("JWT") => return Ok(()),
                 Some(_) => "JWT",
             },
             TypeCheck::Exactly(expected) => expected.as_str(),
