@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::error::{Error, Segment};
 use super::json;
-use super::token::{decode_segment, verify, with_segments, Keys};
+use super::token::{decode_segment, non_empty, verify, with_segments, Keys};
 use super::validation::Validation;
 use super::validation::DEFAULT_MAX_TOKEN_LEN;
 
@@ -102,7 +102,8 @@ impl<'a> UnverifiedToken<'a> {
 pub fn decode_unverified(token: &str) -> Result<UnverifiedToken<'_>, Error> {
     with_segments(token, DEFAULT_MAX_TOKEN_LEN, |parts| {
         // An empty signature is allowed here, so that `alg: none` can be shown.
-        parts.require_non_empty(&[Segment::Header, Segment::Payload])?;
+        non_empty(Segment::Header, parts.header)?;
+        non_empty(Segment::Payload, parts.payload)?;
         let header = parse_segment(parts.header, Segment::Header)?;
         let claims = parse_segment(parts.payload, Segment::Payload)?;
         let mut signature = Vec::new();

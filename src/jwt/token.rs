@@ -150,50 +150,42 @@ pub(crate) fn verify(keys: Keys<'_>, token: &str, validation: &Validation) -> Re
 /// Steps 1 to 4 of [`decode`]; returns the payload's bytes, decoded from base64url.
 fn check_up_to_payload(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
     with_segments(token, validation.max_token_len(), |segments| {
-        check_segments(keys, segments, validation)
+        // The signature's emptiness is checked after the header, so that an
+        // unsigned `alg: none` token is reported for its algorithm.
+        non_empty(Segment::Header, segments.header)?;
+        non_empty(Segment::Payload, segments.payload)?;
+
+        // One buffer for the three segments in turn, large enough for any of them.
+        let mut bytes = Vec::with_capacity(token.len());
+        let key = if segments.header == DEFAULT_HEADER_B64 {
+            // The header `encode` writes, byte for byte: it is known to pass
+            // `check_received` with `typ` "JWT" and no `kid`, so it need not be
+            // decoded again.
+            validation.check_typ(Some("JWT"))?;
+            select(keys, None)?
+        } else {
+            decode_segment(segments.header, Segment::Header, &mut bytes)?;
+            let received = header::check_received(&bytes)?;
+            validation.check_typ(received.typ.as_deref())?;
+            select(keys, received.kid.as_deref())?
+        };
+
+        non_empty(Segment::Signature, segments.signature)?;
+        bytes.clear();
+        decode_segment(segments.signature, Segment::Signature, &mut bytes)?;
+        if let Some(key) = key {
+            if bytes.len() != SIGNATURE_LEN {
+                return Err(Error::SignatureLength { len: bytes.len() });
+            }
+            if !key.verify(segments.signing_input.as_bytes(), &bytes) {
+                return Err(Error::InvalidSignature);
+            }
+        }
+
+        bytes.clear();
+        decode_segment(segments.payload, Segment::Payload, &mut bytes)?;
+        Ok(bytes)
     })
-}
-
-fn check_segments(keys: Keys<'_>, segments: Segments<'_>, validation: &Validation) -> Result<Vec<u8>, Error> {
-    // The signature's emptiness is checked after the header, so that an
-    // unsigned `alg: none` token is reported for its algorithm.
-    segments.require_non_empty(&[Segment::Header, Segment::Payload])?;
-
-    // One buffer for the three segments in turn, large enough for any of them.
-    let longest = segments
-        .header
-        .len()
-        .max(segments.payload.len())
-        .max(segments.signature.len());
-    let mut bytes = Vec::with_capacity(longest);
-    let key = if segments.header == DEFAULT_HEADER_B64 {
-        // The header `encode` writes, byte for byte: it is known to pass
-        // `check_received` with `typ` "JWT" and no `kid`, so it need not be
-        // decoded again.
-        validation.check_typ(Some("JWT"))?;
-        select(keys, None)?
-    } else {
-        decode_segment(segments.header, Segment::Header, &mut bytes)?;
-        let received = header::check_received(&bytes)?;
-        validation.check_typ(received.typ.as_deref())?;
-        select(keys, received.kid.as_deref())?
-    };
-
-    segments.require_non_empty(&[Segment::Signature])?;
-    bytes.clear();
-    decode_segment(segments.signature, Segment::Signature, &mut bytes)?;
-    if let Some(key) = key {
-        if bytes.len() != SIGNATURE_LEN {
-            return Err(Error::SignatureLength { len: bytes.len() });
-        }
-        if !key.verify(segments.signing_input.as_bytes(), &bytes) {
-            return Err(Error::InvalidSignature);
-        }
-    }
-
-    bytes.clear();
-    decode_segment(segments.payload, Segment::Payload, &mut bytes)?;
-    Ok(bytes)
 }
 
 /// The key that verifies a token whose header has this `kid`.
@@ -223,20 +215,11 @@ pub(crate) struct Segments<'a> {
     pub(crate) signing_input: &'a str,
 }
 
-impl Segments<'_> {
-    /// Refuses an empty segment among `which`.
-    pub(crate) fn require_non_empty(&self, which: &[Segment]) -> Result<(), Error> {
-        for &segment in which {
-            let text = match segment {
-                Segment::Header => self.header,
-                Segment::Payload => self.payload,
-                Segment::Signature => self.signature,
-            };
-            if text.is_empty() {
-                return Err(Error::EmptySegment(segment));
-            }
-        }
-        Ok(())
+/// Refuses an empty segment.
+pub(crate) fn non_empty(segment: Segment, text: &str) -> Result<(), Error> {
+    match text.is_empty() {
+        true => Err(Error::EmptySegment(segment)),
+        false => Ok(()),
     }
 }
 
