@@ -271,7 +271,7 @@ impl Name {
     #[cold]
     fn unescape(self, text: &str) -> Cow<'_, str> {
         // Scanned once already: a valid string up to its closing quote.
-        let mut scan = Scanner::new(text[self.start..].as_bytes());
+        let mut scan = Scanner::new(&text.as_bytes()[self.start..]);
         scan.skip_plain_run();
         let mut name = String::from(&text[self.start..self.start + scan.pos]);
         let _ = scan.rest_of_string(Some(&mut name));
