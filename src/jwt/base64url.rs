@@ -29,36 +29,19 @@ use core::fmt;
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/// Marks a byte that is not in the alphabet in [`DECODE_TABLE`].
-const INVALID: u8 = 0xFF;
-
-/// Maps an ASCII byte to its 6-bit value, or [`INVALID`].
-const DECODE_TABLE: [u8; 256] = {
-    let mut table = [INVALID; 256];
-    let mut i = 0;
-    while i < 64 {
-        table[ALPHABET[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// [`DECODE_TABLE`] with each value already shifted into its place in a group
-/// of four characters (table `k` for the `k`-th), and `u32::MAX` for a byte
-/// outside the alphabet: a group decodes with four loads and three ORs.
+/// Each byte's 6-bit value in the alphabet, already shifted into its place in
+/// a group of four characters (table `k` for the `k`-th), and `u32::MAX` for a
+/// byte outside the alphabet: a group decodes with four loads and three ORs.
 const SHIFTED: [[u32; 256]; 4] = {
     let mut tables = [[u32::MAX; 256]; 4];
-    let mut byte = 0;
-    while byte < 256 {
-        let value = DECODE_TABLE[byte];
-        if value != INVALID {
-            let mut k = 0;
-            while k < 4 {
-                tables[k][byte] = (value as u32) << (18 - 6 * k);
-                k += 1;
-            }
+    let mut value = 0;
+    while value < 64 {
+        let mut k = 0;
+        while k < 4 {
+            tables[k][ALPHABET[value] as usize] = (value as u32) << (18 - 6 * k);
+            k += 1;
         }
-        byte += 1;
+        value += 1;
     }
     tables
 };
@@ -187,23 +170,13 @@ pub(crate) fn encode_to_vec(bytes: &[u8], out: &mut Vec<u8>) {
             ALPHABET[n as usize & 63],
         ]);
     }
-    match *chunks.remainder() {
-        [a] => {
-            let n = u32::from(a) << 16;
-            out.extend_from_slice(&[
-                ALPHABET[(n >> 18) as usize & 63],
-                ALPHABET[(n >> 12) as usize & 63],
-            ]);
-        }
-        [a, b] => {
-            let n = u32::from(a) << 16 | u32::from(b) << 8;
-            out.extend_from_slice(&[
-                ALPHABET[(n >> 18) as usize & 63],
-                ALPHABET[(n >> 12) as usize & 63],
-                ALPHABET[(n >> 6) as usize & 63],
-            ]);
-        }
-        _ => {}
+    // A final one or two bytes, padded with zeros, make the first two or
+    // three characters of a group.
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let n = (rest.iter().zip([16, 8])).fold(0, |n, (&byte, shift)| n | u32::from(byte) << shift);
+        let group = [18, 12, 6].map(|shift| ALPHABET[(n >> shift) as usize & 63]);
+        out.extend_from_slice(&group[..=rest.len()]);
     }
 }
 
@@ -277,7 +250,7 @@ pub fn decode_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
 fn explain(text: &[u8]) -> DecodeError {
     match text
         .iter()
-        .position(|&byte| DECODE_TABLE[byte as usize] == INVALID)
+        .position(|&byte| SHIFTED[3][byte as usize] == u32::MAX)
     {
         Some(index) => DecodeError::InvalidByte {
             index,

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use super::error::{Error, Segment};
 use super::json;
-use super::token::{decode_segment, split, verify, Keys};
+use super::token::{decode_segment, non_empty, verify, with_segments, Keys};
 use super::validation::Validation;
 use super::validation::DEFAULT_MAX_TOKEN_LEN;
 
@@ -100,19 +100,21 @@ impl<'a> UnverifiedToken<'a> {
 /// assert!(matches!(decode_unverified("e30.W10.").unwrap_err(), Error::NotAnObject(Segment::Payload)));
 /// ```
 pub fn decode_unverified(token: &str) -> Result<UnverifiedToken<'_>, Error> {
-    let parts = split(token, DEFAULT_MAX_TOKEN_LEN)?;
-    // An empty signature is allowed here, so that `alg: none` can be shown.
-    parts.require_non_empty(&[Segment::Header, Segment::Payload])?;
-    let header = parse_segment(parts.header, Segment::Header)?;
-    let claims = parse_segment(parts.payload, Segment::Payload)?;
-    let mut signature = Vec::new();
-    decode_segment(parts.signature, Segment::Signature, &mut signature)?;
-    Ok(UnverifiedToken {
-        segments: [parts.header, parts.payload, parts.signature],
-        signing_input: parts.signing_input,
-        header,
-        claims,
-        signature,
+    with_segments(token, DEFAULT_MAX_TOKEN_LEN, |parts| {
+        // An empty signature is allowed here, so that `alg: none` can be shown.
+        non_empty(Segment::Header, parts.header)?;
+        non_empty(Segment::Payload, parts.payload)?;
+        let header = parse_segment(parts.header, Segment::Header)?;
+        let claims = parse_segment(parts.payload, Segment::Payload)?;
+        let mut signature = Vec::new();
+        decode_segment(parts.signature, Segment::Signature, &mut signature)?;
+        Ok(UnverifiedToken {
+            segments: [parts.header, parts.payload, parts.signature],
+            signing_input: parts.signing_input,
+            header,
+            claims,
+            signature,
+        })
     })
 }
 

@@ -11,7 +11,7 @@ use alloc::borrow::{Cow, ToOwned};
 use alloc::{format, string::String, vec::Vec};
 
 use super::error::{echo, Error, Segment};
-use super::json::{self, Value, Wanted};
+use super::json::{self, Wanted};
 
 /// The header [`encode`](crate::encode) writes: `{"alg":"HS256","typ":"JWT"}`
 /// as base64url.
@@ -129,10 +129,6 @@ impl Header {
     }
 }
 
-/// Checks a received header and returns its `typ`, if any.
-///
-/// Order: valid JSON object without duplicate members; `alg` present and
-/// exactly `"HS256"`; no `crit`; `typ`, if present, a string.
 /// What a received header says, once [`check_received`] accepted it.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Received<'a> {
@@ -143,36 +139,32 @@ pub(crate) struct Received<'a> {
     pub kid: Option<Cow<'a, str>>,
 }
 
+/// Checks a received header. Order: valid JSON object without duplicate
+/// members; `alg` present and exactly `"HS256"`; no `crit`; `typ` and `kid`,
+/// if present, strings.
 pub(crate) fn check_received(bytes: &[u8]) -> Result<Received<'_>, Error> {
     /// The members of a received header that are read.
     const READ: Wanted = Wanted::new(&["alg", "typ", "kid"]);
     let header = json::parse_object(bytes, Segment::Header, &READ)?;
-    match header.get("alg") {
-        Some(Value::Str(alg)) if header.text(alg) == "HS256" => {}
-        Some(Value::Str(alg)) => {
-            return Err(Error::UnsupportedAlgorithm(format!(
-                "{:?}",
-                echo(&header.text(alg))
-            )))
-        }
-        Some(other) => {
+    match header.string("alg") {
+        Ok(Some(alg)) if alg == "HS256" => {}
+        Ok(Some(alg)) => return Err(Error::UnsupportedAlgorithm(format!("{:?}", echo(&alg)))),
+        Err(other) => {
             return Err(Error::UnsupportedAlgorithm(format!(
                 "({} instead of a string)",
                 other.kind()
             )))
         }
-        None => return Err(Error::MissingAlgorithm),
+        Ok(None) => return Err(Error::MissingAlgorithm),
     }
     if header.contains("crit") {
         return Err(Error::CriticalHeader);
     }
-    let string = |name: &'static str| match header.get(name) {
-        None => Ok(None),
-        Some(Value::Str(value)) => Ok(Some(header.text(value))),
-        Some(_) => Err(Error::InvalidHeader {
+    let string = |name: &'static str| {
+        (header.string(name)).map_err(|_| Error::InvalidHeader {
             name,
             reason: "is not a string",
-        }),
+        })
     };
     Ok(Received {
         typ: string("typ")?,

@@ -64,7 +64,7 @@ pub(crate) struct Object<'a> {
     text: &'a str,
     names: Vec<Name>,
     /// The names asked for, and in the same places their values, if present.
-    keep: &'static [&'static str],
+    keep: &'static Wanted,
     kept: Kept,
 }
 
@@ -75,13 +75,23 @@ type Kept = [Option<Value>; Wanted::MAX];
 impl<'a> Object<'a> {
     /// The value of member `name`, if it was asked for and is present.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
-        let place = self.keep.iter().position(|wanted| same(wanted, name))?;
-        self.kept[place].as_ref()
+        self.kept[self.keep.place(name)?].as_ref()
     }
 
     /// The text of a kept string, unescaped.
     pub(crate) fn text(&self, string: &Name) -> Cow<'a, str> {
         string.read(self.text)
+    }
+
+    /// The text of member `name`, if it was asked for and is present, or
+    /// its value if that is not a string.
+    #[inline]
+    pub(crate) fn string(&self, name: &str) -> Result<Option<Cow<'a, str>>, &Value> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Str(string)) => Ok(Some(self.text(string))),
+            Some(other) => Err(other),
+        }
     }
 
     /// The whole JSON text the object was read from: all of the input,
@@ -94,9 +104,9 @@ impl<'a> Object<'a> {
     pub(crate) fn contains(&self, name: &str) -> bool {
         // A member asked for has its value kept, whatever its type: no
         // need to look through the names (`exp`, required by default, is one).
-        match self.keep.iter().position(|wanted| same(wanted, name)) {
+        match self.keep.place(name) {
             Some(place) => self.kept[place].is_some(),
-            None => self.names.iter().any(|n| n.is(self.text, name)),
+            None => self.names.iter().any(|n| n.read(self.text) == name),
         }
     }
 }
@@ -123,7 +133,7 @@ pub(crate) fn parse_object<'a>(
         Ok(()) => Ok(Object {
             text: scan.text,
             names: scan.names,
-            keep: keep.names,
+            keep,
             kept,
         }),
         Err(Fault::Duplicate) => Err(Error::DuplicateMember {
@@ -231,11 +241,7 @@ fn fingerprint_at(text: &[u8], start: usize, end: usize) -> u64 {
         Some(eight) => {
             let len = end - start;
             let word = u64::from_le_bytes(eight.try_into().unwrap_or_default());
-            let first = if len >= 7 {
-                0x00FF_FFFF_FFFF_FFFF
-            } else {
-                (1u64 << (8 * len)) - 1
-            };
+            let first = (1u64 << (8 * len.min(7))) - 1;
             word & first | (len.min(255) as u64) << 56
         }
         None => fingerprint(&text[start..end]),
@@ -265,19 +271,11 @@ impl Name {
     #[cold]
     fn unescape(self, text: &str) -> Cow<'_, str> {
         // Scanned once already: a valid string up to its closing quote.
-        let mut scan = Scanner::over(&text[self.start..]);
+        let mut scan = Scanner::new(&text.as_bytes()[self.start..]);
         scan.skip_plain_run();
         let mut name = String::from(&text[self.start..self.start + scan.pos]);
         let _ = scan.rest_of_string(Some(&mut name));
         Cow::Owned(name)
-    }
-
-    /// Whether this is the name `other`.
-    fn is(self, text: &str, other: &str) -> bool {
-        if self.escaped {
-            return self.read(text) == other;
-        }
-        same(&text[self.start..self.end], other)
     }
 
     /// Whether two names are the same once unescaped.
@@ -293,6 +291,7 @@ impl Name {
 
 /// The names of the members whose values are kept, with their fingerprints
 /// (worked out when the program is compiled).
+#[derive(Debug)]
 pub(crate) struct Wanted {
     names: &'static [&'static str],
     fingerprints: [u64; Wanted::MAX],
@@ -330,14 +329,24 @@ impl Wanted {
     /// Which of the names `name` is, by its place in the list, if any.
     #[inline]
     fn find(&self, name: Name, text: &str) -> Option<usize> {
-        if name.escaped {
-            return self.names.iter().position(|wanted| name.is(text, wanted));
+        match name.escaped {
+            true => self.place(&name.read(text)),
+            false => self.matching(name.fingerprint, || &text[name.start..name.end]),
         }
-        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == name.fingerprint)?;
-        // A fingerprint holds all of a name of up to seven bytes: only a
-        // longer one needs comparing.
-        let whole = name.end - name.start <= 7;
-        (whole || same(&text[name.start..name.end], self.names[place])).then_some(place)
+    }
+
+    /// [`find`](Self::find) for a name given as text.
+    #[inline]
+    fn place(&self, name: &str) -> Option<usize> {
+        self.matching(fingerprint(name.as_bytes()), || name)
+    }
+
+    #[inline]
+    fn matching<'t>(&self, fingerprint: u64, name: impl FnOnce() -> &'t str) -> Option<usize> {
+        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == fingerprint)?;
+        // A fingerprint holds the length and all of a name of up to seven
+        // bytes: only a longer one needs comparing.
+        (fingerprint >> 56 <= 7 || same(name(), self.names[place])).then_some(place)
     }
 }
 
@@ -369,21 +378,6 @@ enum Fault {
     /// An object has a member twice (named in [`Scanner::duplicate`]).
     Duplicate,
 }
-
-/// The bytes that end a run of plain string content: `"`, `\` and the
-/// control characters, which JSON requires to be escaped. A table, because the
-/// loop over string bytes is the scan's hottest.
-const ENDS_PLAIN_RUN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 /// serde_json's limit on nested arrays and objects: deeper input is an error.
 const MAX_DEPTH: usize = 127;
@@ -421,21 +415,12 @@ impl<'a> Scanner<'a> {
             ),
         };
         Scanner {
-            whole,
-            // Enough for a typical claims set's names without growing.
-            names: Vec::with_capacity(8),
-            ..Scanner::over(text)
-        }
-    }
-
-    /// A scanner of `text`.
-    fn over(text: &'a str) -> Self {
-        Scanner {
             text,
             bytes: text.as_bytes(),
             pos: 0,
-            whole: true,
-            names: Vec::new(),
+            whole,
+            // Enough for a typical claims set's names without growing.
+            names: Vec::with_capacity(8),
             depth: 0,
             duplicate: String::new(),
         }
@@ -574,13 +559,9 @@ impl<'a> Scanner<'a> {
         self.skip_whitespace();
         if !self.eat(b']') {
             loop {
-                if kept.is_some() {
-                    let mut item = None;
-                    self.value(Some(&mut item))?;
-                    items.extend(item);
-                } else {
-                    self.value(None)?;
-                }
+                let mut item = None;
+                self.value(kept.is_some().then_some(&mut item))?;
+                items.extend(item);
                 self.skip_whitespace();
                 match self.next()? {
                     b',' => continue,
@@ -612,7 +593,7 @@ impl<'a> Scanner<'a> {
     /// otherwise an integer short enough to be finite is only checked.
     fn number(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
         let start = self.pos;
-        let negative = self.eat(b'-');
+        let _ = self.eat(b'-');
         match self.next()? {
             b'0' => {}
             b'1'..=b'9' => self.digits(),
@@ -633,20 +614,13 @@ impl<'a> Scanner<'a> {
         if integer && kept.is_none() && text.len() < 309 {
             return Ok(());
         }
-        let digits = &text.as_bytes()[usize::from(negative)..];
-        // serde_json reads `-0` as the float -0.0.
-        let integer = integer && text != "-0";
-        let value = if integer && digits.len() <= 18 {
-            // Up to 18 digits cannot overflow: add them up, faster than parse.
-            let n = digits.iter().fold(0, |n: i64, d| n * 10 + i64::from(d - b'0'));
-            Value::Int(if negative { -n } else { n })
-        } else if let (true, Ok(n)) = (integer, text.parse::<i64>()) {
-            Value::Int(n)
-        } else {
-            match text.parse::<f64>() {
+        let value = match text.parse::<i64>() {
+            // serde_json reads `-0` as the float -0.0.
+            Ok(n) if text != "-0" => Value::Int(n),
+            _ => match text.parse::<f64>() {
                 Ok(n) if n.is_finite() => Value::Float(n),
                 _ => return Err(Fault::Syntax),
-            }
+            },
         };
         if let Some(kept) = kept {
             kept.get_or_insert(value);
@@ -732,7 +706,7 @@ impl<'a> Scanner<'a> {
         let rest = &self.bytes[self.pos..];
         self.pos += rest
             .iter()
-            .position(|&byte| ENDS_PLAIN_RUN[usize::from(byte)])
+            .position(|&byte| matches!(byte, b'"' | b'\\' | 0..=0x1F))
             .unwrap_or(rest.len());
     }
 

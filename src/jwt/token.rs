@@ -149,46 +149,43 @@ pub(crate) fn verify(keys: Keys<'_>, token: &str, validation: &Validation) -> Re
 
 /// Steps 1 to 4 of [`decode`]; returns the payload's bytes, decoded from base64url.
 fn check_up_to_payload(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<Vec<u8>, Error> {
-    let segments = split(token, validation.max_token_len())?;
-    // The signature's emptiness is checked after the header, so that an
-    // unsigned `alg: none` token is reported for its algorithm.
-    segments.require_non_empty(&[Segment::Header, Segment::Payload])?;
+    with_segments(token, validation.max_token_len(), |segments| {
+        // The signature's emptiness is checked after the header, so that an
+        // unsigned `alg: none` token is reported for its algorithm.
+        non_empty(Segment::Header, segments.header)?;
+        non_empty(Segment::Payload, segments.payload)?;
 
-    // One buffer for the three segments in turn, large enough for any of them.
-    let longest = segments
-        .header
-        .len()
-        .max(segments.payload.len())
-        .max(segments.signature.len());
-    let mut bytes = Vec::with_capacity(longest);
-    let key = if segments.header == DEFAULT_HEADER_B64 {
-        // The header `encode` writes, byte for byte: it is known to pass
-        // `check_received` with `typ` "JWT" and no `kid`, so it need not be
-        // decoded again.
-        validation.check_typ(Some("JWT"))?;
-        select(keys, None)?
-    } else {
-        decode_segment(segments.header, Segment::Header, &mut bytes)?;
-        let received = header::check_received(&bytes)?;
-        validation.check_typ(received.typ.as_deref())?;
-        select(keys, received.kid.as_deref())?
-    };
+        // One buffer for the three segments in turn, large enough for any of them.
+        let mut bytes = Vec::with_capacity(token.len());
+        let key = if segments.header == DEFAULT_HEADER_B64 {
+            // The header `encode` writes, byte for byte: it is known to pass
+            // `check_received` with `typ` "JWT" and no `kid`, so it need not be
+            // decoded again.
+            validation.check_typ(Some("JWT"))?;
+            select(keys, None)?
+        } else {
+            decode_segment(segments.header, Segment::Header, &mut bytes)?;
+            let received = header::check_received(&bytes)?;
+            validation.check_typ(received.typ.as_deref())?;
+            select(keys, received.kid.as_deref())?
+        };
 
-    segments.require_non_empty(&[Segment::Signature])?;
-    bytes.clear();
-    decode_segment(segments.signature, Segment::Signature, &mut bytes)?;
-    if let Some(key) = key {
-        if bytes.len() != SIGNATURE_LEN {
-            return Err(Error::SignatureLength { len: bytes.len() });
+        non_empty(Segment::Signature, segments.signature)?;
+        bytes.clear();
+        decode_segment(segments.signature, Segment::Signature, &mut bytes)?;
+        if let Some(key) = key {
+            if bytes.len() != SIGNATURE_LEN {
+                return Err(Error::SignatureLength { len: bytes.len() });
+            }
+            if !key.verify(segments.signing_input.as_bytes(), &bytes) {
+                return Err(Error::InvalidSignature);
+            }
         }
-        if !key.verify(segments.signing_input.as_bytes(), &bytes) {
-            return Err(Error::InvalidSignature);
-        }
-    }
 
-    bytes.clear();
-    decode_segment(segments.payload, Segment::Payload, &mut bytes)?;
-    Ok(bytes)
+        bytes.clear();
+        decode_segment(segments.payload, Segment::Payload, &mut bytes)?;
+        Ok(bytes)
+    })
 }
 
 /// The key that verifies a token whose header has this `kid`.
@@ -218,43 +215,50 @@ pub(crate) struct Segments<'a> {
     pub(crate) signing_input: &'a str,
 }
 
-impl Segments<'_> {
-    /// Refuses an empty segment among `which`.
-    pub(crate) fn require_non_empty(&self, which: &[Segment]) -> Result<(), Error> {
-        for &segment in which {
-            let text = match segment {
-                Segment::Header => self.header,
-                Segment::Payload => self.payload,
-                Segment::Signature => self.signature,
-            };
-            if text.is_empty() {
-                return Err(Error::EmptySegment(segment));
-            }
-        }
-        Ok(())
+/// Refuses an empty segment.
+pub(crate) fn non_empty(segment: Segment, text: &str) -> Result<(), Error> {
+    match text.is_empty() {
+        true => Err(Error::EmptySegment(segment)),
+        false => Ok(()),
     }
 }
 
-/// Splits a token into its three segments after checking its length.
-pub(crate) fn split(token: &str, max_len: usize) -> Result<Segments<'_>, Error> {
+/// Splits a token into its three segments after checking its length, and
+/// runs `check` on them.
+///
+/// The header ends at the first dot and the signature starts after the last:
+/// both are short to search for. A dot between them, in the payload, makes
+/// more than three segments, an error that comes before any other; but it is
+/// looked for only when `check` fails, since `check` always does on such a
+/// payload (`.` is not base64url). So a valid token's payload is searched for
+/// dots by its decoding alone, not by a scan of its own.
+pub(crate) fn with_segments<'a, R>(
+    token: &'a str,
+    max_len: usize,
+    check: impl FnOnce(Segments<'a>) -> Result<R, Error>,
+) -> Result<R, Error> {
     if token.len() > max_len {
         return Err(Error::TooLong {
             len: token.len(),
             max: max_len,
         });
     }
-    let mut dots = token.match_indices('.').map(|(i, _)| i);
-    let (Some(first), Some(second), None) = (dots.next(), dots.next(), dots.next()) else {
-        return Err(Error::SegmentCount {
+    let segments = token.split_once('.').zip(token.rsplit_once('.'));
+    let segments = segments.and_then(|((header, _), (signing_input, signature))| {
+        Some(Segments {
+            header,
+            payload: signing_input.get(header.len() + 1..)?,
+            signature,
+            signing_input,
+        })
+    });
+    match segments.map(|segments| (segments, check(segments))) {
+        Some((_, Ok(checked))) => Ok(checked),
+        Some((segments, Err(error))) if !segments.payload.contains('.') => Err(error),
+        _ => Err(Error::SegmentCount {
             found: token.matches('.').count() + 1,
-        });
-    };
-    Ok(Segments {
-        header: &token[..first],
-        payload: &token[first + 1..second],
-        signature: &token[second + 1..],
-        signing_input: &token[..second],
-    })
+        }),
+    }
 }
 
 pub(crate) fn decode_segment(text: &str, segment: Segment, out: &mut Vec<u8>) -> Result<(), Error> {
@@ -308,6 +312,20 @@ mod tests {
             decode::<Value>(&key(), "", &v).unwrap_err(),
             Error::SegmentCount { found: 1 }
         );
+        // A dot in the payload is found only when a later check fails, but
+        // it is still reported first.
+        for token in [
+            "!.b.c.d",
+            "a...",
+            "e30.e30.e30.e30",
+            &format!("{}.", forge(b"{}", b"{}")),
+        ] {
+            let found = token.matches('.').count() + 1;
+            assert_eq!(
+                decode::<Value>(&key(), token, &v).unwrap_err(),
+                Error::SegmentCount { found }
+            );
+        }
         assert_eq!(
             decode::<Value>(&key(), "..", &v).unwrap_err(),
             Error::EmptySegment(Segment::Header)

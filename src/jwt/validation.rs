@@ -380,7 +380,7 @@ impl Validation {
     pub(crate) fn check_typ(&self, found: Option<&str>) -> Result<(), Error> {
         let expected = match &self.typ {
             TypeCheck::JwtOrAbsent => match found {
-                None => return Ok(()),
+                None | Some("JWT") => return Ok(()),
                 Some(_) => "JWT",
             },
             TypeCheck::Exactly(expected) => expected.as_str(),
@@ -402,8 +402,13 @@ impl Validation {
         let exp = numeric_date(claims, Moment::Expires)?;
         let nbf = numeric_date(claims, Moment::NotBefore)?;
         let iat = numeric_date(claims, Moment::IssuedAt)?;
-        let iss = string_claim(claims, "iss")?;
-        let sub = string_claim(claims, "sub")?;
+        let string = |name| {
+            (claims.string(name)).map_err(|_| Error::InvalidClaim {
+                name,
+                reason: "must be a string",
+            })
+        };
+        let (iss, sub) = (string("iss")?, string("sub")?);
         let aud = audience_claim(claims)?;
 
         for name in self.required_claims() {
@@ -609,27 +614,15 @@ fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Erro
     }
 }
 
-fn string_claim<'a>(claims: &Object<'a>, name: &'static str) -> Result<Option<Cow<'a, str>>, Error> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(claims.text(s))),
-        Some(_) => Err(Error::InvalidClaim {
-            name,
-            reason: "must be a string",
-        }),
-    }
-}
-
 /// Reads `aud`: a string, or an array of strings (RFC 7519 §4.1.3).
 fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, Error> {
     let invalid = || Error::InvalidClaim {
         name: "aud",
         reason: "must be a string or an array of strings",
     };
-    match claims.get("aud") {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(vec![claims.text(s)])),
-        Some(Value::Array(items)) => items
+    match claims.string("aud") {
+        Ok(aud) => Ok(aud.map(|aud| vec![aud])),
+        Err(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
                 Value::Str(s) => Ok(claims.text(s)),
@@ -637,7 +630,7 @@ fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, 
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(invalid()),
+        Err(_) => Err(invalid()),
     }
 }
 
