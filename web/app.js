@@ -173,7 +173,14 @@ function describeError(result) {
   return `HTTP ${result.status}`;
 }
 
-const isExpired = (r) => r.status === 401 && r.json && /expired/.test(r.json.error_description || '');
+/**
+ * Whether an answer refuses the access token we sent, decided on the machine-readable
+ * code only (RFC 6750 `invalid_token`), never on the English `error_description`.
+ * The server gives no finer code for "expired"; for a token the server itself issued,
+ * any `invalid_token` (expired, signed by a retired key, its user gone) is worth one
+ * refresh, which the server then grants or refuses with a code of its own.
+ */
+const refusesToken = (r, sent) => Boolean(sent) && r.status === 401 && r.json?.error === 'invalid_token';
 
 // ---- token view -----------------------------------------------------------
 
@@ -262,17 +269,18 @@ function scheduleAhead() {
 
 /**
  * A request with the access token (steps 5–7). In "refresh when the server says
- * expired" mode, a 401 "expired" (steps 9–11) leads to a refresh (12–13) and one
- * retry with the new token (14).
+ * expired" mode, a 401 `invalid_token` for the token we sent (steps 9–11) leads to a
+ * refresh (12–13) and one retry with the new token (14).
  */
 async function authed(method, path, body, extra = {}) {
+  const sent = state.accessToken;
   const first = await api(method, path, {
     ...extra,
     body,
-    bearer: state.accessToken,
-    steps: (status, json) => (isExpired({ status, json }) ? '9 10 11' : '5 6 7'),
+    bearer: sent,
+    steps: (status, json) => (refusesToken({ status, json }, sent) ? '9 10 11' : '5 6 7'),
   });
-  if (!isExpired(first) || mode() !== 'expired') return first;
+  if (!refusesToken(first, sent) || mode() !== 'expired') return first;
   const refreshed = await refresh('The server said the token expired');
   if (refreshed.status !== 200) return first;
   return api(method, path, { ...extra, body, bearer: state.accessToken, steps: '14' });

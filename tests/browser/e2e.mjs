@@ -286,7 +286,20 @@ async function main() {
     check(await page.isChecked('#mode-expired'), '"refresh when the server says expired" is not the default mode');
     await page.waitForFunction(() => document.getElementById('countdown').textContent === 'expired',
       null, { timeout: (ACCESS_TTL + 3) * 1000 });
+    // The page must decide on the error code, not on the English text: the 401's
+    // description is rewritten to another language on its way to the page.
+    let rewritten = 0;
+    await page.route('**/me', async (route) => {
+      const response = await route.fetch();
+      if (response.status() !== 401) return route.fulfill({ response });
+      rewritten += 1;
+      const json = await response.json();
+      json.error_description = 'le jeton a expiré';
+      return route.fulfill({ response, body: JSON.stringify(json) });
+    });
     const rows = await clickAndLog(page, '#btn-call-me', 3);
+    await page.unroute('**/me');
+    check(rewritten === 1, `the 401's description was rewritten ${rewritten} times, expected once`);
     expectRows(rows, [['GET', '/me', 401, '9'], ['POST', '/auth/refresh', 200, '12'], ['GET', '/me', 200, '14']]);
     check(/WWW-Authenticate: Bearer .*expired/.test(rows[0].text), `the 401 row does not show WWW-Authenticate: ${rows[0].text}`);
     check(/Cache-Control: no-store/.test(rows[1].text), 'the refresh row does not show Cache-Control: no-store');
