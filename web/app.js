@@ -446,6 +446,109 @@ async function logoutAll() {
   else $('logout-status').textContent = `Log out everywhere failed: ${describeError(result)}`;
 }
 
+// ---- section 6: the token debugger (nothing leaves the browser) -----------------
+
+/** RFC 7515 Appendix A.1: the example token and its key (tests/data/jws_hs256_vectors.json). */
+const RFC_7515_A1 = {
+  token: 'eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+  key: 'AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow',
+};
+
+let debugRun = 0; // the newest run: an older one that finishes late shows nothing
+
+function debuggerOptions() {
+  const leeway = Number.parseInt($('dbg-leeway').value, 10);
+  return {
+    secret: $('dbg-secret').value,
+    encoding: $('dbg-enc-b64').checked ? 'base64url' : 'utf8',
+    typ: $('dbg-typ').value.trim() || undefined,
+    leeway: Number.isFinite(leeway) && leeway >= 0 ? leeway : 0,
+  };
+}
+
+/** Runs the strict checks (web/verify.js) on what the fields hold, and shows each step. */
+async function runDebugger() {
+  const run = ++debugRun;
+  const token = $('dbg-token').value.trim();
+  const verdict = $('dbg-verdict');
+  verdict.dataset.settled = 'no'; // 'yes' once the newest input's verdict is shown
+  if (!token) {
+    $('dbg-output').hidden = true;
+    verdict.textContent = '';
+    verdict.className = 'verdict';
+    delete verdict.dataset.code;
+    verdict.dataset.settled = 'yes';
+    return;
+  }
+  const report = await StrictJwt.explain(token, debuggerOptions());
+  if (run !== debugRun) return;
+  $('dbg-output').hidden = false;
+
+  const colored = $('dbg-colored');
+  colored.textContent = '';
+  if (report.segments) {
+    const seg = (text, className) => {
+      const span = document.createElement('span');
+      span.className = className;
+      span.textContent = text;
+      return span;
+    };
+    colored.append(seg(report.segments.header, 'seg-header'), '.', seg(report.segments.payload, 'seg-payload'),
+      '.', seg(report.segments.signature, 'seg-signature'));
+  } else {
+    colored.textContent = `found ${report.segmentCount} segments: a JWS has exactly 3`;
+  }
+
+  const showJson = (part, el) => {
+    if (!part) {
+      el.textContent = '';
+    } else if (part.json) {
+      el.textContent = JSON.stringify(part.json.value, null, 2);
+    } else {
+      el.textContent = `${part.bytes === null ? '' : `${part.bytes}\n`}${part.error}`;
+    }
+  };
+  showJson(report.header, $('dbg-header'));
+  showJson(report.payload, $('dbg-payload'));
+  $('dbg-input').textContent = report.signingInput ?? '';
+
+  const sig = report.signature || {};
+  $('dbg-computed-hex').textContent = sig.computedHex ?? (report.key?.ok === false ? 'no key' : '—');
+  $('dbg-computed-b64').textContent = sig.computedB64 ?? '';
+  $('dbg-token-hex').textContent = sig.error ?? (sig.tokenHex !== undefined ? `${sig.tokenHex} (${sig.tokenLength} bytes)` : '');
+  $('dbg-token-b64').textContent = sig.tokenB64 ?? '';
+  const match = $('dbg-match');
+  if (report.key && !report.key.ok) match.textContent = `The secret is refused: ${report.key.message}`;
+  else if (!report.key) match.textContent = 'No secret: the signature is not checked, so the token is NOT verified.';
+  else if (sig.match === true) match.textContent = `Match: the token was made with this ${report.key.length}-byte secret (all 32 bytes compared).`;
+  else if (sig.match === false) match.textContent = 'NO MATCH: another secret made this token, or the token was altered.';
+  else match.textContent = '';
+  match.className = `status ${sig.match ? 'good' : 'bad'}`;
+
+  const times = $('dbg-times');
+  times.textContent = '';
+  const clock = document.createElement('li');
+  clock.textContent = `now ${StrictJwt.utc(report.now)} = ${report.now}, leeway ${report.leeway} s`;
+  times.append(clock);
+  for (const t of report.times ?? []) {
+    const item = document.createElement('li');
+    item.dataset.claim = t.name;
+    item.className = t.ok ? 'good' : 'bad';
+    item.textContent = `${t.name}  ${t.line}`;
+    times.append(item);
+  }
+  if (!report.times) {
+    const item = document.createElement('li');
+    item.textContent = 'skipped: the payload is not a JSON object';
+    times.append(item);
+  }
+
+  verdict.textContent = `Verdict: ${report.verdict.text}`;
+  verdict.className = `verdict ${report.verdict.ok ? 'good' : 'bad'}`;
+  verdict.dataset.code = report.verdict.code ?? 'VALID';
+  verdict.dataset.settled = 'yes';
+}
+
 // ---- wiring -------------------------------------------------------------------
 
 /** Runs a click handler with its button disabled, so one click makes one request. */
@@ -480,6 +583,24 @@ document.addEventListener('DOMContentLoaded', () => {
   onClick('btn-logout-all', logoutAll);
   $('btn-clear-log').addEventListener('click', () => {
     $('log-rows').textContent = '';
+  });
+  for (const id of ['dbg-token', 'dbg-secret', 'dbg-typ', 'dbg-leeway']) $(id).addEventListener('input', runDebugger);
+  for (const id of ['dbg-enc-utf8', 'dbg-enc-b64']) $(id).addEventListener('change', runDebugger);
+  $('btn-dbg-rfc').addEventListener('click', () => {
+    $('dbg-token').value = RFC_7515_A1.token;
+    $('dbg-secret').value = RFC_7515_A1.key;
+    $('dbg-enc-b64').checked = true;
+    $('dbg-typ').value = '';
+    runDebugger();
+  });
+  $('btn-dbg-mine').addEventListener('click', () => {
+    if (!state.accessToken) {
+      $('dbg-verdict').textContent = 'Log in first: there is no access token yet.';
+      return;
+    }
+    $('dbg-token').value = state.accessToken;
+    $('dbg-typ').value = 'at+jwt';
+    runDebugger();
   });
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener('change', scheduleAhead);

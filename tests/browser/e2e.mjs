@@ -7,8 +7,8 @@
 // token view, the cookie and the security headers. Any console error, page
 // error, failed request or HTTP status >= 400 that the current step did not
 // declare fails the run. Exit 0 on success; otherwise one line per problem, exit 1.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -191,11 +191,49 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(SHOTS, name), fullPage: true });
 }
 
+/** A screenshot of one part of the page (the pictures in docs/img come from these). */
+async function screenshotOf(page, selector, name) {
+  await page.locator(selector).screenshot({ path: join(SHOTS, name) });
+}
+
 /** Clicks and waits for `count` new log rows. */
 async function clickAndLog(page, selector, count) {
   const before = await rowCount(page);
   await page.click(selector);
   return newRows(page, before, count);
+}
+
+/** `minijwt token explain [args] TOKEN` with the secret in MINIJWT_SECRET: its whole output. */
+function cliExplain(token, secret, args = []) {
+  const run = spawnSync(BINARY, ['token', 'explain', ...args, token], {
+    env: { ...process.env, MINIJWT_SECRET: secret }, encoding: 'utf8', timeout: 10_000,
+  });
+  const verdict = /^Verdict: (.*)$/m.exec(run.stdout)?.[1];
+  check(verdict, `token explain said no verdict: ${run.stdout}${run.stderr}`);
+  return { out: run.stdout, verdict };
+}
+
+/** Verdicts are equal but for the seconds "now" is past a time, read a moment apart. */
+function sameVerdict(page, cli) {
+  const norm = (v) => v.replace(/\(now \d+ s past it/, '(now N s past it');
+  const seconds = (v) => Number(/\(now (\d+) s past it/.exec(v)?.[1] ?? 0);
+  return norm(page) === norm(cli) && Math.abs(seconds(page) - seconds(cli)) <= 2;
+}
+
+/** Waits until the debugger shows the verdict for what its fields hold now. */
+const debuggerSettled = (page) => page.waitForFunction(() => {
+  const el = document.getElementById('dbg-verdict');
+  return el.dataset.settled === 'yes' && el.textContent.startsWith('Verdict: ');
+});
+
+/** Fills the debugger and waits for its verdict; returns { verdict, code } (verdict without "Verdict: "). */
+async function debug(page, { token, secret, encoding, typ = '' }) {
+  await page.fill('#dbg-token', token);
+  await page.fill('#dbg-secret', secret);
+  await page.check(encoding === 'base64url' ? '#dbg-enc-b64' : '#dbg-enc-utf8');
+  await page.fill('#dbg-typ', typ);
+  await debuggerSettled(page);
+  return page.$eval('#dbg-verdict', (el) => ({ verdict: el.textContent.replace(/^Verdict: /, ''), code: el.dataset.code }));
 }
 
 // ---- the run --------------------------------------------------------------------
@@ -268,6 +306,58 @@ async function main() {
     check(!visible.cookie.includes('__Host-minijwt_refresh'), 'document.cookie shows the refresh cookie');
     check(!visible.storage.some((v) => /eyJ|\./.test(v)), 'a token is kept in localStorage or sessionStorage');
     await screenshot(page, '01-logged-in.png');
+  });
+
+  await step('debugger: the RFC 7515 A.1 token, as `token explain` shows it, nothing sent', [], async () => {
+    const before = await rowCount(page);
+    let requests = 0;
+    const count = () => { requests += 1; };
+    page.on('request', count);
+    await page.click('#btn-dbg-rfc');
+    await debuggerSettled(page);
+    const shown = await text(page, '#dbg-verdict');
+    const rfc = JSON.parse(readFileSync(new URL('../data/jws_hs256_vectors.json', import.meta.url), 'utf8'))[0];
+    check(await page.inputValue('#dbg-token') === rfc.token, 'the RFC button did not load the RFC 7515 A.1 token');
+    const cli = cliExplain(rfc.token, rfc.key_b64url);
+    check(sameVerdict(shown.replace(/^Verdict: /, ''), cli.verdict), `page says "${shown}", token explain says "${cli.verdict}"`);
+    const computed = /computed {4}([0-9a-f]{64})/.exec(cli.out)[1];
+    check(await text(page, '#dbg-computed-hex') === computed, 'the computed HMAC differs from token explain\'s');
+    check((await text(page, '#dbg-computed-b64')) === rfc.token.split('.')[2], 'the computed base64url is not the token\'s signature');
+    check(/^Match/.test(await text(page, '#dbg-match')), `no match shown: ${await text(page, '#dbg-match')}`);
+    const exp = await page.$eval('#dbg-times li[data-claim="exp"]', (li) => li.textContent);
+    check(/^exp {2}1300819380 {2}2011-03-22T18:43:00Z {2}REFUSED: token expired/.test(exp), `exp line: ${exp}`);
+    await screenshotOf(page, '#debugger', 'debugger-rfc.png');
+    check(/header has member "alg" more than once/.test((await debug(page, {
+      token: 'eyJhbGciOiJIUzI1NiIsImFsZyI6Im5vbmUifQ.e30.c2ln', secret: rfc.key_b64url, encoding: 'base64url',
+    })).verdict), 'a duplicate alg is not named');
+    page.off('request', count);
+    check(requests === 0, `the debugger sent ${requests} requests`);
+    check(await rowCount(page) === before, 'the debugger added log rows');
+  });
+
+  await step('debugger on the server\'s own token: valid, tampered, wrong secret, wrong encoding', [], async () => {
+    const key = readFileSync(join(tempDir, 'key'), 'utf8').trim();
+    const token = await page.evaluate(() => document.querySelector('.token-view .token').textContent);
+    const cases = [
+      ['valid', { token, secret: key, encoding: 'base64url', typ: 'at+jwt' }, 'VALID', ['--typ', 'at+jwt']],
+      ['typ not expected', { token, secret: key, encoding: 'base64url' }, 'WrongType', []],
+      ['tampered', { token: token.replace(/\.(.)/, (m, c) => `.${c === 'e' ? 'f' : 'e'}`), secret: key, encoding: 'base64url', typ: 'at+jwt' },
+        'InvalidSignature', ['--typ', 'at+jwt']],
+      ['wrong secret', { token, secret: 'not-the-server-key-but-long-enough-0123', encoding: 'utf8', typ: 'at+jwt' }, 'InvalidSignature', null],
+      ['wrong encoding (base64url text read as UTF-8)', { token, secret: key, encoding: 'utf8', typ: 'at+jwt' }, 'InvalidSignature', null],
+      ['wrong encoding (text read as base64url)', { token, secret: 'correct horse battery staple, 32+ bytes', encoding: 'base64url', typ: 'at+jwt' }, 'KeyEncoding', null],
+      ['short secret', { token, secret: 'secret', encoding: 'utf8', typ: 'at+jwt' }, 'KeyTooShort', null],
+    ];
+    for (const [name, input, code, cliArgs] of cases) {
+      const shown = await debug(page, input);
+      check(shown.code === code, `${name}: the page says ${shown.code} (${shown.verdict}), expected ${code}`);
+      if (cliArgs) {
+        const cli = cliExplain(input.token, key, cliArgs);
+        check(sameVerdict(shown.verdict, cli.verdict), `${name}: page says "${shown.verdict}", token explain says "${cli.verdict}"`);
+      }
+    }
+    await debug(page, cases[0][1]);
+    await screenshotOf(page, '#debugger', 'debugger-server-token.png');
   });
 
   await step('call protected resources (steps 5-7)', [], async () => {
