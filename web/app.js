@@ -14,6 +14,7 @@ const state = {
   version: 0, // how many access tokens this page has held, for the "#n" label
   refreshing: null, // the refresh in flight, so that two callers share one
   aheadTimer: null, // the "refresh ahead of expiry" timer
+  firstToken: null, // the first access token of this page: the gallery's truly expired token, once it is
 };
 
 const $ = (id) => document.getElementById(id);
@@ -187,6 +188,7 @@ const refusesToken = (r, sent) => Boolean(sent) && r.status === 401 && r.json?.e
 function setAccessToken(token) {
   state.accessToken = token;
   if (token) state.version += 1;
+  if (token && !state.firstToken) state.firstToken = token;
   renderToken();
   scheduleAhead();
 }
@@ -549,6 +551,220 @@ async function runDebugger() {
   verdict.dataset.settled = 'yes';
 }
 
+// ---- section 7: the attack gallery ------------------------------------------------
+
+const DOCS = '/docs/how-jwt-works.md';
+
+/** base64url of JSON (an object) or of exact JSON text (a string). */
+const enc = (part) => StrictJwt.b64uEncode(new TextEncoder().encode(typeof part === 'string' ? part : JSON.stringify(part)));
+
+/** The current access token taken apart: segments, header and payload. */
+function ownToken() {
+  const [h, p, s] = state.accessToken.split('.');
+  const { header, payload } = decodeJwt(state.accessToken);
+  return { h, p, s, header, payload };
+}
+
+/** Sends a forged access token as the attacker would: GET /me with it as Bearer. */
+const sendForged = (token) => api('GET', '/me', { bearer: token, steps: 'attack', actor: 'attacker' });
+
+/** Logs in as an API client (the refresh token comes in the JSON body). */
+async function apiClientLogin() {
+  const creds = credentials();
+  if (!creds) throw new Error('fill in the username and password in section 1 first');
+  const login = await api('POST', '/auth/login', { body: creds, steps: 'attack', actor: 'attacker' });
+  if (login.status !== 200) throw new Error(`the API client could not log in: ${describeError(login)}`);
+  return login.json;
+}
+
+const refreshAs = (refreshToken) => api('POST', '/auth/refresh', {
+  body: { refresh_token: refreshToken }, steps: 'attack', actor: 'attacker',
+});
+
+/**
+ * The gallery. Each attack builds its token from the page's access token and sends it;
+ * `expect` is the status and error code the server must answer, `rule` the check that
+ * refuses it first (with the section of docs/how-jwt-works.md that explains it), `also`
+ * the rule that would refuse it next, had the attacker the key.
+ */
+const ATTACKS = [
+  { id: 'alg-none', name: 'alg "none", signature empty', expect: [401, 'invalid_token'],
+    rule: ['alg must be exactly "HS256"', 'why-the-algorithm-is-pinned'],
+    forge: ({ header, payload }) => `${enc({ ...header, alg: 'none' })}.${enc(payload)}.` },
+  { id: 'alg-none-case', name: 'alg "nOnE" (mixed case)', expect: [401, 'invalid_token'],
+    rule: ['alg must be exactly "HS256" (no case folding)', 'why-the-algorithm-is-pinned'],
+    forge: ({ header, payload }) => `${enc({ ...header, alg: 'nOnE' })}.${enc(payload)}.` },
+  { id: 'alg-hs512', name: 'alg swapped to HS512', expect: [401, 'invalid_token'],
+    rule: ['alg must be exactly "HS256"', 'why-the-algorithm-is-pinned'],
+    forge: ({ header, p, s }) => `${enc({ ...header, alg: 'HS512' })}.${p}.${s}` },
+  { id: 'alg-rs256', name: 'alg swapped to RS256 (key confusion)', expect: [401, 'invalid_token'],
+    rule: ['alg must be exactly "HS256"', 'why-the-algorithm-is-pinned'],
+    forge: ({ header, p, s }) => `${enc({ ...header, alg: 'RS256' })}.${p}.${s}` },
+  { id: 'sig-stripped', name: 'signature stripped', expect: [401, 'invalid_token'],
+    rule: ['the signature segment must not be empty', '4-the-signing-input-and-the-signature'],
+    forge: ({ h, p }) => `${h}.${p}.` },
+  { id: 'payload-edited', name: 'payload edited (username "admin"), old signature', expect: [401, 'invalid_token'],
+    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
+    forge: ({ h, payload, s }) => `${h}.${enc({ ...payload, sub: '1', username: 'admin' })}.${s}` },
+  { id: 'kid-traversal', name: 'kid "../../etc/passwd"', expect: [401, 'invalid_token'],
+    rule: ['kid only names a key the server holds', 'why-a-kid-cannot-pick-a-file'],
+    forge: ({ header, p, s }) => `${enc({ ...header, kid: '../../etc/passwd' })}.${p}.${s}` },
+  { id: 'exp-edited', name: 'exp pushed a year later, old signature', expect: [401, 'invalid_token'],
+    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
+    forge: ({ h, payload, s }) => `${h}.${enc({ ...payload, exp: payload.exp + 365 * 86_400 })}.${s}` },
+  { id: 'expired', name: 'a truly expired token (this page\'s first)', expect: [401, 'invalid_token'],
+    rule: ['exp must be after now', '5-the-claims-against-the-clock'],
+    run: async () => {
+      const left = secondsLeft(state.firstToken);
+      if (left === null || left > 0) {
+        return { skipped: `needs time: this page's first token expires in ${Math.ceil(left)} s; run it again then` };
+      }
+      return { token: state.firstToken, result: await sendForged(state.firstToken) };
+    } },
+  { id: 'exp-string', name: 'exp as a string', expect: [401, 'invalid_token'],
+    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
+    also: ['claim "exp" must be a number', '5-the-claims-against-the-clock'],
+    forge: ({ h, payload, s }) => `${h}.${enc({ ...payload, exp: String(payload.exp + 365 * 86_400) })}.${s}` },
+  { id: 'exp-duplicate', name: 'exp twice (the second a year later)', expect: [401, 'invalid_token'],
+    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
+    also: ['no member name twice', 'why-a-repeated-member-name-is-refused'],
+    forge: ({ h, payload, s }) => `${h}.${enc(JSON.stringify(payload).replace(/\}$/, `,"exp":${payload.exp + 365 * 86_400}}`))}.${s}` },
+  { id: 'weak-secret', name: 'signed with the secret "secret"', expect: [401, 'invalid_token'],
+    rule: ['HMAC-SHA256 must match (the server\'s key is 32 random bytes)', 'why-keys-must-be-at-least-32-bytes'],
+    also: ['a key is at least 32 bytes', 'why-keys-must-be-at-least-32-bytes'],
+    forge: async ({ h, payload }) => {
+      const input = `${h}.${enc({ ...payload, sub: '1', username: 'admin' })}`;
+      const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('secret'),
+        { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+      const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(input)));
+      return `${input}.${StrictJwt.b64uEncode(mac)}`;
+    } },
+  { id: 'refresh-as-access', name: 'a refresh token presented as an access token', expect: [401, 'invalid_token'],
+    rule: ['typ must be "at+jwt"', 'why-does-each-token-say-what-type-it-is'],
+    run: async () => {
+      const pair = await apiClientLogin();
+      const result = await sendForged(pair.refresh_token);
+      // Tidy up: end the session this attack opened.
+      await api('POST', '/auth/logout', { body: { refresh_token: pair.refresh_token }, steps: 'attack', actor: 'attacker' });
+      return { token: pair.refresh_token, result };
+    } },
+  { id: 'refresh-replay', name: 'a replayed refresh token', expect: [401, 'invalid_grant'],
+    rule: ['a refresh token works once; reuse revokes the family', 'part-4-why-does-the-refresh-token-change-every-time'],
+    run: async () => {
+      const pair = await apiClientLogin();
+      const second = await refreshAs(pair.refresh_token);
+      if (second.status !== 200) throw new Error(`refresh failed: ${describeError(second)}`);
+      const third = await refreshAs(second.json.refresh_token);
+      if (third.status !== 200) throw new Error(`refresh failed: ${describeError(third)}`);
+      // The first token again, after its successor was used: no grace, the whole family ends.
+      return { token: pair.refresh_token, result: await refreshAs(pair.refresh_token) };
+    } },
+];
+
+function docLink(rule) {
+  const link = document.createElement('a');
+  link.href = `${DOCS}#${rule[1]}`;
+  link.textContent = rule[0];
+  return link;
+}
+
+/** One table row per attack, built once. */
+function buildGallery() {
+  const body = $('gallery-rows');
+  for (const attack of ATTACKS) {
+    const row = body.insertRow();
+    row.id = `attack-${attack.id}`;
+    const name = row.insertCell();
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'small-button';
+    button.textContent = 'Run';
+    button.setAttribute('aria-label', `Run: ${attack.name}`);
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      try {
+        await runAttack(attack);
+      } finally {
+        button.disabled = false;
+      }
+    });
+    name.append(button, ` ${attack.name}`);
+    const token = row.insertCell();
+    token.className = 'mono small token-cell';
+    row.insertCell().className = 'nowrap';
+    const rule = row.insertCell();
+    rule.append(docLink(attack.rule));
+    if (attack.also) {
+      const also = document.createElement('div');
+      also.className = 'small';
+      also.append('also refused for: ', docLink(attack.also));
+      rule.append(also);
+    }
+    row.insertCell();
+  }
+}
+
+async function runAttack(attack) {
+  const row = $(`attack-${attack.id}`);
+  const [, tokenCell, answerCell, , resultCell] = row.cells;
+  delete row.dataset.status;
+  delete row.dataset.error;
+  row.dataset.done = 'no';
+  let outcome;
+  try {
+    if (!state.accessToken) throw new Error('log in first: the attacks start from your access token');
+    outcome = attack.run ? await attack.run() : { token: await attack.forge(ownToken()) };
+    if (outcome.token && !outcome.result) outcome.result = await sendForged(outcome.token);
+  } catch (error) {
+    outcome = { skipped: error.message };
+  }
+  if (outcome.skipped) {
+    tokenCell.textContent = '';
+    answerCell.textContent = '';
+    resultCell.textContent = `not run: ${outcome.skipped}`;
+    resultCell.className = 'muted';
+    row.dataset.done = 'skipped';
+    return false;
+  }
+  // The header says most about an attack; the token itself is long, so shortened (full in the title).
+  tokenCell.textContent = '';
+  const headerLine = document.createElement('div');
+  try {
+    headerLine.textContent = JSON.stringify(decodeJwt(outcome.token).header);
+  } catch {
+    headerLine.textContent = '(header not JSON)';
+  }
+  const tokenLine = document.createElement('div');
+  tokenLine.className = 'muted';
+  tokenLine.textContent = shorten(outcome.token);
+  tokenCell.append(headerLine, tokenLine);
+  tokenCell.title = outcome.token;
+  const { status, json } = outcome.result;
+  answerCell.textContent = `${status} ${json?.error ?? ''}`;
+  answerCell.title = json?.error_description ?? '';
+  row.dataset.status = String(status);
+  row.dataset.error = json?.error ?? '';
+  const refused = status === attack.expect[0] && json?.error === attack.expect[1];
+  resultCell.textContent = refused ? 'refused, as expected' : `NOT as expected (${attack.expect.join(' ')})`;
+  resultCell.className = refused ? 'good' : 'bad';
+  row.dataset.done = 'yes';
+  return refused;
+}
+
+async function runAllAttacks() {
+  const status = $('gallery-status');
+  status.textContent = 'Running…';
+  let refused = 0;
+  let skipped = 0;
+  for (const attack of ATTACKS) {
+    if (await runAttack(attack)) refused += 1;
+    else if ($(`attack-${attack.id}`).dataset.done === 'skipped') skipped += 1;
+  }
+  const failed = ATTACKS.length - refused - skipped;
+  status.textContent = `${refused} of ${ATTACKS.length} attacks refused as expected` +
+    `${skipped ? `, ${skipped} not run` : ''}${failed ? `, ${failed} NOT as expected` : ''}.`;
+}
+
 // ---- wiring -------------------------------------------------------------------
 
 /** Runs a click handler with its button disabled, so one click makes one request. */
@@ -584,6 +800,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('btn-clear-log').addEventListener('click', () => {
     $('log-rows').textContent = '';
   });
+  buildGallery();
+  onClick('btn-attacks-run-all', runAllAttacks);
   for (const id of ['dbg-token', 'dbg-secret', 'dbg-typ', 'dbg-leeway']) $(id).addEventListener('input', runDebugger);
   for (const id of ['dbg-enc-utf8', 'dbg-enc-b64']) $(id).addEventListener('change', runDebugger);
   $('btn-dbg-rfc').addEventListener('click', () => {

@@ -444,6 +444,57 @@ async function main() {
     expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
   });
 
+  await step('attack gallery: every attack refused with its status and code, each rule linked to the tutorial',
+    [{ method: 'GET', path: '/me', status: [401] }, { method: 'POST', path: '/auth/refresh', status: [401] }], async () => {
+      const expected = {
+        'alg-none': [401, 'invalid_token'], 'alg-none-case': [401, 'invalid_token'], 'alg-hs512': [401, 'invalid_token'],
+        'alg-rs256': [401, 'invalid_token'], 'sig-stripped': [401, 'invalid_token'], 'payload-edited': [401, 'invalid_token'],
+        'kid-traversal': [401, 'invalid_token'], 'exp-edited': [401, 'invalid_token'], expired: [401, 'invalid_token'],
+        'exp-string': [401, 'invalid_token'], 'exp-duplicate': [401, 'invalid_token'], 'weak-secret': [401, 'invalid_token'],
+        'refresh-as-access': [401, 'invalid_token'], 'refresh-replay': [401, 'invalid_grant'],
+      };
+      const badAlg = /unsupported algorithm/;
+      const badSignature = /signature does not match/;
+      const reasons = {
+        'alg-none': badAlg, 'alg-none-case': badAlg, 'alg-hs512': badAlg, 'alg-rs256': badAlg,
+        'sig-stripped': /signature segment is empty/, 'payload-edited': badSignature, 'kid-traversal': /unknown key id/,
+        'exp-edited': badSignature, expired: /expired/, 'exp-string': badSignature, 'exp-duplicate': badSignature,
+        'weak-secret': badSignature, 'refresh-as-access': /token type is "refresh\+jwt"/, 'refresh-replay': /reuse detected/,
+      };
+      const tokenBefore = await text(page, '.token-view .token');
+      await page.click('#btn-attacks-run-all');
+      await page.waitForFunction((n) => document.querySelectorAll('#gallery-rows tr[data-done="yes"]').length === n,
+        Object.keys(expected).length, { timeout: 30_000 });
+      const rows = await page.$$eval('#gallery-rows tr', (trs) => trs.map((tr) => ({
+        id: tr.id.replace(/^attack-/, ''), status: Number(tr.dataset.status), error: tr.dataset.error,
+        result: tr.cells[4].textContent, description: tr.cells[2].title, links: Array.from(tr.querySelectorAll('a'), (a) => a.getAttribute('href')),
+      })));
+      check(rows.length === Object.keys(expected).length, `the gallery has ${rows.length} attacks`);
+      for (const row of rows) {
+        const [status, error] = expected[row.id] ?? [];
+        check(row.status === status && row.error === error,
+          `${row.id}: the server answered ${row.status} ${row.error}, expected ${status} ${error}`);
+        check(row.result === 'refused, as expected', `${row.id}: ${row.result}`);
+        // The rule the page names is the one the server applied (its description, read by the test only).
+        check(reasons[row.id].test(row.description), `${row.id}: the server said "${row.description}"`);
+      }
+      check(/^14 of 14 attacks refused as expected\.$/.test(await text(page, '#gallery-status')),
+        `gallery status: ${await text(page, '#gallery-status')}`);
+      // Every rule links to a section of the tutorial that exists (GitHub's heading anchors).
+      const docs = await (await page.request.get(`${base}/docs/how-jwt-works.md`)).text();
+      const anchors = new Set(docs.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => l.replace(/^#+ /, '')
+        .toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')));
+      for (const href of rows.flatMap((r) => r.links)) {
+        check(href.startsWith('/docs/how-jwt-works.md#') && anchors.has(href.split('#')[1]), `no such section: ${href}`);
+      }
+      check((await text(page, '.token-view .token')) === tokenBefore, 'the gallery changed the page\'s own access token');
+      await screenshotOf(page, '#gallery', 'gallery.png');
+    });
+
+  await step('the browser session survived the gallery', [], async () => {
+    expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
+  });
+
   await step('log out, then refresh and /me fail',
     [{ method: 'POST', path: '/auth/refresh', status: [400, 401] }, { method: 'GET', path: '/me', status: [401] }],
     async () => {
