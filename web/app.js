@@ -14,6 +14,7 @@ const state = {
   version: 0, // how many access tokens this page has held, for the "#n" label
   refreshing: null, // the refresh in flight, so that two callers share one
   aheadTimer: null, // the "refresh ahead of expiry" timer
+  expiredShown: null, // the token whose expiry the diagram has shown (step 8)
   firstToken: null, // the first access token of this page: the gallery's truly expired token, once it is
 };
 
@@ -132,6 +133,7 @@ async function api(method, path, opts = {}) {
   let status = 0;
   let json = null;
   let responseHeaders = new Headers();
+  if (typeof opts.steps === 'string') Flow.sent(opts.steps, method, path);
   try {
     // same-origin credentials: the browser attaches the cookie to /auth/* by itself,
     // but the server only uses it when X-Refresh-Cookie: 1 is present.
@@ -163,6 +165,7 @@ async function api(method, path, opts = {}) {
   }
   if (json && json.error) notes.push(`error: ${json.error}: ${json.error_description}`);
   const steps = typeof opts.steps === 'function' ? opts.steps(status, json) : opts.steps;
+  Flow.answered(steps || '', method, path, status);
   logExchange({ steps: steps || '', actor: opts.actor || 'browser', method, path, status, notes });
   return { status, json, headers: responseHeaders };
 }
@@ -216,6 +219,10 @@ function updateCountdown() {
   } else if (left <= 0) {
     el.textContent = 'expired';
     el.classList.add('expired');
+    if (state.expiredShown !== state.accessToken) {
+      state.expiredShown = state.accessToken;
+      Flow.light('8', `exp passed (token #${state.version})`);
+    }
   } else {
     el.textContent = `expires in ${Math.ceil(left)} s`;
     el.classList.remove('expired');
@@ -800,6 +807,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('btn-clear-log').addEventListener('click', () => {
     $('log-rows').textContent = '';
   });
+  Flow.mount($('flow-diagram'), $('flow-status'));
   buildGallery();
   onClick('btn-attacks-run-all', runAllAttacks);
   for (const id of ['dbg-token', 'dbg-secret', 'dbg-typ', 'dbg-leeway']) $(id).addEventListener('input', runDebugger);

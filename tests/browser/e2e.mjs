@@ -191,6 +191,13 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(SHOTS, name), fullPage: true });
 }
 
+/** The diagram: steps lit now, steps seen before, and what each step last said. */
+const litSteps = (page) => page.$$eval('svg.flow g[data-step]', (groups) => ({
+  lit: groups.filter((g) => g.classList.contains('lit')).map((g) => Number(g.dataset.step)),
+  seen: groups.filter((g) => g.classList.contains('seen')).map((g) => Number(g.dataset.step)),
+  last: Object.fromEntries(groups.map((g) => [g.dataset.step, g.dataset.last ?? ''])),
+}));
+
 /** A screenshot of one part of the page (the pictures in docs/img come from these). */
 async function screenshotOf(page, selector, name) {
   await page.locator(selector).screenshot({ path: join(SHOTS, name) });
@@ -293,6 +300,9 @@ async function main() {
     check(payload.exp - payload.iat === ACCESS_TTL, `exp - iat is ${payload.exp - payload.iat}, expected ${ACCESS_TTL}`);
     check(/expires in \d+ s/.test(await text(page, '#countdown')), 'no countdown shown');
     firstToken = await text(page, '#token-signature');
+    const lit = await litSteps(page);
+    check(lit.lit.join(' ') === '1 2 3 4', `the diagram lights steps ${lit.lit.join(' ')} after login, expected 1 2 3 4`);
+    check(lit.last[1] === 'POST /auth/login → 200', `step 1 says "${lit.last[1]}"`);
 
     const cookie = (await context.cookies()).find((c) => c.name === '__Host-minijwt_refresh');
     check(cookie, 'no __Host-minijwt_refresh cookie in the browser');
@@ -394,6 +404,28 @@ async function main() {
     check(/WWW-Authenticate: Bearer .*expired/.test(rows[0].text), `the 401 row does not show WWW-Authenticate: ${rows[0].text}`);
     check(/Cache-Control: no-store/.test(rows[1].text), 'the refresh row does not show Cache-Control: no-store');
     check((await text(page, '#token-signature')) !== firstToken, 'the token view still shows the first token');
+    const lit = await litSteps(page);
+    check(lit.lit.join(' ') === '14', `after the retry the diagram lights ${lit.lit.join(' ')}, expected 14`);
+    for (const [n, want] of [[5, 'GET /notes → 200'], [9, 'GET /me → 401'], [12, 'POST /auth/refresh → 200'], [14, 'GET /me → 200']]) {
+      check(lit.last[n] === want, `step ${n} says "${lit.last[n]}", expected "${want}"`);
+    }
+    check(lit.seen.includes(8) && /^exp passed/.test(lit.last[8]), 'step 8 was not lit when the token expired');
+    check((await text(page, '#flow-status')) === 'Step 14: GET /me → 200', `flow status: ${await text(page, '#flow-status')}`);
+    await screenshotOf(page, '#flow', 'flow.png');
+    // It reads on a 375 px phone: the drawing fits the screen, its text at least 9 px.
+    await page.setViewportSize({ width: 375, height: 800 });
+    const box = await page.$eval('svg.flow', (svg) => {
+      const r = svg.getBoundingClientRect();
+      // Rendered size of the smallest text: its font size in the drawing times the drawing's scale.
+      const scale = r.width / svg.viewBox.baseVal.width;
+      const smallest = scale * Math.min(...Array.from(svg.querySelectorAll('text'), (t) => parseFloat(getComputedStyle(t).fontSize)));
+      return { left: r.left, right: r.right, smallest, page: document.documentElement.scrollWidth };
+    });
+    check(box.left >= 0 && box.right <= 375, `at 375 px the diagram spans ${box.left}–${box.right}`);
+    check(box.smallest >= 9, `at 375 px the diagram's smallest text is ${box.smallest} px high`);
+    check(box.page <= 375, `at 375 px the page scrolls sideways (${box.page} px wide)`);
+    await screenshotOf(page, '#flow', 'flow-375.png');
+    await page.setViewportSize({ width: 1280, height: 900 });
     check(/expires in/.test(await text(page, '#countdown')), 'the countdown did not restart');
     await screenshot(page, '03-expired-refreshed.png');
   });
