@@ -206,6 +206,10 @@ function renderToken() {
   $('token-signature').textContent = decoded.segments.signature;
   $('decoded-header').textContent = JSON.stringify(decoded.header, null, 2);
   $('decoded-payload').textContent = JSON.stringify(decoded.payload, null, 2);
+  const kid = decoded.header.kid;
+  $('token-kid').textContent = typeof kid === 'string'
+    ? `kid "${kid}": the name of the key in the server's key ring that signed this token (after minijwt keys rotate).`
+    : 'No kid: signed with the server\'s first key, from before any key rotation.';
   $('token-version').textContent = `#${state.version}`;
   updateCountdown();
 }
@@ -453,6 +457,137 @@ async function logoutAll() {
     forgetSession('Logged out everywhere: every refresh token of this account is revoked, on every device.');
   }
   else $('logout-status').textContent = `Log out everywhere failed: ${describeError(result)}`;
+}
+
+// ---- sessions, password, grace window ------------------------------------------------
+
+const when = (seconds) => new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+
+async function listSessions() {
+  const status = $('sessions-status');
+  if (!state.accessToken) {
+    status.textContent = 'Log in first: the list is asked for with your access token.';
+    return;
+  }
+  const result = await authed('GET', '/auth/sessions');
+  if (result.status !== 200) {
+    status.textContent = `Could not list the sessions: ${describeError(result)}`;
+    return;
+  }
+  const rows = $('sessions-rows');
+  rows.textContent = '';
+  for (const session of result.json.sessions) {
+    const row = rows.insertRow();
+    row.dataset.id = session.id;
+    row.dataset.current = String(session.current);
+    const id = row.insertCell();
+    id.className = 'mono';
+    id.textContent = session.id.slice(0, 8);
+    if (session.current) {
+      const badge = document.createElement('strong');
+      badge.className = 'badge';
+      badge.textContent = 'this browser';
+      id.append(' ', badge);
+    }
+    row.insertCell().textContent = when(session.created_at);
+    row.insertCell().textContent = when(session.last_used_at);
+    const agent = row.insertCell();
+    agent.className = 'small';
+    agent.textContent = session.user_agent || '(none)';
+    const action = row.insertCell();
+    if (!session.current) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'small-button';
+      button.textContent = 'Revoke';
+      button.setAttribute('aria-label', `Revoke session ${session.id.slice(0, 8)}`);
+      button.addEventListener('click', () => revokeSession(session.id, button));
+      action.append(button);
+    }
+  }
+  $('sessions-table').hidden = false;
+  const others = result.json.sessions.length - 1;
+  status.textContent = `${result.json.sessions.length} live session${others === 0 ? '' : 's'}: this browser` +
+    `${others > 0 ? ` and ${others} other${others === 1 ? '' : 's'}` : ' only'}.`;
+}
+
+async function revokeSession(id, button) {
+  button.disabled = true;
+  const result = await authed('DELETE', `/auth/sessions/${id}`);
+  $('sessions-status').textContent = result.status === 204
+    ? `Session ${id.slice(0, 8)} revoked: its refresh token no longer works.`
+    : `Could not revoke session ${id.slice(0, 8)}: ${describeError(result)}`;
+  if (result.status === 204) await listSessions();
+  else button.disabled = false;
+}
+
+async function changePassword() {
+  const status = $('password-status');
+  const current = $('current-password').value;
+  const next = $('new-password').value;
+  if (!state.accessToken) {
+    status.textContent = 'Log in first.';
+    return;
+  }
+  if (next.length < 8) {
+    status.textContent = 'The new password must have at least 8 characters.';
+    return;
+  }
+  const result = await authed('POST', '/auth/password', { current_password: current, new_password: next });
+  if (result.status === 204) {
+    $('password').value = next; // so that "Log in" above uses the new one
+    $('current-password').value = '';
+    $('new-password').value = '';
+    status.textContent = 'Password changed: every other session has ended; this one goes on.';
+    await listSessions();
+  } else {
+    status.textContent = `Password not changed: ${describeError(result)}`;
+  }
+}
+
+/**
+ * An API client refreshes and "loses" the answer (the page throws it away unread),
+ * then retries with the same refresh token: within the grace window the server gives
+ * the same successor again. The client then logs out, so no session is left behind.
+ */
+async function grace() {
+  const list = $('grace-result');
+  list.textContent = '';
+  const say = (text, ok) => {
+    const item = document.createElement('li');
+    item.textContent = text;
+    item.className = ok ? 'good' : 'bad';
+    list.append(item);
+  };
+  const creds = credentials();
+  if (!creds) {
+    say('Fill in the username and password in section 1 first (the API client logs in with them).', false);
+    return;
+  }
+  const opts = { actor: 'api-client' };
+  const login = await api('POST', '/auth/login', { ...opts, body: creds, steps: '1 2 3 4' });
+  if (login.status !== 200) {
+    say(`API client login failed: ${describeError(login)}`, false);
+    return;
+  }
+  const r1 = login.json.refresh_token;
+  say(`The API client logs in: R1 = ${shorten(r1)}.`, true);
+  const lost = await api('POST', '/auth/refresh', { ...opts, body: { refresh_token: r1 }, steps: '12 13' });
+  if (lost.status !== 200) {
+    say(`Refresh with R1 failed: ${describeError(lost)}`, false);
+    return;
+  }
+  say(`Refresh with R1 → ${lost.status}, but the answer is lost: the client never sees R2.`, true);
+  const retry = await api('POST', '/auth/refresh', { ...opts, body: { refresh_token: r1 }, steps: '12 13' });
+  const same = retry.status === 200 && retry.json.refresh_token === lost.json.refresh_token;
+  say(same
+    ? `Retry with R1 → 200 with the same R2 = ${shorten(retry.json.refresh_token)}: a retry within the grace window is not theft.`
+    : `Retry with R1 → ${describeError(retry)}: not the same successor.`, same);
+  list.dataset.same = String(same);
+  if (retry.status === 200) {
+    const out = await api('POST', '/auth/logout', { ...opts, body: { refresh_token: retry.json.refresh_token }, steps: 'logout' });
+    say(`The API client logs out (${out.status}): no session is left behind.`, out.status === 204);
+  }
 }
 
 // ---- section 6: the token debugger (nothing leaves the browser) -----------------
@@ -809,6 +944,9 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   Flow.mount($('flow-diagram'), $('flow-status'));
   buildGallery();
+  onClick('btn-sessions', listSessions);
+  onClick('btn-password', changePassword);
+  onClick('btn-grace', grace);
   onClick('btn-attacks-run-all', runAllAttacks);
   for (const id of ['dbg-token', 'dbg-secret', 'dbg-typ', 'dbg-leeway']) $(id).addEventListener('input', runDebugger);
   for (const id of ['dbg-enc-utf8', 'dbg-enc-b64']) $(id).addEventListener('change', runDebugger);

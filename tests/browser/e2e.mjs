@@ -29,6 +29,7 @@ const problems = [];
 let stopping = false; // set on a signal or the watchdog: later failures are only its echoes
 const fail = (line) => { if (!stopping) problems.push(line); };
 let server = null;
+let serverLog = ''; // the server's stderr, its last 20,000 characters
 let browser = null;
 let tempDir = null;
 let stepName = 'start';
@@ -88,6 +89,7 @@ function startServer() {
     server.stderr.setEncoding('utf8');
     server.stderr.on('data', (chunk) => {
       if (stderr.length < 20_000) stderr += chunk;
+      serverLog = (serverLog + chunk).slice(-20_000);
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
       if (match) { clearTimeout(timer); resolveUrl(match[1]); }
     });
@@ -516,7 +518,8 @@ async function main() {
       const docs = await (await page.request.get(`${base}/docs/how-jwt-works.md`)).text();
       const anchors = new Set(docs.split('\n').filter((l) => /^#{1,6} /.test(l)).map((l) => l.replace(/^#+ /, '')
         .toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')));
-      for (const href of rows.flatMap((r) => r.links)) {
+      const pageLinks = await page.$$eval('a[href*="#"]', (as) => as.map((a) => a.getAttribute('href')).filter((h) => h.startsWith('/docs/')));
+      for (const href of [...rows.flatMap((r) => r.links), ...pageLinks]) {
         check(href.startsWith('/docs/how-jwt-works.md#') && anchors.has(href.split('#')[1]), `no such section: ${href}`);
       }
       check((await text(page, '.token-view .token')) === tokenBefore, 'the gallery changed the page\'s own access token');
@@ -525,6 +528,73 @@ async function main() {
 
   await step('the browser session survived the gallery', [], async () => {
     expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
+  });
+
+  await step('sessions: this browser marked, another revoked, a password change ends the others', [], async () => {
+    // Two more devices of the same user: API clients, with refresh tokens in JSON.
+    const login = async () => (await page.request.post(`${base}/auth/login`, { data: { username, password } })).json();
+    const phone = await login();
+    const tablet = await login();
+    expectRows(await clickAndLog(page, '#btn-sessions', 1), [['GET', '/auth/sessions', 200, '5']]);
+    const sessions = async () => page.$$eval('#sessions-rows tr', (trs) => trs.map((tr) => ({
+      id: tr.dataset.id, current: tr.dataset.current === 'true', text: tr.textContent })));
+    let list = await sessions();
+    check(list.filter((x) => x.current).length === 1 && /this browser/.test(list.find((x) => x.current).text),
+      'this browser is not marked once in the session list');
+    check(list.length >= 3, `${list.length} sessions listed, expected at least 3`);
+    const phoneSid = JSON.parse(Buffer.from(phone.access_token.split('.')[1], 'base64url').toString()).sid;
+    check(list.some((x) => x.id === phoneSid && !x.current), 'the phone\'s session is not listed as another');
+    const before = await rowCount(page);
+    await page.click(`#sessions-rows tr[data-id="${phoneSid}"] button`);
+    const rows = await newRows(page, before, 2);
+    expectRows(rows, [['DELETE', `/auth/sessions/${phoneSid}`, 204, '5'], ['GET', '/auth/sessions', 200, '5']]);
+    list = await sessions();
+    check(!list.some((x) => x.id === phoneSid), 'the revoked session is still listed');
+    const refresh = (r) => page.request.post(`${base}/auth/refresh`, { data: { refresh_token: r } });
+    check((await refresh(phone.refresh_token)).status() === 401, 'the revoked phone can still refresh');
+
+    // Change the password: the tablet's session ends, this browser's goes on; then change it back.
+    const newPassword = 'staple battery horse correct';
+    for (const [from, to] of [[password, newPassword], [newPassword, password]]) {
+      await page.fill('#current-password', from);
+      await page.fill('#new-password', to);
+      const changed = await clickAndLog(page, '#btn-password', 2);
+      expectRows(changed, [['POST', '/auth/password', 204, '5'], ['GET', '/auth/sessions', 200, '5']]);
+      check(/every other session has ended/.test(await text(page, '#password-status')), 'the password change is not reported');
+    }
+    const tabletRefresh = await refresh(tablet.refresh_token);
+    check(tabletRefresh.status() === 401, `the tablet refreshed after the password change: ${tabletRefresh.status()}`);
+    list = await sessions();
+    check(list.length === 1 && list[0].current, `after the password change ${list.length} sessions are listed`);
+    expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
+    await screenshotOf(page, '#sessions', 'sessions.png');
+  });
+
+  await step('grace window: a refresh whose answer is lost, retried, gets the same successor', [], async () => {
+    const rows = await clickAndLog(page, '#btn-grace', 4);
+    expectRows(rows, [['POST', '/auth/login', 200, '1'], ['POST', '/auth/refresh', 200, '12'],
+      ['POST', '/auth/refresh', 200, '12'], ['POST', '/auth/logout', 204, 'logout']]);
+    check(await page.$eval('#grace-result', (ol) => ol.dataset.same) === 'true', 'the retry did not get the same successor');
+  });
+
+  await step('keys: after a rotation the token names its key (kid), and the old one still verifies', [], async () => {
+    check(/^No kid/.test(await text(page, '#token-kid')), `before any rotation: ${await text(page, '#token-kid')}`);
+    const keyFile = join(tempDir, 'key');
+    const rotate = spawnSync(BINARY, ['keys', 'rotate', '--key-file', keyFile], { encoding: 'utf8', timeout: 10_000 });
+    check(rotate.status === 0, `keys rotate failed: ${rotate.stderr}`);
+    // A fresh token first, so that it is still within its 5 s when it is tried after the rotation.
+    expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
+    const oldToken = await page.evaluate(() => document.querySelector('.token-view .token').textContent);
+    server.kill('SIGHUP');
+    for (let i = 0; i < 50 && !/keys reloaded/.test(serverLog); i++) await page.waitForTimeout(100);
+    check(/SIGHUP: keys reloaded/.test(serverLog), 'the server did not say it reloaded its keys');
+    expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
+    const header = JSON.parse(await text(page, '#decoded-header'));
+    check(typeof header.kid === 'string' && header.kid.length > 0, `no kid after the rotation: ${JSON.stringify(header)}`);
+    check((await text(page, '#token-kid')).startsWith(`kid "${header.kid}"`), `the kid is not explained: ${await text(page, '#token-kid')}`);
+    expectRows(await clickAndLog(page, '#btn-me', 1), [['GET', '/me', 200, '5']]);
+    const old = await page.request.get(`${base}/me`, { headers: { Authorization: `Bearer ${oldToken}` } });
+    check(old.status() === 200, `the access token from before the rotation is refused: ${old.status()}`);
   });
 
   await step('log out, then refresh and /me fail',
