@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 const [binaryArg, shotsArg] = process.argv.slice(2);
@@ -22,7 +23,7 @@ const BINARY = resolve(binaryArg);
 const SHOTS = resolve(shotsArg || 'target/browser-screenshots');
 const CHROMIUM = '/usr/bin/chromium';
 const ACCESS_TTL = 5; // seconds: short, so that expiry happens during the run (with margin for a slow machine)
-const RUN_LIMIT_MS = 90_000;
+const RUN_LIMIT_MS = 150_000;
 const WAIT_MS = 10_000; // longest wait for one thing on the page
 
 const problems = [];
@@ -200,6 +201,25 @@ const litSteps = (page) => page.$$eval('svg.flow g[data-step]', (groups) => ({
   last: Object.fromEntries(groups.map((g) => [g.dataset.step, g.dataset.last ?? ''])),
 }));
 
+// axe-core is injected with page.evaluate (DevTools' Runtime.evaluate), which the page's
+// CSP does not govern: the CSP stays as it is for the page's own code, and addScriptTag
+// (an inline or external <script>) would be refused by it. The test never bypasses the CSP.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Runs axe-core (WCAG 2.0/2.1 A and AA rules) on the page as it is now; fails on a serious or critical violation. */
+async function accessible(page, stage) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}` +
+        `${v.nodes.length > 3 ? ` and ${v.nodes.length - 3} more` : ''}`);
+  });
+  check(violations.length === 0, `axe, ${stage}: ${violations.join('; ')}`);
+}
+
 /** A screenshot of one part of the page (the pictures in docs/img come from these). */
 async function screenshotOf(page, selector, name) {
   await page.locator(selector).screenshot({ path: join(SHOTS, name) });
@@ -282,6 +302,7 @@ async function main() {
     }
     const docs = await page.request.get(`${base}/docs/how-jwt-works.md`);
     check(docs.status() === 200, `GET /docs/how-jwt-works.md answered ${docs.status()}`);
+    await accessible(page, 'logged out');
   });
 
   await step('register and log in (steps 1-4)', [], async () => {
@@ -318,6 +339,7 @@ async function main() {
     check(!visible.cookie.includes('__Host-minijwt_refresh'), 'document.cookie shows the refresh cookie');
     check(!visible.storage.some((v) => /eyJ|\./.test(v)), 'a token is kept in localStorage or sessionStorage');
     await screenshot(page, '01-logged-in.png');
+    await accessible(page, 'logged in');
   });
 
   await step('debugger: the RFC 7515 A.1 token, as `token explain` shows it, nothing sent', [], async () => {
@@ -339,6 +361,7 @@ async function main() {
     const exp = await page.$eval('#dbg-times li[data-claim="exp"]', (li) => li.textContent);
     check(/^exp {2}1300819380 {2}2011-03-22T18:43:00Z {2}REFUSED: token expired/.test(exp), `exp line: ${exp}`);
     await screenshotOf(page, '#debugger', 'debugger-rfc.png');
+    await accessible(page, 'debugger on the RFC vector');
     check(/header has member "alg" more than once/.test((await debug(page, {
       token: 'eyJhbGciOiJIUzI1NiIsImFsZyI6Im5vbmUifQ.e30.c2ln', secret: rfc.key_b64url, encoding: 'base64url',
     })).verdict), 'a duplicate alg is not named');
@@ -370,6 +393,7 @@ async function main() {
     }
     await debug(page, cases[0][1]);
     await screenshotOf(page, '#debugger', 'debugger-server-token.png');
+    await accessible(page, 'debugger on the server\'s token');
   });
 
   await step('call protected resources (steps 5-7)', [], async () => {
@@ -427,6 +451,7 @@ async function main() {
     check(box.smallest >= 9, `at 375 px the diagram's smallest text is ${box.smallest} px high`);
     check(box.page <= 375, `at 375 px the page scrolls sideways (${box.page} px wide)`);
     await screenshotOf(page, '#flow', 'flow-375.png');
+    await accessible(page, 'at 375 px, after a refresh');
     await page.setViewportSize({ width: 1280, height: 900 });
     check(/expires in/.test(await text(page, '#countdown')), 'the countdown did not restart');
     await screenshot(page, '03-expired-refreshed.png');
@@ -456,6 +481,7 @@ async function main() {
     check(/signature/.test(result), `the tamper result does not mention the signature: ${result}`);
     check((await text(page, '.token-view .token')) === tokenBefore, 'tampering changed the real access token');
     await screenshot(page, '05-tampered.png');
+    await accessible(page, 'after tampering');
   });
 
   await step('replayed refresh token: a retry gets the same successor, reuse revokes the family',
@@ -472,6 +498,7 @@ async function main() {
       check(items.length === 6, `the replay demo shows ${items.length} lines, expected 6`);
       check(/same R2/.test(items[2]), `the retry did not get the same successor: ${items[2]}`);
       await screenshot(page, '06-replay.png');
+      await accessible(page, 'after the replay demo');
     });
 
   await step('the browser session survived the replay demo', [], async () => {
@@ -524,6 +551,7 @@ async function main() {
       }
       check((await text(page, '.token-view .token')) === tokenBefore, 'the gallery changed the page\'s own access token');
       await screenshotOf(page, '#gallery', 'gallery.png');
+      await accessible(page, 'after the gallery');
     });
 
   await step('the browser session survived the gallery', [], async () => {
@@ -568,6 +596,7 @@ async function main() {
     check(list.length === 1 && list[0].current, `after the password change ${list.length} sessions are listed`);
     expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
     await screenshotOf(page, '#sessions', 'sessions.png');
+    await accessible(page, 'sessions listed');
   });
 
   await step('grace window: a refresh whose answer is lost, retried, gets the same successor', [], async () => {
@@ -575,6 +604,7 @@ async function main() {
     expectRows(rows, [['POST', '/auth/login', 200, '1'], ['POST', '/auth/refresh', 200, '12'],
       ['POST', '/auth/refresh', 200, '12'], ['POST', '/auth/logout', 204, 'logout']]);
     check(await page.$eval('#grace-result', (ol) => ol.dataset.same) === 'true', 'the retry did not get the same successor');
+    await accessible(page, 'after the grace demo');
   });
 
   await step('keys: after a rotation the token names its key (kid), and the old one still verifies', [], async () => {
@@ -597,6 +627,45 @@ async function main() {
     check(old.status() === 200, `the access token from before the rotation is refused: ${old.status()}`);
   });
 
+  await step('keyboard: every control reached with Tab, its focus visible; no motion when reduced motion is asked', [], async () => {
+    // Number every control a keyboard user should reach (one per radio group: Tab reaches the checked one).
+    const expected = await page.evaluate(() => {
+      const all = Array.from(document.querySelectorAll('button, input, textarea, a[href], [tabindex="0"]'))
+        .filter((e) => !e.disabled && e.getClientRects().length > 0 && !(e.type === 'radio' && !e.checked));
+      all.forEach((e, i) => { e.dataset.kb = String(i); });
+      return all.map((e) => e.id || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 40));
+    });
+    await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+    const reached = new Set();
+    const invisible = [];
+    for (let i = 0; i < expected.length + 5; i++) {
+      await page.keyboard.press('Tab');
+      const focus = await page.evaluate(() => {
+        const el = document.activeElement;
+        if (!el || el === document.body) return null;
+        const style = getComputedStyle(el);
+        return { kb: el.dataset.kb, visible: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2 };
+      });
+      if (!focus || focus.kb === undefined) continue;
+      reached.add(focus.kb);
+      if (!focus.visible) invisible.push(expected[Number(focus.kb)]);
+    }
+    const missed = expected.filter((_, i) => !reached.has(String(i)));
+    check(missed.length === 0, `Tab never reaches: ${missed.join(', ')}`);
+    check(invisible.length === 0, `no visible focus on: ${invisible.join(', ')}`);
+    // A control works from the keyboard: Enter on a focused button.
+    await page.focus('#btn-dbg-rfc');
+    await page.keyboard.press('Enter');
+    await debuggerSettled(page);
+    check(/RFC|REJECTED: token expired/.test(await text(page, '#dbg-verdict')), 'Enter on "Load the RFC 7515 A.1 example" did nothing');
+    // prefers-reduced-motion: the diagram's transitions are off.
+    const duration = () => page.$eval('svg.flow .line', (l) => getComputedStyle(l).transitionDuration);
+    check((await duration()) !== '0s', 'the diagram has no transition to turn off');
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    check((await duration()) === '0s', `with reduced motion the diagram still moves (${await duration()})`);
+    await page.emulateMedia({ reducedMotion: null });
+  });
+
   await step('log out, then refresh and /me fail',
     [{ method: 'POST', path: '/auth/refresh', status: [400, 401] }, { method: 'GET', path: '/me', status: [401] }],
     async () => {
@@ -611,6 +680,7 @@ async function main() {
       expectRows(me, [['GET', '/me', 401, '5']]);
       check(!/Authorization/.test(me[0].text), '/me after logout still sent an Authorization header');
       await screenshot(page, '07-logged-out.png');
+      await accessible(page, 'logged out again');
     });
 
   await step('log out everywhere revokes another device', [{ method: 'POST', path: '/auth/refresh', status: [400, 401] }], async () => {
