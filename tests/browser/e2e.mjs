@@ -143,6 +143,7 @@ async function step(name, expectedFailures, body) {
   stepName = name;
   allowed = expectedFailures;
   const before = problems.length;
+  const started = Date.now();
   try {
     await body();
   } catch (e) {
@@ -151,7 +152,7 @@ async function step(name, expectedFailures, body) {
   if (stopping) return;
   const ok = problems.length === before;
   tally[ok ? 'passed' : 'failed'] += 1;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}`);
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 function check(condition, message) {
@@ -339,61 +340,6 @@ async function main() {
     check(!visible.cookie.includes('__Host-minijwt_refresh'), 'document.cookie shows the refresh cookie');
     check(!visible.storage.some((v) => /eyJ|\./.test(v)), 'a token is kept in localStorage or sessionStorage');
     await screenshot(page, '01-logged-in.png');
-    await accessible(page, 'logged in');
-  });
-
-  await step('debugger: the RFC 7515 A.1 token, as `token explain` shows it, nothing sent', [], async () => {
-    const before = await rowCount(page);
-    let requests = 0;
-    const count = () => { requests += 1; };
-    page.on('request', count);
-    await page.click('#btn-dbg-rfc');
-    await debuggerSettled(page);
-    const shown = await text(page, '#dbg-verdict');
-    const rfc = JSON.parse(readFileSync(new URL('../data/jws_hs256_vectors.json', import.meta.url), 'utf8'))[0];
-    check(await page.inputValue('#dbg-token') === rfc.token, 'the RFC button did not load the RFC 7515 A.1 token');
-    const cli = cliExplain(rfc.token, rfc.key_b64url);
-    check(sameVerdict(shown.replace(/^Verdict: /, ''), cli.verdict), `page says "${shown}", token explain says "${cli.verdict}"`);
-    const computed = /computed {4}([0-9a-f]{64})/.exec(cli.out)[1];
-    check(await text(page, '#dbg-computed-hex') === computed, 'the computed HMAC differs from token explain\'s');
-    check((await text(page, '#dbg-computed-b64')) === rfc.token.split('.')[2], 'the computed base64url is not the token\'s signature');
-    check(/^Match/.test(await text(page, '#dbg-match')), `no match shown: ${await text(page, '#dbg-match')}`);
-    const exp = await page.$eval('#dbg-times li[data-claim="exp"]', (li) => li.textContent);
-    check(/^exp {2}1300819380 {2}2011-03-22T18:43:00Z {2}REFUSED: token expired/.test(exp), `exp line: ${exp}`);
-    await screenshotOf(page, '#debugger', 'debugger-rfc.png');
-    await accessible(page, 'debugger on the RFC vector');
-    check(/header has member "alg" more than once/.test((await debug(page, {
-      token: 'eyJhbGciOiJIUzI1NiIsImFsZyI6Im5vbmUifQ.e30.c2ln', secret: rfc.key_b64url, encoding: 'base64url',
-    })).verdict), 'a duplicate alg is not named');
-    page.off('request', count);
-    check(requests === 0, `the debugger sent ${requests} requests`);
-    check(await rowCount(page) === before, 'the debugger added log rows');
-  });
-
-  await step('debugger on the server\'s own token: valid, tampered, wrong secret, wrong encoding', [], async () => {
-    const key = readFileSync(join(tempDir, 'key'), 'utf8').trim();
-    const token = await page.evaluate(() => document.querySelector('.token-view .token').textContent);
-    const cases = [
-      ['valid', { token, secret: key, encoding: 'base64url', typ: 'at+jwt' }, 'VALID', ['--typ', 'at+jwt']],
-      ['typ not expected', { token, secret: key, encoding: 'base64url' }, 'WrongType', []],
-      ['tampered', { token: token.replace(/\.(.)/, (m, c) => `.${c === 'e' ? 'f' : 'e'}`), secret: key, encoding: 'base64url', typ: 'at+jwt' },
-        'InvalidSignature', ['--typ', 'at+jwt']],
-      ['wrong secret', { token, secret: 'not-the-server-key-but-long-enough-0123', encoding: 'utf8', typ: 'at+jwt' }, 'InvalidSignature', null],
-      ['wrong encoding (base64url text read as UTF-8)', { token, secret: key, encoding: 'utf8', typ: 'at+jwt' }, 'InvalidSignature', null],
-      ['wrong encoding (text read as base64url)', { token, secret: 'correct horse battery staple, 32+ bytes', encoding: 'base64url', typ: 'at+jwt' }, 'KeyEncoding', null],
-      ['short secret', { token, secret: 'secret', encoding: 'utf8', typ: 'at+jwt' }, 'KeyTooShort', null],
-    ];
-    for (const [name, input, code, cliArgs] of cases) {
-      const shown = await debug(page, input);
-      check(shown.code === code, `${name}: the page says ${shown.code} (${shown.verdict}), expected ${code}`);
-      if (cliArgs) {
-        const cli = cliExplain(input.token, key, cliArgs);
-        check(sameVerdict(shown.verdict, cli.verdict), `${name}: page says "${shown.verdict}", token explain says "${cli.verdict}"`);
-      }
-    }
-    await debug(page, cases[0][1]);
-    await screenshotOf(page, '#debugger', 'debugger-server-token.png');
-    await accessible(page, 'debugger on the server\'s token');
   });
 
   await step('call protected resources (steps 5-7)', [], async () => {
@@ -410,6 +356,7 @@ async function main() {
 
   await step('expired token: 401, refresh, retry (steps 8-14)', [{ method: 'GET', path: '/me', status: [401] }], async () => {
     check(await page.isChecked('#mode-expired'), '"refresh when the server says expired" is not the default mode');
+    await accessible(page, 'logged in'); // while the token runs out
     await page.waitForFunction(() => document.getElementById('countdown').textContent === 'expired',
       null, { timeout: (ACCESS_TTL + 3) * 1000 });
     // The page must decide on the error code, not on the English text: the 401's
@@ -455,6 +402,62 @@ async function main() {
     await page.setViewportSize({ width: 1280, height: 900 });
     check(/expires in/.test(await text(page, '#countdown')), 'the countdown did not restart');
     await screenshot(page, '03-expired-refreshed.png');
+  });
+
+  await step('debugger: the RFC 7515 A.1 token, as `token explain` shows it, nothing sent', [], async () => {
+    const before = await rowCount(page);
+    let requests = 0;
+    const count = () => { requests += 1; };
+    page.on('request', count);
+    await page.click('#btn-dbg-rfc');
+    await debuggerSettled(page);
+    const shown = await text(page, '#dbg-verdict');
+    const rfc = JSON.parse(readFileSync(new URL('../data/jws_hs256_vectors.json', import.meta.url), 'utf8'))[0];
+    check(await page.inputValue('#dbg-token') === rfc.token, 'the RFC button did not load the RFC 7515 A.1 token');
+    const cli = cliExplain(rfc.token, rfc.key_b64url);
+    check(sameVerdict(shown.replace(/^Verdict: /, ''), cli.verdict), `page says "${shown}", token explain says "${cli.verdict}"`);
+    const computed = /computed {4}([0-9a-f]{64})/.exec(cli.out)[1];
+    check(await text(page, '#dbg-computed-hex') === computed, 'the computed HMAC differs from token explain\'s');
+    check((await text(page, '#dbg-computed-b64')) === rfc.token.split('.')[2], 'the computed base64url is not the token\'s signature');
+    check(/^Match/.test(await text(page, '#dbg-match')), `no match shown: ${await text(page, '#dbg-match')}`);
+    const exp = await page.$eval('#dbg-times li[data-claim="exp"]', (li) => li.textContent);
+    check(/^exp {2}1300819380 {2}2011-03-22T18:43:00Z {2}REFUSED: token expired/.test(exp), `exp line: ${exp}`);
+    await screenshotOf(page, '#debugger', 'debugger-rfc.png');
+    await accessible(page, 'debugger on the RFC vector');
+    check(/header has member "alg" more than once/.test((await debug(page, {
+      token: 'eyJhbGciOiJIUzI1NiIsImFsZyI6Im5vbmUifQ.e30.c2ln', secret: rfc.key_b64url, encoding: 'base64url',
+    })).verdict), 'a duplicate alg is not named');
+    page.off('request', count);
+    check(requests === 0, `the debugger sent ${requests} requests`);
+    check(await rowCount(page) === before, 'the debugger added log rows');
+  });
+
+  await step('debugger on the server\'s own token: valid, tampered, wrong secret, wrong encoding', [], async () => {
+    const key = readFileSync(join(tempDir, 'key'), 'utf8').trim();
+    // A fresh token: the server's tokens live 5 s in this test.
+    expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
+    const token = await page.evaluate(() => document.querySelector('.token-view .token').textContent);
+    const cases = [
+      ['valid', { token, secret: key, encoding: 'base64url', typ: 'at+jwt' }, 'VALID', ['--typ', 'at+jwt']],
+      ['typ not expected', { token, secret: key, encoding: 'base64url' }, 'WrongType', []],
+      ['tampered', { token: token.replace(/\.(.)/, (m, c) => `.${c === 'e' ? 'f' : 'e'}`), secret: key, encoding: 'base64url', typ: 'at+jwt' },
+        'InvalidSignature', ['--typ', 'at+jwt']],
+      ['wrong secret', { token, secret: 'not-the-server-key-but-long-enough-0123', encoding: 'utf8', typ: 'at+jwt' }, 'InvalidSignature', null],
+      ['wrong encoding (base64url text read as UTF-8)', { token, secret: key, encoding: 'utf8', typ: 'at+jwt' }, 'InvalidSignature', null],
+      ['wrong encoding (text read as base64url)', { token, secret: 'correct horse battery staple, 32+ bytes', encoding: 'base64url', typ: 'at+jwt' }, 'KeyEncoding', null],
+      ['short secret', { token, secret: 'secret', encoding: 'utf8', typ: 'at+jwt' }, 'KeyTooShort', null],
+    ];
+    for (const [name, input, code, cliArgs] of cases) {
+      const shown = await debug(page, input);
+      check(shown.code === code, `${name}: the page says ${shown.code} (${shown.verdict}), expected ${code}`);
+      if (cliArgs) {
+        const cli = cliExplain(input.token, key, cliArgs);
+        check(sameVerdict(shown.verdict, cli.verdict), `${name}: page says "${shown.verdict}", token explain says "${cli.verdict}"`);
+      }
+    }
+    await debug(page, cases[0][1]);
+    await screenshotOf(page, '#debugger', 'debugger-server-token.png');
+    await accessible(page, 'debugger on the server\'s token');
   });
 
   await step('refresh ahead of expiry (steps 12-13, no 401)', [], async () => {
@@ -581,6 +584,8 @@ async function main() {
     const refresh = (r) => page.request.post(`${base}/auth/refresh`, { data: { refresh_token: r } });
     check((await refresh(phone.refresh_token)).status() === 401, 'the revoked phone can still refresh');
 
+    // A fresh access token for what follows (they live 5 s here).
+    expectRows(await clickAndLog(page, '#btn-refresh', 1), [['POST', '/auth/refresh', 200, '12']]);
     // Change the password: the tablet's session ends, this browser's goes on; then change it back.
     const newPassword = 'staple battery horse correct';
     for (const [from, to] of [[password, newPassword], [newPassword, password]]) {
