@@ -263,13 +263,31 @@ const StrictJwt = (() => {
     return { value: top.value, kinds };
   }
 
+  /** Where the first byte that is not valid UTF-8 is, as serde_json says it: "line 1 column 33". */
+  function badUtf8At(bytes) {
+    let k = 0;
+    while (k < bytes.length) {
+      const b = bytes[k];
+      const need = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1;
+      const ok = need >= 0 && k + need < bytes.length &&
+        Array.from({ length: need }, (_, j) => bytes[k + 1 + j]).every((c) => (c & 0xc0) === 0x80) &&
+        !(b === 0xe0 && bytes[k + 1] < 0xa0) && !(b === 0xed && bytes[k + 1] >= 0xa0) &&
+        !(b === 0xf0 && bytes[k + 1] < 0x90) && !(b === 0xf4 && bytes[k + 1] >= 0x90);
+      if (!ok) break;
+      k += need + 1;
+    }
+    const before = bytes.subarray(0, k);
+    const newline = before.lastIndexOf(0x0a);
+    return `line ${before.filter((c) => c === 0x0a).length + 1} column ${k - newline}`;
+  }
+
   /** A segment's bytes as a strict JSON object, or a JwtError worded as the library's. */
   function strictObject(bytes, segment) {
     let text;
     try {
       text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
-      throw new JwtError('Json', `malformed token: ${segment} is not JSON: invalid unicode code point`);
+      throw new JwtError('Json', `malformed token: ${segment} is not JSON: invalid unicode code point at ${badUtf8At(bytes)}`);
     }
     try {
       return { text, ...parseJson(text) };

@@ -243,10 +243,19 @@ function cliExplain(token, secret, args = []) {
   return { out: run.stdout, verdict };
 }
 
-/** Verdicts are equal but for the seconds "now" is past a time, read a moment apart. */
+/** `minijwt token explain -` with the token on stdin (some tokens start with '-'); the CLI trims it, as the page does. */
+function cliExplainStdin(token, secret) {
+  const run = spawnSync(BINARY, ['token', 'explain', '-'], {
+    input: token, env: { ...process.env, MINIJWT_SECRET: secret }, encoding: 'utf8', timeout: 10_000,
+  });
+  return /^Verdict: (.*)$/m.exec(run.stdout)?.[1] ?? `(no verdict) ${run.stderr.trim()}`;
+}
+
+/** Verdicts are equal but for the seconds between "now" and a time, read a moment apart. */
 function sameVerdict(page, cli) {
-  const norm = (v) => v.replace(/\(now \d+ s past it/, '(now N s past it');
-  const seconds = (v) => Number(/\(now (\d+) s past it/.exec(v)?.[1] ?? 0);
+  const clocked = /(-?\d+) s (past it|from now)/;
+  const norm = (v) => v.replace(clocked, 'N s $2');
+  const seconds = (v) => Number(clocked.exec(v)?.[1] ?? 0);
   return norm(page) === norm(cli) && Math.abs(seconds(page) - seconds(cli)) <= 2;
 }
 
@@ -430,6 +439,22 @@ async function main() {
     page.off('request', count);
     check(requests === 0, `the debugger sent ${requests} requests`);
     check(await rowCount(page) === before, 'the debugger added log rows');
+  });
+
+  await step('debugger: the same verdict as `token explain` on every hostile token of tests/data', [], async () => {
+    const data = JSON.parse(readFileSync(new URL('../data/jwt_negative_cases.json', import.meta.url), 'utf8'));
+    const cases = data.cases.filter((c) => c.token && c.token.length <= 100_000);
+    // The page's engine (web/verify.js) in this browser, with its WebCrypto: the token trimmed, as the field is.
+    const shown = await page.evaluate(async ({ list, key }) => Promise.all(list.map(async (t) =>
+      (await StrictJwt.explain(t.trim(), { secret: key, encoding: 'base64url' })).verdict.text)),
+    { list: cases.map((c) => c.token), key: data.key_b64url });
+    const differ = [];
+    cases.forEach((c, i) => {
+      const cli = cliExplainStdin(c.token, data.key_b64url);
+      if (!sameVerdict(shown[i], cli)) differ.push(`${c.name}: page "${shown[i]}", CLI "${cli}"`);
+    });
+    check(cases.length >= 60, `only ${cases.length} cases read`);
+    check(differ.length === 0, `${differ.length} of ${cases.length} verdicts differ: ${differ.slice(0, 3).join('; ')}`);
   });
 
   await step('debugger on the server\'s own token: valid, tampered, wrong secret, wrong encoding', [], async () => {
