@@ -588,12 +588,12 @@ const StrictJwt = (() => {
     checkClaims(payload, now, leeway);
   }
 
-  /** Signs `header.payload` (objects or exact JSON text) with `secret` bytes: for the attack gallery. */
+  /** Signs `header.payload` (objects or exact JSON text) with `secretBytes`, as the attack gallery's attacker would. */
   async function sign(header, payload, secretBytes) {
     const enc = (part) => b64uEncode(new TextEncoder().encode(typeof part === 'string' ? part : JSON.stringify(part)));
     const input = `${enc(header)}.${enc(payload)}`;
     return `${input}.${b64uEncode(await hmac(secretBytes, input))}`;
   }
 
-  return { explain, sign, b64uDecode, b64uEncode, hex, utc, keyBytes, JwtError, DEFAULT_HEADER_B64 };
+  return { explain, sign, b64uEncode, utc };
 })();
