@@ -613,7 +613,7 @@ function debuggerOptions() {
 /** Runs the strict checks (web/verify.js) on what the fields hold, and shows each step. */
 async function runDebugger() {
   const run = ++debugRun;
-  const token = $('dbg-token').value.trim();
+  const token = StrictJwt.trim($('dbg-token').value); // as Rust's str::trim, like the CLI
   const verdict = $('dbg-verdict');
   verdict.dataset.settled = 'no'; // 'yes' once the newest input's verdict is shown
   if (!token) {

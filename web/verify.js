@@ -50,6 +50,14 @@ const StrictJwt = (() => {
 
   const asciiLower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
+  /**
+   * Rust's `str::trim`: the characters with the Unicode White_Space property, exactly
+   * (JavaScript's `trim` also strips U+FEFF and keeps U+0085: not the same set).
+   */
+  const RUST_WS = '[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+  const RUST_TRIM = new RegExp(`^${RUST_WS}+|${RUST_WS}+$`, 'g');
+  const trim = (text) => text.replace(RUST_TRIM, '');
+
   // ---- base64url: canonical and unpadded only (src/jwt/base64url.rs) ------------
 
   /** The DecodeError's words, with the offending character (never for a key). */
@@ -114,6 +122,10 @@ const StrictJwt = (() => {
   function parseJson(text) {
     let i = 0;
     let depth = 0;
+    // Reading a top level that is no object, the library asks serde_json only whether it
+    // is JSON at all (IgnoredAny): no depth limit, no repeated names, no number range, no
+    // surrogate pairing. Then `lenient` is set, and only syntax is judged.
+    let lenient = false;
     const where = () => {
       const before = text.slice(0, i);
       const line = before.split('\n').length;
@@ -142,6 +154,7 @@ const StrictJwt = (() => {
         };
         const first = unit(i + 2);
         i += 6;
+        if (lenient) { out += String.fromCharCode(first); continue; }
         if (first >= 0xdc00 && first <= 0xdfff) syntax('lone leading surrogate in hex escape');
         if (first >= 0xd800 && first <= 0xdbff) {
           if (text[i] !== '\\' || text[i + 1] !== 'u') syntax('unexpected end of hex escape');
@@ -163,7 +176,7 @@ const StrictJwt = (() => {
       i += m[0].length;
       const literal = m[0];
       const n = Number(literal);
-      if (!Number.isFinite(n)) syntax('number out of range');
+      if (!Number.isFinite(n) && !lenient) syntax('number out of range');
       // serde_json: an integer that fits i64 (but -0) is an integer, anything else a float.
       if (!m[2] && !m[3] && literal !== '-0') {
         const big = BigInt(literal);
@@ -188,7 +201,7 @@ const StrictJwt = (() => {
 
     function nest() {
       depth += 1;
-      if (depth > MAX_DEPTH) syntax('recursion limit exceeded');
+      if (depth > MAX_DEPTH && !lenient) syntax('recursion limit exceeded');
     }
 
     function array() {
@@ -229,7 +242,7 @@ const StrictJwt = (() => {
           }
           i++;
           const v = value();
-          if (names.includes(name)) duplicate ??= name;
+          if (!lenient && names.includes(name)) duplicate ??= name;
           names.push(name);
           // Own data property, whatever the name ("__proto__" included).
           Object.defineProperty(out, name, { value: v.value, enumerable: true, writable: true, configurable: true });
@@ -250,11 +263,26 @@ const StrictJwt = (() => {
 
     ws();
     if (text[i] !== '{') {
-      // Some other JSON value is "not an object"; anything else is "not JSON".
-      value();
+      // Some other JSON value is "not an object"; anything else is "not JSON", with
+      // serde_json's words for where its reading stopped.
+      let isJson = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        isJson = false;
+      }
+      if (isJson) throw new JwtError('NotAnObject', '');
+      lenient = true;
+      try {
+        value();
+      } catch (e) {
+        // Thousands of nested arrays outrun this reader's stack; serde_json's has none.
+        if (!(e instanceof JwtError)) syntax('nesting too deep for this page to say where the syntax fails');
+        throw e;
+      }
       ws();
       if (i < text.length) syntax('trailing characters');
-      throw new JwtError('NotAnObject', '');
+      syntax('expected value'); // not reached while JSON.parse and this reading agree
     }
     const kinds = new Map();
     const top = object(kinds);
@@ -287,6 +315,18 @@ const StrictJwt = (() => {
     try {
       text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch {
+      // A top level that is no object is only asked "is it JSON?" (serde_json's IgnoredAny
+      // does not look inside strings for UTF-8): JSON with a bad byte in a string is still
+      // JSON but not an object.
+      const first = bytes.find((c) => ![0x20, 0x09, 0x0a, 0x0d].includes(c));
+      if (first !== 0x7b) {
+        try {
+          JSON.parse(new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes));
+          throw new JwtError('NotAnObject', `malformed token: ${segment} is JSON but not an object`);
+        } catch (e) {
+          if (e instanceof JwtError) throw e;
+        }
+      }
       throw new JwtError('Json', `malformed token: ${segment} is not JSON: invalid unicode code point at ${badUtf8At(bytes)}`);
     }
     try {
@@ -305,14 +345,15 @@ const StrictJwt = (() => {
 
   /**
    * The secret's bytes from what was typed: 'utf8' takes the text's bytes, 'base64url'
-   * decodes it (canonical, unpadded; as `--key-file` and MINIJWT_SECRET are read).
+   * decodes it (canonical; trailing '=' tolerated; as `--key-file` and MINIJWT_SECRET are read).
    * Throws KeyEncoding or KeyTooShort, worded as the library (never echoing the key).
    */
   function keyBytes(secret, encoding) {
     let bytes;
     if (encoding === 'base64url') {
       try {
-        bytes = b64uDecode(secret.trim(), true);
+        // Hs256Key::from_base64url: trimmed, and trailing '=' padding tolerated (many tools write it).
+        bytes = b64uDecode(trim(secret).replace(/=+$/, ''), true);
       } catch (e) {
         throw new JwtError('KeyEncoding', `key is not base64url text: ${e.message}`);
       }
@@ -595,5 +636,5 @@ const StrictJwt = (() => {
     return `${input}.${b64uEncode(await hmac(secretBytes, input))}`;
   }
 
-  return { explain, sign, b64uEncode, utc };
+  return { explain, sign, b64uEncode, utc, trim };
 })();

@@ -12,6 +12,7 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
 
 const [binaryArg, shotsArg] = process.argv.slice(2);
@@ -254,17 +255,21 @@ function cliExplainStdin(token, secret) {
   const run = spawnSync(BINARY, ['token', 'explain', '-'], {
     input: token, env: { ...process.env, MINIJWT_SECRET: secret }, encoding: 'utf8', timeout: 10_000,
   });
-  const verdict = /^Verdict: (.*)$/m.exec(run.stdout)?.[1] ?? `(no verdict) ${run.stderr.trim()}`;
+  // A key the CLI refuses stops it before any verdict: its one line says why, as the page's verdict does.
+  const refusedKey = /^minijwt: MINIJWT_SECRET: (.*)$/m.exec(run.stderr)?.[1];
+  const verdict = /^Verdict: (.*)$/m.exec(run.stdout)?.[1] ??
+    (refusedKey ? `REJECTED: ${refusedKey}` : `(no verdict) ${run.stderr.trim()}`);
   return { verdict, now: judgedAt(run.stdout) };
 }
 
 /**
  * The page's engine (web/verify.js, in this browser, with its WebCrypto) on each of `inputs`
- * ({ token, secret, encoding, typ, now }): the verdict lines. `now` is the second the CLI
+ * ({ token, secret, encoding, typ, now }): the verdict lines. The token is trimmed as the
+ * CLI and the debugger's field trim it (Rust's str::trim). `now` is the second the CLI
  * judged at, so that the two verdicts are compared exactly, however slow the machine.
  */
 const engineVerdicts = (page, inputs) => page.evaluate(async (list) => Promise.all(list.map(async (x) =>
-  (await StrictJwt.explain(x.token, { secret: x.secret, encoding: x.encoding, typ: x.typ, now: x.now ?? undefined })).verdict.text)),
+  (await StrictJwt.explain(StrictJwt.trim(x.token), { secret: x.secret, encoding: x.encoding, typ: x.typ, now: x.now ?? undefined })).verdict.text)),
 inputs);
 
 /**
@@ -470,7 +475,7 @@ async function main() {
     // judged at its own second; then the page's engine on each token at that same second.
     const cli = cases.map((c) => cliExplainStdin(c.token, data.key_b64url));
     const shown = await engineVerdicts(page, cases.map((c, i) => ({
-      token: c.token.trim(), secret: data.key_b64url, encoding: 'base64url', now: cli[i].now,
+      token: c.token, secret: data.key_b64url, encoding: 'base64url', now: cli[i].now,
     })));
     const differ = [];
     cases.forEach((c, i) => {
@@ -478,6 +483,41 @@ async function main() {
     });
     check(cases.length >= 60, `only ${cases.length} cases read`);
     check(differ.length === 0, `${differ.length} of ${cases.length} verdicts differ: ${differ.slice(0, 3).join('; ')}`);
+  });
+
+  await step('debugger: the same verdict as `token explain` on a padded key, Unicode spaces, and tops that are no object', [], async () => {
+    const secret = Buffer.from('minijwt-e2e-edge-key-0123456789abcdef!!').toString('base64url');
+    const sign = (header, payload) => {
+      const input = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+      return `${input}.${createHmac('sha256', Buffer.from(secret, 'base64url')).update(input).digest('base64url')}`;
+    };
+    const good = sign('{"alg":"HS256"}', '{"exp":4102444800}');
+    const H = '{"alg":"HS256"}';
+    const P = '{"exp":4102444800}';
+    const cases = [
+      // The key: trimmed, trailing '=' padding tolerated (Hs256Key::from_base64url).
+      ['padded key', good, `${secret}=`],
+      ['padded key, twice, with a newline', good, `${secret}==\n`],
+      // Rust's str::trim strips U+0085 and keeps U+FEFF; JavaScript's trim does the opposite.
+      ['token between U+0085', `\u0085${good}\u0085`, secret],
+      ['token after U+FEFF', `\ufeff${good}`, secret],
+      ['key after U+0085', good, `\u0085${secret}`],
+      ['key after U+FEFF', good, `\ufeff${secret}`],
+      // A top level that is JSON but no object, whatever is inside: NotAnObject.
+      ...['[{"a":1,"a":2}]', '"\\udc00"', '["\\ud800"]', '[1e400]', `${'['.repeat(128)}${']'.repeat(128)}`,
+        `${'['.repeat(2000)}${']'.repeat(2000)}`, '[{"a":1,"a":2},01]', '[{"a":1,"a":2}', ' 7 ']
+        .flatMap((top) => [[`header ${top.slice(0, 24)}`, sign(top, P), secret], [`payload ${top.slice(0, 24)}`, sign(H, top), secret]]),
+    ];
+    const cli = cases.map(([, token, key]) => cliExplainStdin(token, key));
+    const shown = await engineVerdicts(page, cases.map(([, token, key], i) => ({ token, secret: key, encoding: 'base64url', now: cli[i].now })));
+    // A syntax error is named alike; where serde_json says it stopped may be worded otherwise (web/verify.js).
+    const failure = (v) => v.replace(/ is not JSON: .*/, ' is not JSON: …');
+    const differ = cases.map(([name], i) => (failure(shown[i]) === failure(cli[i].verdict) ? null : `${name}: page "${shown[i]}", CLI "${cli[i].verdict}"`))
+      .filter(Boolean);
+    check(differ.length === 0, `${differ.length} of ${cases.length} verdicts differ: ${differ.slice(0, 3).join('; ')}`);
+    // The padded key through the debugger's fields too.
+    const padded = await debug(page, { token: good, secret: `${secret}=`, encoding: 'base64url' });
+    check(padded.code === 'VALID', `a padded base64url key: the page says ${padded.code} (${padded.verdict})`);
   });
 
   await step('debugger on the server\'s own token: valid, tampered, wrong secret, wrong encoding', [], async () => {
