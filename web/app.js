@@ -643,17 +643,20 @@ async function runDebugger() {
     colored.textContent = `found ${report.segmentCount} segments: a JWS has exactly 3`;
   }
 
-  const showJson = (part, el) => {
+  const showJson = (part, el, bytesEl) => {
+    // The decoded bytes verbatim, as `token explain` prints them (whitespace and
+    // line breaks made visible: RFC 7515 A.1's header has \r\n and a space).
+    bytesEl.textContent = part?.bytes == null ? '' : `bytes (${part.byteLength}): ${StrictJwt.visible(part.bytes)}`;
     if (!part) {
       el.textContent = '';
     } else if (part.json) {
       el.textContent = JSON.stringify(part.json.value, null, 2);
     } else {
-      el.textContent = `${part.bytes === null ? '' : `${part.bytes}\n`}${part.error}`;
+      el.textContent = part.error;
     }
   };
-  showJson(report.header, $('dbg-header'));
-  showJson(report.payload, $('dbg-payload'));
+  showJson(report.header, $('dbg-header'), $('dbg-header-bytes'));
+  showJson(report.payload, $('dbg-payload'), $('dbg-payload-bytes'));
   $('dbg-input').textContent = report.signingInput ?? '';
 
   const sig = report.signature || {};
@@ -667,7 +670,7 @@ async function runDebugger() {
   else if (sig.match === true) match.textContent = `Match: the token was made with this ${report.key.length}-byte secret (all 32 bytes compared).`;
   else if (sig.match === false) match.textContent = 'NO MATCH: another secret made this token, or the token was altered.';
   else match.textContent = '';
-  match.className = `status ${sig.match ? 'good' : 'bad'}`;
+  match.className = `status ${!report.key ? 'neutral' : sig.match ? 'good' : 'bad'}`;
 
   const times = $('dbg-times');
   times.textContent = '';
@@ -688,8 +691,10 @@ async function runDebugger() {
   }
 
   verdict.textContent = `Verdict: ${report.verdict.text}`;
-  verdict.className = `verdict ${report.verdict.ok ? 'good' : 'bad'}`;
-  verdict.dataset.code = report.verdict.code ?? 'VALID';
+  // Without a secret nothing is verified: a neutral state, neither a pass nor a failure.
+  const unverified = report.verdict.ok && !report.key;
+  verdict.className = `verdict ${unverified ? 'neutral' : report.verdict.ok ? 'good' : 'bad'}`;
+  verdict.dataset.code = report.verdict.code ?? (unverified ? 'UNVERIFIED' : 'VALID');
   verdict.dataset.settled = 'yes';
 }
 

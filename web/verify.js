@@ -2,7 +2,9 @@
 //
 // This file applies the checks of src/jwt/ in the same order and names each failure
 // with the words of `minijwt token explain` (src/jwt/error.rs), so that the page and
-// the command line give the same verdict for the same token, key and clock. It has
+// the command line give the same verdict for the same token, key and clock (one
+// exception: for bytes that are not JSON, where the syntax error is and its wording
+// may differ from serde_json's; the failure, Json, is the same). It has
 // no DOM code: app.js shows what it finds. The HMAC is WebCrypto's; nothing leaves
 // the browser. Where this file and the library disagree, the library is right and
 // this file has a bug (the browser test compares the two).
@@ -33,19 +35,37 @@ const StrictJwt = (() => {
     return chars.length > MAX_ECHO ? `${chars.slice(0, MAX_ECHO).join('')}…` : text;
   }
 
+  // Rust's char::escape_debug (core::unicode): a char is written as \u{hex} when it
+  // extends a grapheme or is not printable, i.e. of the general categories Cc, Cf, Cs,
+  // Co, Cn, Zl, Zp or Zs (but the space). (The Unicode versions of the browser and of
+  // Rust may differ on a character assigned recently.)
+  const ESCAPED = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}\p{Grapheme_Extend}]/u;
+
+  /** One char as Rust's `{:?}` of a str writes it; `quotes`: escape '"' and '\\' too. */
+  function escapeChar(c, quotes) {
+    if (c === '\0') return '\\0';
+    if (c === '\t') return '\\t';
+    if (c === '\r') return '\\r';
+    if (c === '\n') return '\\n';
+    if (quotes && (c === '"' || c === '\\')) return `\\${c}`;
+    if (c !== ' ' && ESCAPED.test(c)) return `\\u{${c.codePointAt(0).toString(16)}}`;
+    return c;
+  }
+
   /** A string as Rust's `{:?}` writes it (quotes, escapes). */
   function debugString(text) {
-    let out = '"';
-    for (const c of text) {
-      const code = c.codePointAt(0);
-      if (c === '"' || c === '\\') out += `\\${c}`;
-      else if (c === '\n') out += '\\n';
-      else if (c === '\r') out += '\\r';
-      else if (c === '\t') out += '\\t';
-      else if (code < 0x20 || code === 0x7f) out += `\\u{${code.toString(16)}}`;
-      else out += c;
-    }
-    return `${out}"`;
+    return `"${Array.from(text, (c) => escapeChar(c, true)).join('')}"`;
+  }
+
+  /** Decoded text with its invisible characters shown as Rust's `{:?}` shows them (\r, \n, \u{a0}...). */
+  const visible = (text) => Array.from(text, (c) => escapeChar(c, false)).join('');
+
+  /** Strings in Rust's order: by code point (UTF-8 bytes), not by UTF-16 unit. */
+  function byCodePoint(a, b) {
+    const x = Array.from(a, (c) => c.codePointAt(0));
+    const y = Array.from(b, (c) => c.codePointAt(0));
+    for (let k = 0; k < Math.min(x.length, y.length); k++) if (x[k] !== y[k]) return x[k] - y[k];
+    return x.length - y.length;
   }
 
   const asciiLower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
@@ -225,7 +245,6 @@ const StrictJwt = (() => {
       i++;
       const out = {};
       const names = [];
-      let duplicate = null;
       ws();
       if (text[i] !== '}') {
         for (;;) {
@@ -242,7 +261,6 @@ const StrictJwt = (() => {
           }
           i++;
           const v = value();
-          if (!lenient && names.includes(name)) duplicate ??= name;
           names.push(name);
           // Own data property, whatever the name ("__proto__" included).
           Object.defineProperty(out, name, { value: v.value, enumerable: true, writable: true, configurable: true });
@@ -256,8 +274,19 @@ const StrictJwt = (() => {
       }
       i++;
       depth -= 1;
-      // As the library: a repeated name is reported when its object closes.
-      if (duplicate !== null) throw new JwtError('DuplicateMember', duplicate);
+      // As the library (json.rs first_repeat): a repeated name is reported when its object
+      // closes; with at most 16 members the first that repeats an earlier one, with more
+      // the smallest repeated name in code point order.
+      if (!lenient) {
+        let duplicate;
+        if (names.length <= 16) {
+          duplicate = names.find((name, k) => names.indexOf(name) < k);
+        } else {
+          const sorted = [...names].sort(byCodePoint);
+          duplicate = sorted.find((name, k) => k > 0 && sorted[k - 1] === name);
+        }
+        if (duplicate !== undefined) throw new JwtError('DuplicateMember', duplicate);
+      }
       return { kind: 'an object', value: out };
     }
 
@@ -334,7 +363,7 @@ const StrictJwt = (() => {
     } catch (e) {
       if (!(e instanceof JwtError)) throw e;
       if (e.code === 'DuplicateMember') {
-        throw new JwtError('DuplicateMember', `malformed token: ${segment} has member ${debugString(e.message)} more than once`);
+        throw new JwtError('DuplicateMember', `malformed token: ${segment} has member ${debugString(echo(e.message))} more than once`);
       }
       if (e.code === 'NotAnObject') throw new JwtError('NotAnObject', `malformed token: ${segment} is JSON but not an object`);
       throw new JwtError('Json', `malformed token: ${segment} is not JSON: ${echo(e.message)}`);
@@ -588,6 +617,7 @@ const StrictJwt = (() => {
     try {
       const bytes = b64uDecode(text);
       out.bytes = new TextDecoder('utf-8').decode(bytes);
+      out.byteLength = bytes.length;
       out.json = strictObject(bytes, segment);
     } catch (e) {
       out.error = e.message.startsWith('malformed token: ') ? e.message.slice('malformed token: '.length) : `not base64url: ${e.message}`;
@@ -636,5 +666,5 @@ const StrictJwt = (() => {
     return `${input}.${b64uEncode(await hmac(secretBytes, input))}`;
   }
 
-  return { explain, sign, b64uEncode, utc, trim };
+  return { explain, sign, b64uEncode, utc, trim, visible };
 })();

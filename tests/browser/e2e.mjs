@@ -456,6 +456,8 @@ async function main() {
     check(await text(page, '#dbg-computed-hex') === computed, 'the computed HMAC differs from token explain\'s');
     check((await text(page, '#dbg-computed-b64')) === rfc.token.split('.')[2], 'the computed base64url is not the token\'s signature');
     check(/^Match/.test(await text(page, '#dbg-match')), `no match shown: ${await text(page, '#dbg-match')}`);
+    const headerBytes = await text(page, '#dbg-header-bytes');
+    check(headerBytes === 'bytes (30): {"typ":"JWT",\\r\\n "alg":"HS256"}', `the header's bytes are shown as ${headerBytes}`);
     const exp = await page.$eval('#dbg-times li[data-claim="exp"]', (li) => li.textContent);
     check(/^exp {2}1300819380 {2}2011-03-22T18:43:00Z {2}REFUSED: token expired/.test(exp), `exp line: ${exp}`);
     await screenshotOf(page, '#debugger', 'debugger-rfc.png');
@@ -485,7 +487,7 @@ async function main() {
     check(differ.length === 0, `${differ.length} of ${cases.length} verdicts differ: ${differ.slice(0, 3).join('; ')}`);
   });
 
-  await step('debugger: the same verdict as `token explain` on a padded key, Unicode spaces, and tops that are no object', [], async () => {
+  await step('debugger: the same verdict as `token explain` on a padded key, Unicode spaces, tops that are no object, echoed names', [], async () => {
     const secret = Buffer.from('minijwt-e2e-edge-key-0123456789abcdef!!').toString('base64url');
     const sign = (header, payload) => {
       const input = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
@@ -507,6 +509,13 @@ async function main() {
       ...['[{"a":1,"a":2}]', '"\\udc00"', '["\\ud800"]', '[1e400]', `${'['.repeat(128)}${']'.repeat(128)}`,
         `${'['.repeat(2000)}${']'.repeat(2000)}`, '[{"a":1,"a":2},01]', '[{"a":1,"a":2}', ' 7 ']
         .flatMap((top) => [[`header ${top.slice(0, 24)}`, sign(top, P), secret], [`payload ${top.slice(0, 24)}`, sign(H, top), secret]]),
+      // Echoed text in Rust's {:?} (\0, invisible characters as \u{..}), cut at 64 characters.
+      ...['"HS256\\u0000"', '"\\u0085x"', '"a\\u00adb"', '"\\u200b\\u00a0 \\u0301"', `"${'x'.repeat(100)}"`]
+        .map((alg) => [`alg ${alg}`, sign(`{"alg":${alg}}`, P), secret]),
+      ['typ with controls', sign('{"alg":"HS256","typ":"a\\u0000\\u0085\\u200bb"}', P), secret],
+      ['a long name twice', sign(`{"alg":"HS256","${'n'.repeat(80)}":1,"${'n'.repeat(80)}":2}`, P), secret],
+      // More than 16 members: the library names the smallest repeated name.
+      ['two names twice among 20', sign(`{"alg":"HS256",${Array.from({ length: 20 }, (_, k) => `"k${k}":1`).join(',')},"zz":1,"zz":2,"aa":1,"aa":2}`, P), secret],
     ];
     const cli = cases.map(([, token, key]) => cliExplainStdin(token, key));
     const shown = await engineVerdicts(page, cases.map(([, token, key], i) => ({ token, secret: key, encoding: 'base64url', now: cli[i].now })));
@@ -518,6 +527,11 @@ async function main() {
     // The padded key through the debugger's fields too.
     const padded = await debug(page, { token: good, secret: `${secret}=`, encoding: 'base64url' });
     check(padded.code === 'VALID', `a padded base64url key: the page says ${padded.code} (${padded.verdict})`);
+    // Without a secret: neither a pass nor a failure.
+    const unverified = await debug(page, { token: good, secret: '', encoding: 'base64url' });
+    check(unverified.code === 'UNVERIFIED' && /NOT verified/.test(unverified.verdict),
+      `no secret: the page says ${unverified.code} (${unverified.verdict})`);
+    check(await page.$eval('#dbg-verdict', (el) => !el.classList.contains('good')), 'no secret: the verdict is styled as a pass');
   });
 
   await step('debugger on the server\'s own token: valid, tampered, wrong secret, wrong encoding', [], async () => {
