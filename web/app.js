@@ -751,13 +751,13 @@ const ATTACKS = [
     rule: ['the signature segment must not be empty', '4-the-signing-input-and-the-signature'],
     forge: ({ h, p }) => `${h}.${p}.` },
   { id: 'payload-edited', name: 'payload edited (username "admin"), old signature', expect: [401, 'invalid_token'],
-    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
+    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'], deeper: 'random',
     forge: ({ h, payload, s }) => `${h}.${enc({ ...payload, sub: '1', username: 'admin' })}.${s}` },
   { id: 'kid-traversal', name: 'kid "../../etc/passwd"', expect: [401, 'invalid_token'],
     rule: ['kid only names a key the server holds', 'why-a-kid-cannot-pick-a-file'],
     forge: ({ header, p, s }) => `${enc({ ...header, kid: '../../etc/passwd' })}.${p}.${s}` },
   { id: 'exp-edited', name: 'exp pushed a year later, old signature', expect: [401, 'invalid_token'],
-    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
+    rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'], deeper: 'random',
     forge: ({ h, payload, s }) => `${h}.${enc({ ...payload, exp: payload.exp + 365 * 86_400 })}.${s}` },
   { id: 'expired', name: 'a truly expired token (this page\'s first)', expect: [401, 'invalid_token'],
     rule: ['exp must be after now', '5-the-claims-against-the-clock'],
@@ -770,15 +770,15 @@ const ATTACKS = [
     } },
   { id: 'exp-string', name: 'exp as a string', expect: [401, 'invalid_token'],
     rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
-    also: ['claim "exp" must be a number', '5-the-claims-against-the-clock'],
+    also: ['claim "exp" must be a number', '5-the-claims-against-the-clock'], deeper: 'random',
     forge: ({ h, payload, s }) => `${h}.${enc({ ...payload, exp: String(payload.exp + 365 * 86_400) })}.${s}` },
   { id: 'exp-duplicate', name: 'exp twice (the second a year later)', expect: [401, 'invalid_token'],
     rule: ['HMAC-SHA256 must match', '4-the-signing-input-and-the-signature'],
-    also: ['no member name twice', 'why-a-repeated-member-name-is-refused'],
+    also: ['no member name twice', 'why-a-repeated-member-name-is-refused'], deeper: 'random',
     forge: ({ h, payload, s }) => `${h}.${enc(JSON.stringify(payload).replace(/\}$/, `,"exp":${payload.exp + 365 * 86_400}}`))}.${s}` },
   { id: 'weak-secret', name: 'signed with the secret "secret"', expect: [401, 'invalid_token'],
     rule: ['HMAC-SHA256 must match (the server\'s key is 32 random bytes)', 'why-keys-must-be-at-least-32-bytes'],
-    also: ['a key is at least 32 bytes', 'why-keys-must-be-at-least-32-bytes'],
+    also: ['a key is at least 32 bytes', 'why-keys-must-be-at-least-32-bytes'], deeper: 'weak',
     forge: ({ header, payload }) =>
       StrictJwt.sign(header, { ...payload, sub: '1', username: 'admin' }, new TextEncoder().encode('secret')) },
   { id: 'refresh-as-access', name: 'a refresh token presented as an access token', expect: [401, 'invalid_token'],
@@ -802,6 +802,25 @@ const ATTACKS = [
       return { token: pair.refresh_token, result: await refreshAs(pair.refresh_token) };
     } },
 ];
+
+/**
+ * The rule behind the signature: the server's answer only ever says "bad signature" for a
+ * forged token, so the debugger's engine checks it as if the attacker had the key. The
+ * forged header.payload is signed again with a throwaway random 32-byte key (for the weak
+ * secret: checked with that 6-byte secret as the key) and run through StrictJwt.explain.
+ * Nothing is sent. Resolves with { key, verdict }.
+ */
+async function deeperVerdict(attack, token) {
+  const [h, p] = token.split('.');
+  if (attack.deeper === 'weak') {
+    const report = await StrictJwt.explain(token, { secret: 'secret', encoding: 'utf8', typ: 'at+jwt' });
+    return { key: 'checked with "secret" as the key', verdict: report.verdict };
+  }
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  const resigned = await StrictJwt.signInput(`${h}.${p}`, key);
+  const report = await StrictJwt.explain(resigned, { secret: StrictJwt.b64uEncode(key), encoding: 'base64url', typ: 'at+jwt' });
+  return { key: 're-signed with a random 32-byte key, as if the attacker had the key', verdict: report.verdict };
+}
 
 function docLink(rule) {
   const link = document.createElement('a');
@@ -889,6 +908,19 @@ async function runAttack(attack) {
   const refused = status === attack.expect[0] && json?.error === attack.expect[1];
   resultCell.textContent = refused ? 'refused, as expected' : `NOT as expected (${attack.expect.join(' ')})`;
   resultCell.className = refused ? 'good' : 'bad';
+  if (attack.deeper) {
+    const ruleCell = row.cells[3];
+    ruleCell.querySelector('.deeper')?.remove();
+    const { key, verdict } = await deeperVerdict(attack, outcome.token);
+    const line = document.createElement('div');
+    line.className = 'deeper small';
+    const code = verdict.code ?? 'VALID';
+    line.textContent = code === 'VALID'
+      ? `The debugger, ${key}: VALID: every other check passes; only the signature stops this token.`
+      : `The debugger, ${key}: ${code}: ${verdict.text}`;
+    ruleCell.append(line);
+    row.dataset.deeper = code;
+  }
   row.dataset.done = 'yes';
   return refused;
 }

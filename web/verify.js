@@ -666,5 +666,10 @@ const StrictJwt = (() => {
     return `${input}.${b64uEncode(await hmac(secretBytes, input))}`;
   }
 
-  return { explain, sign, b64uEncode, utc, trim, visible };
+  /** `input` (header.payload as sent) signed with `secretBytes`: the whole token. */
+  async function signInput(input, secretBytes) {
+    return `${input}.${b64uEncode(await hmac(secretBytes, input))}`;
+  }
+
+  return { explain, sign, signInput, b64uEncode, utc, trim, visible };
 })();

@@ -646,6 +646,17 @@ async function main() {
         // The rule the page names is the one the server applied (its description, read by the test only).
         check(reasons[row.id].test(row.description), `${row.id}: the server said "${row.description}"`);
       }
+      // Behind the signature: the debugger's engine on each forged token as if the attacker had the key.
+      const deeper = { 'payload-edited': 'VALID', 'exp-edited': 'VALID', 'exp-string': 'InvalidClaim',
+        'exp-duplicate': 'DuplicateMember', 'weak-secret': 'KeyTooShort' };
+      const shownDeeper = await page.$$eval('#gallery-rows tr[data-deeper]', (trs) => Object.fromEntries(trs.map((tr) =>
+        [tr.id.replace(/^attack-/, ''), [tr.dataset.deeper, tr.querySelector('.deeper').textContent]])));
+      for (const [id, code] of Object.entries(deeper)) {
+        check(shownDeeper[id]?.[0] === code, `${id}: behind the signature the debugger says ${shownDeeper[id]?.join(' ')}, expected ${code}`);
+      }
+      check(/claim "exp" must be a number/.test(shownDeeper['exp-string'][1]), `exp-string: ${shownDeeper['exp-string'][1]}`);
+      check(/has member "exp" more than once/.test(shownDeeper['exp-duplicate'][1]), `exp-duplicate: ${shownDeeper['exp-duplicate'][1]}`);
+      check(/HS256 key is 6 bytes/.test(shownDeeper['weak-secret'][1]), `weak-secret: ${shownDeeper['weak-secret'][1]}`);
       check(/^14 of 14 attacks refused as expected\.$/.test(await text(page, '#gallery-status')),
         `gallery status: ${await text(page, '#gallery-status')}`);
       // Every rule links to a section of the tutorial that exists (GitHub's heading anchors).
