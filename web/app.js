@@ -822,11 +822,53 @@ async function deeperVerdict(attack, token) {
   return { key: 're-signed with a random 32-byte key, as if the attacker had the key', verdict: report.verdict };
 }
 
-function docLink(rule) {
-  const link = document.createElement('a');
-  link.href = `${DOCS}#${rule[1]}`;
-  link.textContent = rule[0];
-  return link;
+/**
+ * Each rule in a few sentences, written here: the tutorial is served as plain text
+ * (text/markdown), where a browser cannot scroll to a heading, so its link is "read more".
+ */
+const RULE_TEXT = {
+  'why-the-algorithm-is-pinned': 'The header is written by whoever made the token, so it cannot choose how the ' +
+    'token is checked. Libraries that let alg choose have accepted "none" with no signature, or checked an RS256 ' +
+    'token with HMAC keyed by the public RSA key. minijwt accepts the exact string "HS256" and nothing else, ' +
+    'before it looks at the signature.',
+  '4-the-signing-input-and-the-signature': 'The signature is HMAC-SHA256 over the first two segments exactly as ' +
+    'sent, with the server\'s secret key. Change one character of the header or payload and the HMAC differs; ' +
+    'without the key nobody can compute the new one. All 32 bytes are compared, in constant time; an empty or ' +
+    'shorter signature is refused.',
+  'why-a-kid-cannot-pick-a-file': 'kid only names one of the keys the server already holds (after a key ' +
+    'rotation). It is never a file name or a query: an unknown kid is refused, and the server never tries its ' +
+    'keys one after the other.',
+  '5-the-claims-against-the-clock': 'exp, nbf and iat are numbers of seconds since 1970 (UTC). A token is ' +
+    'expired once exp <= now - leeway; exp is required; a string, a boolean or an out-of-range number is an ' +
+    'error, never "no exp".',
+  'why-a-repeated-member-name-is-refused': 'JSON does not say which of two "exp" members counts: parsers differ, ' +
+    'so one check could read one and another the other. minijwt refuses a name given twice, in the header and ' +
+    'the payload, at any depth, after unescaping.',
+  'why-keys-must-be-at-least-32-bytes': 'Anyone with one token can try keys offline, as fast as they can compute ' +
+    'HMACs. A key shorter than the hash (32 bytes for SHA-256, RFC 7518 §3.2), or a word like "secret", falls to ' +
+    'a dictionary; minijwt refuses keys under 32 bytes, and minijwt keygen makes 32 random ones.',
+  'why-does-each-token-say-what-type-it-is': 'Access and refresh tokens are signed with the same key; without a ' +
+    'type a two-week refresh token would pass as an access token. Each header names its type (at+jwt, ' +
+    'refresh+jwt) and each endpoint demands its own.',
+  'part-4-why-does-the-refresh-token-change-every-time': 'Each refresh returns a new refresh token and retires ' +
+    'the old one. A retired token presented again (after a short grace for a lost answer) means a copy exists: ' +
+    'the server revokes the whole family and writes the reuse to its audit trail.',
+};
+
+/** A rule, explained in place (a disclosure), with the tutorial's section as "read more". */
+function ruleDetails(rule, prefix = '') {
+  const details = document.createElement('details');
+  const summary = document.createElement('summary');
+  summary.textContent = `${prefix}${rule[0]}`;
+  const text = document.createElement('p');
+  text.className = 'small';
+  const more = document.createElement('a');
+  more.href = `${DOCS}#${rule[1]}`;
+  more.textContent = 'read more';
+  more.setAttribute('aria-label', `read more: ${rule[0]} (the tutorial, as plain text)`);
+  text.append(`${RULE_TEXT[rule[1]] ?? ''} `, more);
+  details.append(summary, text);
+  return details;
 }
 
 /** One table row per attack, built once. */
@@ -854,11 +896,10 @@ function buildGallery() {
     token.className = 'mono small token-cell';
     row.insertCell().className = 'nowrap';
     const rule = row.insertCell();
-    rule.append(docLink(attack.rule));
+    rule.append(ruleDetails(attack.rule));
     if (attack.also) {
-      const also = document.createElement('div');
-      also.className = 'small';
-      also.append('also refused for: ', docLink(attack.also));
+      const also = ruleDetails(attack.also, 'also refused for: ');
+      also.classList.add('small');
       rule.append(also);
     }
     row.insertCell();

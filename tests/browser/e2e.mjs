@@ -636,6 +636,7 @@ async function main() {
       const rows = await page.$$eval('#gallery-rows tr', (trs) => trs.map((tr) => ({
         id: tr.id.replace(/^attack-/, ''), status: Number(tr.dataset.status), error: tr.dataset.error,
         result: tr.cells[4].textContent, description: tr.cells[2].title, links: Array.from(tr.querySelectorAll('a'), (a) => a.getAttribute('href')),
+        explained: tr.querySelectorAll('details').length > 0 && Array.from(tr.querySelectorAll('details p'), (p) => p.textContent).every((t) => t.length > 80),
       })));
       check(rows.length === Object.keys(expected).length, `the gallery has ${rows.length} attacks`);
       for (const row of rows) {
@@ -643,6 +644,8 @@ async function main() {
         check(row.status === status && row.error === error,
           `${row.id}: the server answered ${row.status} ${row.error}, expected ${status} ${error}`);
         check(row.result === 'refused, as expected', `${row.id}: ${row.result}`);
+        // The rule explained in the page (the tutorial is plain text: its anchors do not scroll).
+        check(row.explained, `${row.id}: the rule is not explained in the page`);
         // The rule the page names is the one the server applied (its description, read by the test only).
         check(reasons[row.id].test(row.description), `${row.id}: the server said "${row.description}"`);
       }
@@ -668,6 +671,8 @@ async function main() {
         check(href.startsWith('/docs/how-jwt-works.md#') && anchors.has(href.split('#')[1]), `no such section: ${href}`);
       }
       check((await text(page, '.token-view .token')) === tokenBefore, 'the gallery changed the page\'s own access token');
+      await page.click('#attack-exp-duplicate details summary');
+      check(await page.isVisible('#attack-exp-duplicate details p'), 'a rule\'s explanation does not open');
       await screenshotOf(page, '#gallery', 'gallery.png');
       await accessible(page, 'after the gallery');
     });
@@ -751,8 +756,10 @@ async function main() {
   await step('keyboard: every control reached with Tab, its focus visible; no motion when reduced motion is asked', [], async () => {
     // Number every control a keyboard user should reach (one per radio group: Tab reaches the checked one).
     const expected = await page.evaluate(() => {
-      const all = Array.from(document.querySelectorAll('button, input, textarea, a[href], [tabindex="0"]'))
-        .filter((e) => !e.disabled && e.getClientRects().length > 0 && !(e.type === 'radio' && !e.checked));
+      // (What a closed <details> holds is not reachable until it is opened: its summary is.)
+      const all = Array.from(document.querySelectorAll('button, input, textarea, a[href], summary, [tabindex="0"]'))
+        .filter((e) => !e.disabled && e.getClientRects().length > 0 && !(e.type === 'radio' && !e.checked) &&
+          (e.tagName === 'SUMMARY' || !e.closest('details:not([open])')));
       all.forEach((e, i) => { e.dataset.kb = String(i); });
       return all.map((e) => e.id || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 40));
     });
