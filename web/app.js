@@ -133,7 +133,10 @@ async function api(method, path, opts = {}) {
   let status = 0;
   let json = null;
   let responseHeaders = new Headers();
+  // Steps light when the request is sent; when they depend on the answer, `opts.sending` is lit meanwhile.
+  let settle = null;
   if (typeof opts.steps === 'string') Flow.sent(opts.steps, method, path);
+  else if (opts.sending) settle = Flow.sentAs(opts.sending, method, path);
   try {
     // same-origin credentials: the browser attaches the cookie to /auth/* by itself,
     // but the server only uses it when X-Refresh-Cookie: 1 is present.
@@ -165,6 +168,7 @@ async function api(method, path, opts = {}) {
   }
   if (json && json.error) notes.push(`error: ${json.error}: ${json.error_description}`);
   const steps = typeof opts.steps === 'function' ? opts.steps(status, json) : opts.steps;
+  if (settle) settle(steps || '');
   Flow.answered(steps || '', method, path, status);
   logExchange({ steps: steps || '', actor: opts.actor || 'browser', method, path, status, notes });
   return { status, json, headers: responseHeaders };
@@ -291,6 +295,7 @@ async function authed(method, path, body, extra = {}) {
     ...extra,
     body,
     bearer: sent,
+    sending: '5', // a request with the access token; whether it is step 5 or 9 the answer says
     steps: (status, json) => (refusesToken({ status, json }, sent) ? '9 10 11' : '5 6 7'),
   });
   if (!refusesToken(first, sent) || mode() !== 'expired') return first;

@@ -129,10 +129,39 @@ const Flow = (() => {
     }
   }
 
-  /** An exchange: lit when sent ("…"), then with its status. */
-  const sent = (list, method, path) => light(list, `${method} ${path} …`);
-  const answered = (list, method, path, status) =>
-    light(list, `${method} ${path} → ${status === 0 ? 'network error' : status}`);
+  /** A path short enough for a 375 px screen: a session id becomes {id}. */
+  const short = (path) => path.replace(/^\/auth\/sessions\/[^/]+$/, '/auth/sessions/{id}');
 
-  return { mount, light, sent, answered };
+  /** An exchange: lit when sent ("…"), then with its status. */
+  const sent = (list, method, path) => light(list, `${method} ${short(path)} …`);
+  const answered = (list, method, path, status) =>
+    light(list, `${method} ${short(path)} → ${status === 0 ? 'network error' : status}`);
+
+  /**
+   * A request whose steps are known only from its answer (a call with the access token:
+   * steps 5-7, or 9-11 when the token is refused) lights `guess` when sent; `settle` then
+   * puts `guess` back as it was if the answer belongs to other steps.
+   */
+  function sentAs(guess, method, path) {
+    const before = steps(guess).map((step) => {
+      const { group, live } = groups.get(step);
+      return { step, className: group.getAttribute('class'), marker: group.querySelector('.line').getAttribute('marker-end'),
+        caption: live.textContent, last: group.dataset.last };
+    });
+    sent(guess, method, path);
+    return (finalSteps) => {
+      const final = steps(finalSteps);
+      for (const b of before) {
+        if (final.includes(b.step)) continue;
+        const { group, live } = groups.get(b.step);
+        group.setAttribute('class', b.className);
+        group.querySelector('.line').setAttribute('marker-end', b.marker);
+        live.textContent = b.caption;
+        if (b.last === undefined) delete group.dataset.last;
+        else group.dataset.last = b.last;
+      }
+    };
+  }
+
+  return { mount, light, sent, sentAs, answered };
 })();

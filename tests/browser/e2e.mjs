@@ -196,6 +196,14 @@ async function screenshot(page, name) {
   await page.screenshot({ path: join(SHOTS, name), fullPage: true });
 }
 
+/** Texts of the diagram that reach outside its drawing (clipped on a 375 px screen as on any other). */
+const clippedCaptions = (page) => page.$eval('svg.flow', (svg) => {
+  const width = svg.viewBox.baseVal.width;
+  return Array.from(svg.querySelectorAll('text')).filter((t) => t.textContent)
+    .map((t) => ({ text: t.textContent, box: t.getBBox() }))
+    .filter(({ box }) => box.x < 0 || box.x + box.width > width).map(({ text }) => text);
+});
+
 /** The diagram: steps lit now, steps seen before, and what each step last said. */
 const litSteps = (page) => page.$$eval('svg.flow g[data-step]', (groups) => ({
   lit: groups.filter((g) => g.classList.contains('lit')).map((g) => Number(g.dataset.step)),
@@ -376,7 +384,22 @@ async function main() {
   });
 
   await step('call protected resources (steps 5-7)', [], async () => {
-    const rows = await clickAndLog(page, '#btn-me', 1);
+    // A call with the access token lights step 5 when it is sent, before any answer.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route('**/me', async (route) => { await held; await route.continue(); });
+    let rows;
+    try {
+      const count = await rowCount(page);
+      await page.click('#btn-me');
+      await page.waitForFunction(() => document.querySelector('svg.flow g[data-step="5"]')?.dataset.last === 'GET /me …');
+      check((await litSteps(page)).lit.join(' ') === '5', 'step 5 is not the one lit while GET /me is on its way');
+      release();
+      rows = await newRows(page, count, 1);
+    } finally {
+      release();
+      await page.unroute('**/me');
+    }
     expectRows(rows, [['GET', '/me', 200, '5']]);
     check(/Authorization: Bearer eyJ[A-Za-z0-9_-]{7}…[A-Za-z0-9_-]{6}/.test(rows[0].text), `the /me row does not show a shortened Bearer token: ${rows[0].text}`);
     check((await text(page, '#api-result')).includes(`"username": "${username}"`), 'the /me answer is not shown');
@@ -403,8 +426,12 @@ async function main() {
       json.error_description = 'le jeton a expiré';
       return route.fulfill({ response, body: JSON.stringify(json) });
     });
-    const rows = await clickAndLog(page, '#btn-call-me', 3);
-    await page.unroute('**/me');
+    let rows;
+    try {
+      rows = await clickAndLog(page, '#btn-call-me', 3);
+    } finally {
+      await page.unroute('**/me'); // else a failure here rewrites every later 401
+    }
     check(rewritten === 1, `the 401's description was rewritten ${rewritten} times, expected once`);
     expectRows(rows, [['GET', '/me', 401, '9'], ['POST', '/auth/refresh', 200, '12'], ['GET', '/me', 200, '14']]);
     check(/WWW-Authenticate: Bearer .*expired/.test(rows[0].text), `the 401 row does not show WWW-Authenticate: ${rows[0].text}`);
@@ -695,12 +722,28 @@ async function main() {
     check(list.length >= 3, `${list.length} sessions listed, expected at least 3`);
     const phoneSid = JSON.parse(Buffer.from(phone.access_token.split('.')[1], 'base64url').toString()).sid;
     check(list.some((x) => x.id === phoneSid && !x.current), 'the phone\'s session is not listed as another');
+    // Every caption the diagram shows meanwhile is recorded with whether it fits the drawing.
+    await page.evaluate(() => {
+      const svg = document.querySelector('svg.flow');
+      window.captions = [];
+      new MutationObserver(() => {
+        for (const t of svg.querySelectorAll('text.live')) {
+          const box = t.getBBox();
+          if (t.textContent) window.captions.push({ text: t.textContent, fits: box.x >= 0 && box.x + box.width <= svg.viewBox.baseVal.width });
+        }
+      }).observe(svg, { subtree: true, characterData: true, childList: true });
+    });
     const before = await rowCount(page);
     await page.click(`#sessions-rows tr[data-id="${phoneSid}"] button`);
     const rows = await newRows(page, before, 2);
     expectRows(rows, [['DELETE', `/auth/sessions/${phoneSid}`, 204, '5'], ['GET', '/auth/sessions', 200, '5']]);
     list = await sessions();
     check(!list.some((x) => x.id === phoneSid), 'the revoked session is still listed');
+    check((await litSteps(page)).last[5] === 'GET /auth/sessions → 200', 'step 5 does not show the session list');
+    const captions = await page.evaluate(() => window.captions);
+    check(captions.some((c) => c.text === 'DELETE /auth/sessions/{id} → 204'), `the revoke is not shown as DELETE /auth/sessions/{id}: ${captions.map((c) => c.text).join(', ')}`);
+    const clipped = [...new Set(captions.filter((c) => !c.fits).map((c) => c.text)), ...await clippedCaptions(page)];
+    check(clipped.length === 0, `the diagram clips: ${clipped.join(', ')}`);
     const refresh = (r) => page.request.post(`${base}/auth/refresh`, { data: { refresh_token: r } });
     check((await refresh(phone.refresh_token)).status() === 401, 'the revoked phone can still refresh');
 
