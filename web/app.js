@@ -1028,6 +1028,14 @@ document.addEventListener('DOMContentLoaded', () => {
   onClick('btn-attacks-run-all', runAllAttacks);
   for (const id of ['dbg-token', 'dbg-secret', 'dbg-typ', 'dbg-leeway']) $(id).addEventListener('input', runDebugger);
   for (const id of ['dbg-enc-utf8', 'dbg-enc-b64']) $(id).addEventListener('change', runDebugger);
+  $('btn-dbg-show').addEventListener('click', () => {
+    // The secret is hidden as it is typed (someone may be looking), shown on request.
+    const field = $('dbg-secret');
+    const show = field.type === 'password';
+    field.type = show ? 'text' : 'password';
+    $('btn-dbg-show').setAttribute('aria-pressed', String(show));
+    $('btn-dbg-show').textContent = show ? 'Hide' : 'Show';
+  });
   $('btn-dbg-rfc').addEventListener('click', () => {
     $('dbg-token').value = RFC_7515_A1.token;
     $('dbg-secret').value = RFC_7515_A1.key;

@@ -146,6 +146,7 @@ const StrictJwt = (() => {
     // is JSON at all (IgnoredAny): no depth limit, no repeated names, no number range, no
     // surrogate pairing. Then `lenient` is set, and only syntax is judged.
     let lenient = false;
+    const ints = new Map(); // each top-level integer member, exactly (BigInt): a Number rounds past 2^53
     const where = () => {
       const before = text.slice(0, i);
       const line = before.split('\n').length;
@@ -265,6 +266,7 @@ const StrictJwt = (() => {
           // Own data property, whatever the name ("__proto__" included).
           Object.defineProperty(out, name, { value: v.value, enumerable: true, writable: true, configurable: true });
           if (kinds) kinds.set(name, v.kind);
+          if (kinds && v.big !== undefined) ints.set(name, v.big);
           ws();
           if (text[i] === ',') { i++; continue; }
           if (text[i] === '}') break;
@@ -317,7 +319,7 @@ const StrictJwt = (() => {
     const top = object(kinds);
     ws();
     if (i < text.length) syntax('trailing characters');
-    return { value: top.value, kinds };
+    return { value: top.value, kinds, ints };
   }
 
   /** Where the first byte that is not valid UTF-8 is, as serde_json says it: "line 1 column 33". */
@@ -410,7 +412,31 @@ const StrictJwt = (() => {
 
   // ---- claims and the clock (src/jwt/validation.rs) --------------------------------
 
-  const utc = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // As the CLI's: a year before 0 without the ISO's six-digit padding (-6060-01-02T00:00:01Z).
+  const utc = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
+    .replace(/^([+-])0*(\d{4,})/, (_, sign, year) => `${sign === '-' ? '-' : ''}${year}`);
+
+  /**
+   * A float as serde_json writes it (the ryu crate's shortest digits and layout):
+   * 1e10 is 10000000000.0, -0 is -0.0, 1e300 is 1e300. `token explain` shows a time
+   * claim that is a float so.
+   */
+  function floatText(v) {
+    if (v === 0) return Object.is(v, -0) ? '-0.0' : '0.0';
+    const [mantissa, e] = Math.abs(v).toExponential().split('e');
+    const digits = mantissa.replace('.', '');
+    const length = digits.length;
+    const kk = Number(e) + 1; // 10^(kk-1) <= |v| < 10^kk
+    const k = kk - length;
+    let out;
+    if (k >= 0 && kk <= 16) out = `${digits}${'0'.repeat(k)}.0`;
+    else if (kk > 0 && kk <= 16) out = `${digits.slice(0, kk)}.${digits.slice(kk)}`;
+    else if (kk > -5 && kk <= 0) out = `0.${'0'.repeat(-kk)}${digits}`;
+    else if (length === 1) out = `${digits}e${kk - 1}`;
+    else out = `${digits[0]}.${digits.slice(1)}e${kk - 1}`;
+    out = out.replace(/e(\d)/, 'e+$1'); // 1e+300, 1.5e-7
+    return `${v < 0 ? '-' : ''}${out}`;
+  }
 
   function duration(s) {
     if (s < 60) return `${s} s`;
@@ -485,7 +511,9 @@ const StrictJwt = (() => {
   /** Validation::judge_times: each time claim on its own, as `token explain` prints it. */
   function judgeTimes(payload, now, leeway) {
     return ['exp', 'nbf', 'iat'].map((name) => {
-      const raw = payload.kinds.has(name) ? JSON.stringify(payload.value[name]) : null;
+      const kind = payload.kinds.get(name);
+      const raw = kind === undefined ? null : kind === 'float' ? floatText(payload.value[name])
+        : kind === 'int' ? String(payload.ints.get(name)) : JSON.stringify(payload.value[name]);
       let seconds = null;
       let error = null;
       try {

@@ -487,6 +487,13 @@ async function main() {
     check(headerBytes === 'bytes (30): {"typ":"JWT",\\r\\n "alg":"HS256"}', `the header's bytes are shown as ${headerBytes}`);
     const exp = await page.$eval('#dbg-times li[data-claim="exp"]', (li) => li.textContent);
     check(/^exp {2}1300819380 {2}2011-03-22T18:43:00Z {2}REFUSED: token expired/.test(exp), `exp line: ${exp}`);
+    // The secret is hidden as typed, shown on request; time claims that are floats written as the CLI writes them.
+    check(await page.getAttribute('#dbg-secret', 'type') === 'password', 'the secret is shown as it is typed');
+    await page.click('#btn-dbg-show');
+    check(await page.getAttribute('#dbg-secret', 'type') === 'text' && await page.getAttribute('#btn-dbg-show', 'aria-pressed') === 'true',
+      'Show does not show the secret');
+    await page.click('#btn-dbg-show');
+    check(await page.getAttribute('#dbg-secret', 'type') === 'password', 'Hide does not hide the secret');
     await screenshotOf(page, '#debugger', 'debugger-rfc.png');
     await accessible(page, 'debugger on the RFC vector');
     check(/header has member "alg" more than once/.test((await debug(page, {
@@ -554,6 +561,16 @@ async function main() {
     // The padded key through the debugger's fields too.
     const padded = await debug(page, { token: good, secret: `${secret}=`, encoding: 'base64url' });
     check(padded.code === 'VALID', `a padded base64url key: the page says ${padded.code} (${padded.verdict})`);
+    // A time claim that is a float, as `token explain` writes it (serde_json's float text).
+    for (const exp of ['1e10', '-0.0', '1e300', '9999999999999999']) {
+      const token = sign(H, `{"exp":${exp}}`);
+      const cliOut = cliExplain(token, secret);
+      const cliLine = /^ {2}(exp {2}.*)$/m.exec(cliOut.out)[1];
+      const [pageLine] = await page.evaluate(async ({ t, key, now }) =>
+        (await StrictJwt.explain(t, { secret: key, encoding: 'base64url', now })).times.filter((x) => x.name === 'exp').map((x) => `exp  ${x.line}`),
+      { t: token, key: secret, now: cliOut.now });
+      check(pageLine === cliLine, `exp ${exp}: page "${pageLine}", token explain "${cliLine}"`);
+    }
     // Without a secret: neither a pass nor a failure.
     const unverified = await debug(page, { token: good, secret: '', encoding: 'base64url' });
     check(unverified.code === 'UNVERIFIED' && /NOT verified/.test(unverified.verdict),
