@@ -2,9 +2,9 @@
 //
 // This file applies the checks of src/jwt/ in the same order and names each failure
 // with the words of `minijwt token explain` (src/jwt/error.rs), so that the page and
-// the command line give the same verdict for the same token, key and clock (one
-// exception: for bytes that are not JSON, where the syntax error is and its wording
-// may differ from serde_json's; the failure, Json, is the same). It has
+// the command line give the same verdict for the same token, key and clock (for bytes
+// that are not JSON, serde_json's words and position too, but for a top level nested
+// thousands deep, where this reader's stack ends first). It has
 // no DOM code: app.js shows what it finds. The HMAC is WebCrypto's; nothing leaves
 // the browser. Where this file and the library disagree, the library is right and
 // this file has a bug (the browser test compares the two).
@@ -147,12 +147,19 @@ const StrictJwt = (() => {
     // surrogate pairing. Then `lenient` is set, and only syntax is judged.
     let lenient = false;
     const ints = new Map(); // each top-level integer member, exactly (BigInt): a Number rounds past 2^53
-    const where = () => {
-      const before = text.slice(0, i);
-      const line = before.split('\n').length;
-      return `line ${line} column ${i - before.lastIndexOf('\n')}`;
+    // Where serde_json says a syntax error is: line, and column in bytes (UTF-8), of
+    // position `p` (a UTF-16 index here) plus `extra` bytes. serde_json states either the
+    // byte it peeked at (`syntax`: one past the bytes before it) or the end of what it
+    // consumed (`syntaxAt`); each error below is stated as serde_json's code states it.
+    const utf8 = new TextEncoder();
+    const where = (p, extra) => {
+      const before = text.slice(0, p);
+      const lineStart = before.lastIndexOf('\n') + 1;
+      const line = before.slice(0, lineStart).split('\n').length;
+      return `line ${line} column ${utf8.encode(before.slice(lineStart)).length + extra}`;
     };
-    const syntax = (what) => { throw new JwtError('Json', `${what} at ${where()}`); };
+    const syntaxAt = (what, p, extra = 0) => { throw new JwtError('Json', `${what} at ${where(p, extra)}`); };
+    const syntax = (what) => syntaxAt(what, i, i < text.length ? 1 : 0);
     const ws = () => { while (i < text.length && ' \t\n\r'.includes(text[i])) i++; };
 
     function string() {
@@ -167,21 +174,29 @@ const StrictJwt = (() => {
         const e = text[i + 1];
         const simple = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
         if (e in simple) { out += simple[e]; i += 2; continue; }
-        if (e !== 'u') { i += 1; syntax('invalid escape'); }
+        i += 1;
+        if (e === undefined) syntax('EOF while parsing a string');
+        if (e !== 'u') syntax('invalid escape');
+        // Four bytes are read, then judged (serde_json's decode_hex_escape).
         const unit = (at) => {
+          if (utf8.encode(text.slice(at, at + 4)).length < 4) syntaxAt('EOF while parsing a string', text.length);
           const h = text.slice(at, at + 4);
-          if (!/^[0-9A-Fa-f]{4}$/.test(h)) { i = at; syntax('invalid escape'); }
+          if (!/^[0-9A-Fa-f]{4}$/.test(h)) syntaxAt('invalid escape', at, 4);
           return parseInt(h, 16);
         };
-        const first = unit(i + 2);
-        i += 6;
+        const first = unit(i + 1);
+        i += 5;
         if (lenient) { out += String.fromCharCode(first); continue; }
-        if (first >= 0xdc00 && first <= 0xdfff) syntax('lone leading surrogate in hex escape');
+        if (first >= 0xdc00 && first <= 0xdfff) syntaxAt('lone leading surrogate in hex escape', i);
         if (first >= 0xd800 && first <= 0xdbff) {
-          if (text[i] !== '\\' || text[i + 1] !== 'u') syntax('unexpected end of hex escape');
-          const second = unit(i + 2);
-          if (second < 0xdc00 || second > 0xdfff) syntax('lone leading surrogate in hex escape');
-          i += 6;
+          for (const want of ['\\', 'u']) {
+            if (i >= text.length) syntax('EOF while parsing a string');
+            if (text[i] !== want) syntax('unexpected end of hex escape');
+            i += 1;
+          }
+          const second = unit(i);
+          i += 4;
+          if (second < 0xdc00 || second > 0xdfff) syntaxAt('lone leading surrogate in hex escape', i);
           out += String.fromCharCode(first, second);
         } else {
           out += String.fromCharCode(first);
@@ -189,17 +204,46 @@ const StrictJwt = (() => {
       }
     }
 
+    /** A number, read as serde_json reads one (its errors where it states them). */
     function number() {
-      const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i));
-      if (!m || (m[0] === '-')) syntax('invalid number');
-      const next = text[i + m[0].length];
-      if (next !== undefined && /[0-9.eE+-]/.test(next)) { i += m[0].length; syntax('invalid number'); }
-      i += m[0].length;
-      const literal = m[0];
+      const start = i;
+      const digit = () => i < text.length && text[i] >= '0' && text[i] <= '9';
+      const digits = () => { while (digit()) i++; };
+      // At the end of the text serde_json says EOF (IgnoredAny: "invalid number").
+      const missing = (consumed) => {
+        if (i >= text.length) syntaxAt(lenient ? 'invalid number' : 'EOF while parsing a value', text.length);
+        if (consumed) syntaxAt('invalid number', i, 1);
+        syntax('invalid number');
+      };
+      if (text[i] === '-') i++;
+      if (text[i] === '0') {
+        i++;
+        if (digit()) syntax('invalid number');
+      } else if (digit()) {
+        digits();
+      } else {
+        missing(true);
+      }
+      let fraction = false;
+      let exponent = false;
+      if (text[i] === '.') {
+        fraction = true;
+        i++;
+        if (!digit()) missing(false);
+        digits();
+      }
+      if (text[i] === 'e' || text[i] === 'E') {
+        exponent = true;
+        i++;
+        if (text[i] === '+' || text[i] === '-') i++;
+        if (!digit()) missing(true);
+        digits();
+      }
+      const literal = text.slice(start, i);
       const n = Number(literal);
-      if (!Number.isFinite(n) && !lenient) syntax('number out of range');
+      if (!Number.isFinite(n) && !lenient) syntaxAt('number out of range', i);
       // serde_json: an integer that fits i64 (but -0) is an integer, anything else a float.
-      if (!m[2] && !m[3] && literal !== '-0') {
+      if (!fraction && !exponent && literal !== '-0') {
         const big = BigInt(literal);
         if (big >= -(2n ** 63n) && big < 2n ** 63n) return { kind: 'int', value: n, big };
       }
@@ -214,7 +258,15 @@ const StrictJwt = (() => {
       if (c === '"') return { kind: 'a string', value: string() };
       if (c === '-' || (c >= '0' && c <= '9')) return number();
       for (const [word, v, kind] of [['true', true, 'a boolean'], ['false', false, 'a boolean'], ['null', null, 'null']]) {
-        if (text.startsWith(word, i)) { i += word.length; return { kind, value: v }; }
+        if (c !== word[0]) continue;
+        // serde_json's parse_ident: the first letter chose the word; each next one must follow.
+        for (const letter of word.slice(1)) {
+          i++;
+          if (i >= text.length) syntaxAt('EOF while parsing a value', text.length);
+          if (text[i] !== letter) syntax('expected ident');
+        }
+        i++;
+        return { kind, value: v };
       }
       if (i >= text.length) syntax('EOF while parsing a value');
       return syntax('expected value');
@@ -234,7 +286,14 @@ const StrictJwt = (() => {
       for (;;) {
         out.push(value().value);
         ws();
-        if (text[i] === ',') { i++; continue; }
+        if (text[i] === ',') {
+          i++;
+          ws();
+          // IgnoredAny reads on and finds no value: "expected value".
+          if (text[i] === ']' && !lenient) syntax('trailing comma');
+          if (i >= text.length) syntax('EOF while parsing a value');
+          continue;
+        }
         if (text[i] === ']') { i++; depth -= 1; return { kind: 'an array', value: out }; }
         if (i >= text.length) syntax('EOF while parsing a list');
         syntax('expected `,` or `]`');
@@ -268,7 +327,13 @@ const StrictJwt = (() => {
           if (kinds) kinds.set(name, v.kind);
           if (kinds && v.big !== undefined) ints.set(name, v.big);
           ws();
-          if (text[i] === ',') { i++; continue; }
+          if (text[i] === ',') {
+            i++;
+            ws();
+            if (text[i] === '}') syntax(lenient ? 'key must be a string' : 'trailing comma');
+            if (i >= text.length) syntax('EOF while parsing a value');
+            continue;
+          }
           if (text[i] === '}') break;
           if (i >= text.length) syntax('EOF while parsing an object');
           syntax('expected `,` or `}`');
@@ -351,11 +416,12 @@ const StrictJwt = (() => {
       // JSON but not an object.
       const first = bytes.find((c) => ![0x20, 0x09, 0x0a, 0x0d].includes(c));
       if (first !== 0x7b) {
+        // Read with U+FFFD for each bad byte: NotAnObject, or where the syntax fails.
         try {
-          JSON.parse(new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes));
-          throw new JwtError('NotAnObject', `malformed token: ${segment} is JSON but not an object`);
+          parseJson(new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes));
         } catch (e) {
-          if (e instanceof JwtError) throw e;
+          if (e.code === 'NotAnObject') throw new JwtError('NotAnObject', `malformed token: ${segment} is JSON but not an object`);
+          if (e.code === 'Json') throw new JwtError('Json', `malformed token: ${segment} is not JSON: ${echo(e.message)}`);
         }
       }
       throw new JwtError('Json', `malformed token: ${segment} is not JSON: invalid unicode code point at ${badUtf8At(bytes)}`);
