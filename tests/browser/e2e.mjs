@@ -541,7 +541,8 @@ async function main() {
       ['key after U+FEFF', good, `\ufeff${secret}`],
       // A top level that is JSON but no object, whatever is inside: NotAnObject.
       ...['[{"a":1,"a":2}]', '"\\udc00"', '["\\ud800"]', '[1e400]', `${'['.repeat(128)}${']'.repeat(128)}`,
-        `${'['.repeat(2000)}${']'.repeat(2000)}`, '[{"a":1,"a":2},01]', '[{"a":1,"a":2}', ' 7 ']
+        `${'['.repeat(2000)}${']'.repeat(2000)}`, '[{"a":1,"a":2},01]', '[{"a":1,"a":2}', ' 7 ',
+        `${'['.repeat(2000)}1,${']'.repeat(2000)}`, '[{"a":1,}]', '[1,,2]', '[{"a" 1}]']
         .flatMap((top) => [[`header ${top.slice(0, 24)}`, sign(top, P), secret], [`payload ${top.slice(0, 24)}`, sign(H, top), secret]]),
       // Not JSON: serde_json's words, and where it says the error is (line, column in bytes).
       ...['{"alg":"HS256",}', '{"alg":tru}', '{"alg":"\\u12"}', '{"alg":1.}', '{"alg":-}', '{"alg":1e}', '{"x":"\\ud800\\u0041"}',
