@@ -91,6 +91,8 @@ fn the_page_is_served_with_strict_security_headers() {
     for (path, media_type) in [
         ("/", "text/html; charset=utf-8"),
         ("/app.js", "text/javascript; charset=utf-8"),
+        ("/verify.js", "text/javascript; charset=utf-8"),
+        ("/flow.js", "text/javascript; charset=utf-8"),
         ("/app.css", "text/css; charset=utf-8"),
         ("/docs/how-jwt-works.md", "text/markdown; charset=utf-8"),
     ] {

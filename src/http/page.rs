@@ -27,6 +27,16 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../web/app.js"),
     ),
     (
+        "/verify.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/verify.js"),
+    ),
+    (
+        "/flow.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/flow.js"),
+    ),
+    (
         "/app.css",
         "text/css; charset=utf-8",
         include_str!("../../web/app.css"),
