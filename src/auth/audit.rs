@@ -18,10 +18,10 @@ use std::prelude::rust_2021::*;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use super::AuditEvent;
+use super::Periodic;
 use crate::store::Store;
 
 /// How often old events are pruned, in seconds.
@@ -46,7 +46,7 @@ pub(crate) struct Subject<'a> {
 #[derive(Debug)]
 pub(crate) struct Trail {
     retention: i64,
-    last_prune: AtomicI64,
+    prune: Periodic,
     /// When each (event, key) was last kept.
     recent: Mutex<HashMap<(&'static str, String), i64>>,
 }
@@ -55,7 +55,7 @@ impl Trail {
     pub(crate) fn new(retention_days: i64) -> Self {
         Trail {
             retention: retention_days.saturating_mul(86_400),
-            last_prune: AtomicI64::new(i64::MIN),
+            prune: Periodic::new(PRUNE_EVERY),
             recent: Mutex::default(),
         }
     }
@@ -84,13 +84,7 @@ impl Trail {
     /// To be called once an event of `now` has been written (or tried):
     /// once an hour, drops what is older than the retention.
     pub(crate) fn recorded(&self, store: &Store, now: i64) {
-        let last = self.last_prune.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= PRUNE_EVERY
-            && self
-                .last_prune
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.prune.due(now) {
             let _ = store.prune_audit(now.saturating_sub(self.retention));
         }
     }

@@ -52,6 +52,33 @@ pub const ACCESS_TYP: &str = "at+jwt";
 /// ```
 pub const REFRESH_TYP: &str = "refresh+jwt";
 
+/// A chore done at most once per `every` seconds (pruning old rows), by
+/// whichever caller first finds it due: the others go on without waiting.
+#[derive(Debug)]
+pub(crate) struct Periodic {
+    every: i64,
+    last: AtomicI64,
+}
+
+impl Periodic {
+    pub(crate) const fn new(every: i64) -> Self {
+        Periodic {
+            every,
+            last: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Whether the chore is due at `now`; a yes counts as done at `now`.
+    pub(crate) fn due(&self, now: i64) -> bool {
+        let last = self.last.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= self.every
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 /// The source of "now", in Unix seconds. Tests use [`ManualClock`].
 pub trait Clock: Send + Sync {
     /// Seconds since 1970-01-01T00:00:00Z.

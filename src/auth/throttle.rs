@@ -17,9 +17,9 @@ use std::prelude::rust_2021::*;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
+use super::Periodic;
 use crate::store::{Store, StoreError};
 
 /// Own failures for a name after which an address meets the name's soft limit.
@@ -70,7 +70,7 @@ pub struct LoginThrottle {
     /// Whether failures are kept in the store rather than in `state`.
     stored: bool,
     /// When the store last dropped the failures older than the window.
-    last_prune: AtomicI64,
+    prune: Periodic,
 }
 
 /// An attempt [`LoginThrottle::start`] counted, for [`LoginThrottle::finish`].
@@ -111,7 +111,7 @@ impl LoginThrottle {
             limits,
             state: Mutex::new(State::default()),
             stored: false,
-            last_prune: AtomicI64::new(i64::MIN),
+            prune: Periodic::new(PRUNE_EVERY),
         }
     }
 
@@ -139,13 +139,7 @@ impl LoginThrottle {
             return Ok(self.begin(user_key, address, now).map(|()| Counted::InProcess));
         }
         let since = now - self.limits.window;
-        let last = self.last_prune.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= PRUNE_EVERY
-            && self
-                .last_prune
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if self.prune.due(now) {
             // Best effort: what is not pruned now is next time.
             let _ = store.prune_login_failures(since);
         }
