@@ -342,6 +342,29 @@ mod races {
         }
     }
 
+    /// Runs `first`, then (a pause later) `second`, while the operator
+    /// holds the row `held` locks; releases it, and gives both results.
+    fn in_order<A: Send, B: Send>(
+        operator: &mut postgres::Client,
+        held: &str,
+        first: impl FnOnce() -> A + Send,
+        second: impl FnOnce() -> B + Send,
+    ) -> (A, B) {
+        let mut hold = operator.transaction().unwrap();
+        hold.execute(held, &[]).unwrap();
+        std::thread::scope(|s| {
+            let first = s.spawn(first);
+            sleep(PAUSE);
+            let second = s.spawn(second);
+            sleep(PAUSE);
+            hold.commit().unwrap();
+            (first.join().unwrap(), second.join().unwrap())
+        })
+    }
+
+    /// The last row a rotation of family f writes.
+    const SESSION_ROW: &str = "SELECT 1 FROM sessions WHERE id = 'f' FOR UPDATE";
+
     /// A store on a new schema with alice logged in (token j1, family f),
     /// and an operator connection in that schema.
     fn alice(url: &str) -> (Store, postgres::Client, i64) {
@@ -361,18 +384,14 @@ mod races {
             return;
         };
         let (store, mut operator, alice) = alice(&url);
-        let mut hold = operator.transaction().unwrap();
-        hold.execute("SELECT 1 FROM sessions WHERE id = 'f' FOR UPDATE", &[])
-            .unwrap();
-        std::thread::scope(|s| {
-            let rotation = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 20, 0, successor("j2", 2)));
-            sleep(PAUSE);
-            let logout = s.spawn(|| store.revoke_user(alice, 21));
-            sleep(PAUSE);
-            hold.commit().unwrap();
-            assert!(matches!(rotation.join().unwrap(), Ok(Rotation::Rotated(_))));
-            assert!(logout.join().unwrap().is_ok());
-        });
+        let (rotation, logout) = in_order(
+            &mut operator,
+            SESSION_ROW,
+            || store.rotate_refresh("j1", &[1; 32], 20, 0, successor("j2", 2)),
+            || store.revoke_user(alice, 21),
+        );
+        assert!(matches!(rotation, Ok(Rotation::Rotated(_))));
+        assert!(logout.is_ok());
         let after = store.rotate_refresh("j2", &[2; 32], 30, 0, successor("j3", 3));
         assert_eq!(
             after,
@@ -390,18 +409,14 @@ mod races {
         store
             .rotate_refresh("j1", &[1; 32], 10, 0, successor("j2", 2))
             .unwrap();
-        let mut hold = operator.transaction().unwrap();
-        hold.execute("SELECT 1 FROM sessions WHERE id = 'f' FOR UPDATE", &[])
-            .unwrap();
-        std::thread::scope(|s| {
-            let rotation = s.spawn(|| store.rotate_refresh("j2", &[2; 32], 20, 0, successor("j3", 3)));
-            sleep(PAUSE);
-            let replay = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 21, 0, successor("jx", 9)));
-            sleep(PAUSE);
-            hold.commit().unwrap();
-            assert!(matches!(rotation.join().unwrap(), Ok(Rotation::Rotated(_))));
-            assert_eq!(replay.join().unwrap(), Ok(Rotation::Reused));
-        });
+        let (rotation, replay) = in_order(
+            &mut operator,
+            SESSION_ROW,
+            || store.rotate_refresh("j2", &[2; 32], 20, 0, successor("j3", 3)),
+            || store.rotate_refresh("j1", &[1; 32], 21, 0, successor("jx", 9)),
+        );
+        assert!(matches!(rotation, Ok(Rotation::Rotated(_))));
+        assert_eq!(replay, Ok(Rotation::Reused));
         let after = store.rotate_refresh("j3", &[3; 32], 30, 0, successor("j4", 4));
         assert_eq!(
             after,
@@ -422,20 +437,16 @@ mod races {
         store
             .rotate_refresh("j2", &[2; 32], 11, 0, successor("j3", 3))
             .unwrap();
-        let mut hold = operator.transaction().unwrap();
-        hold.execute("SELECT 1 FROM refresh_tokens WHERE jti = 'j1' FOR UPDATE", &[])
-            .unwrap();
-        std::thread::scope(|s| {
-            let first = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 20, 0, successor("x1", 7)));
-            sleep(PAUSE);
-            let second = s.spawn(|| store.rotate_refresh("j2", &[2; 32], 20, 0, successor("x2", 8)));
-            sleep(PAUSE);
-            hold.commit().unwrap();
-            // No deadlock (503): one after the other, the first revokes
-            // the family as reused, the second finds it revoked.
-            assert_eq!(first.join().unwrap(), Ok(Rotation::Reused));
-            assert_eq!(second.join().unwrap(), Ok(Rotation::Revoked));
-        });
+        let (first, second) = in_order(
+            &mut operator,
+            "SELECT 1 FROM refresh_tokens WHERE jti = 'j1' FOR UPDATE",
+            || store.rotate_refresh("j1", &[1; 32], 20, 0, successor("x1", 7)),
+            || store.rotate_refresh("j2", &[2; 32], 20, 0, successor("x2", 8)),
+        );
+        // No deadlock (503): one after the other, the first revokes
+        // the family as reused, the second finds it revoked.
+        assert_eq!(first, Ok(Rotation::Reused));
+        assert_eq!(second, Ok(Rotation::Revoked));
     }
 
     #[test]
@@ -444,18 +455,14 @@ mod races {
             return;
         };
         let (store, mut operator, alice) = alice(&url);
-        let mut hold = operator.transaction().unwrap();
-        hold.execute("SELECT 1 FROM sessions WHERE id = 'f' FOR UPDATE", &[])
-            .unwrap();
-        std::thread::scope(|s| {
-            let rotation = s.spawn(|| store.rotate_refresh("j1", &[1; 32], 20, 0, successor("j2", 2)));
-            sleep(PAUSE);
-            let deletion = s.spawn(|| store.delete_user(alice));
-            sleep(PAUSE);
-            hold.commit().unwrap();
-            assert!(matches!(rotation.join().unwrap(), Ok(Rotation::Rotated(_))));
-            assert_eq!(deletion.join().unwrap(), Ok(true));
-        });
+        let (rotation, deletion) = in_order(
+            &mut operator,
+            SESSION_ROW,
+            || store.rotate_refresh("j1", &[1; 32], 20, 0, successor("j2", 2)),
+            || store.delete_user(alice),
+        );
+        assert!(matches!(rotation, Ok(Rotation::Rotated(_))));
+        assert_eq!(deletion, Ok(true));
         assert_eq!(
             store.rotate_refresh("j2", &[2; 32], 30, 0, successor("j3", 3)),
             Ok(Rotation::Unknown)
