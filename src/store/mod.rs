@@ -134,14 +134,25 @@ pub(crate) trait Backend: Send + Sync {
         _keep: usize,
         _judge: &dyn Fn(&[Vec<i64>]) -> Option<i64>,
     ) -> Result<Result<Vec<i64>, i64>, StoreError> {
-        Err(StoreError::Internal("this store keeps no login attempts".into()))
+        Err(no_login_attempts())
     }
     fn forget_login_failures(&self, _pair: Option<&str>, _ids: &[i64]) -> Result<(), StoreError> {
-        Err(StoreError::Internal("this store keeps no login attempts".into()))
+        Err(no_login_attempts())
     }
     fn prune_login_failures(&self, _before: i64) -> Result<(), StoreError> {
-        Err(StoreError::Internal("this store keeps no login attempts".into()))
+        Err(no_login_attempts())
     }
+}
+
+/// What a store that keeps no login attempts answers if asked for them.
+fn no_login_attempts() -> StoreError {
+    StoreError::Internal("this store keeps no login attempts".into())
+}
+
+/// A token hash as read from a row: one that is not 32 bytes (a damaged
+/// row) becomes all zeros, which no token's SHA-256 is, so it matches none.
+pub(crate) fn stored_hash(bytes: Vec<u8>) -> [u8; 32] {
+    bytes.try_into().unwrap_or([0; 32])
 }
 
 /// Compares two hashes without stopping at the first difference.

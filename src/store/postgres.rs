@@ -345,7 +345,7 @@ impl<C: GenericClient> RotationTx for Sql<'_, C> {
                 Ok(RefreshRow {
                     record: RefreshRecord {
                         jti: row.try_get(0)?,
-                        token_hash: hash.try_into().unwrap_or([0; 32]),
+                        token_hash: super::stored_hash(hash),
                         user_id: row.try_get(2)?,
                         family: row.try_get(3)?,
                         issued_at: row.try_get(4)?,

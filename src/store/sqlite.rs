@@ -145,7 +145,7 @@ impl RotationTx for &Connection {
                 Ok(RefreshRow {
                     record: RefreshRecord {
                         jti: row.get(0)?,
-                        token_hash: hash.try_into().unwrap_or([0; 32]),
+                        token_hash: super::stored_hash(hash),
                         user_id: row.get(2)?,
                         family: row.get(3)?,
                         issued_at: row.get(4)?,
