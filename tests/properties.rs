@@ -295,3 +295,130 @@ fn strategies_reach_both_outcomes() {
     }
     assert!(valid > 50 && invalid > 50, "valid {valid}, invalid {invalid}");
 }
+
+/// Claims types that take every road of `decode`'s one reading of the
+/// payload: options, a newtype, unit variants written as strings (read in the
+/// one pass), variants written as objects, integer map keys, numbers of every
+/// width and `flatten` (left to serde_json), the kept registered claims.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Typed {
+    exp: Option<i64>,
+    iss: Option<String>,
+    sub: Option<Subject>,
+    nbf: Option<f64>,
+    aud: Option<Value>,
+    kind: Option<Kind>,
+    small: Option<u8>,
+    wide: Option<i128>,
+    letter: Option<char>,
+    by_number: Option<std::collections::HashMap<u32, Value>>,
+    list: Option<Vec<Option<Kind>>>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Subject(String);
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+enum Kind {
+    A,
+    B(Value),
+    C { x: u32 },
+}
+
+/// A claims type that drops its fields' errors and reads on, as
+/// `deserialize_with` helpers may: `decode` must judge the payload as for `Value`.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Lenient {
+    #[serde(default, deserialize_with = "lenient")]
+    exp: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    iss: Option<Vec<u8>>,
+    #[serde(default, deserialize_with = "lenient")]
+    kind: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "lenient")]
+    list: Option<(u8, u8)>,
+}
+
+fn lenient<'de, D: serde::Deserializer<'de>, X: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<X>, D::Error> {
+    Ok(X::deserialize(d).ok())
+}
+
+/// Values for the members `Typed` and `Lenient` read: of the right type or not.
+fn typed_member() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        json_value(),
+        (0u64..300).prop_map(Value::from),
+        "[A-C]".prop_map(Value::from),
+        ("[A-C]", json_value()).prop_map(|(variant, value)| serde_json::json!({ variant: value })),
+        prop::collection::btree_map("[0-9]{1,3}|x", json_value(), 0..3)
+            .prop_map(|members| Value::Object(members.into_iter().collect())),
+        prop::collection::vec(
+            prop_oneof![Just(Value::Null), "[A-C]".prop_map(Value::from)],
+            0..3
+        )
+        .prop_map(Value::Array),
+    ]
+}
+
+/// `decode` into any type gives what serde_json gives for the same text,
+/// once the strict checks pass; and those checks do not depend on the type.
+fn same_as_serde_json<T>(token: &str, payload: &str) -> Result<(), TestCaseError>
+where
+    T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let validation = at_now_any_size().dangerous_skip_exp_check();
+    let strict = decode::<serde::de::IgnoredAny>(&key(), token, &validation);
+    let ours = decode::<T>(&key(), token, &validation);
+    match (strict, serde_json::from_str::<T>(payload)) {
+        (Err(error), _) => prop_assert_eq!(ours, Err(error)),
+        (Ok(_), Ok(theirs)) => prop_assert_eq!(ours, Ok(theirs)),
+        (Ok(_), Err(_)) => prop_assert!(matches!(ours, Err(Error::Claims(_))), "{:?}", ours),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decode_reads_every_type_as_serde_json_does(
+        members in prop::collection::btree_map(
+            prop::sample::select(&["exp", "iss", "sub", "nbf", "aud", "kind", "small", "wide",
+                "letter", "by_number", "list", "other"][..]),
+            typed_member(),
+            0..8,
+        ),
+        spaced in any::<bool>(),
+    ) {
+        let claims = Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+        let payload = match spaced {
+            true => serde_json::to_string_pretty(&claims).unwrap(),
+            false => claims.to_string(),
+        };
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        same_as_serde_json::<Value>(&token, &payload)?;
+        same_as_serde_json::<Typed>(&token, &payload)?;
+        same_as_serde_json::<Lenient>(&token, &payload)?;
+    }
+}
+
+/// Payloads a type that drops its errors could slip past a reading that
+/// forgot them: each is judged as for `Value`, whatever the type.
+#[test]
+fn a_dropped_error_is_not_forgotten() {
+    for (payload, strictly_valid) in [
+        (r#"{"list": [1 }, "exp": 4102444800}"#, false),
+        (r#"{"kind": {"a": 1, "a": 2}, "exp": 4102444800}"#, false),
+        (r#"{"iss": "x", "kind": {"b": tru}"#, false),
+        (r#"{"list": [1, 2, 3], "exp": 4102444800}"#, true),
+    ] {
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        let strict = decode::<serde::de::IgnoredAny>(&key(), &token, &at_now());
+        assert_eq!(strict.is_ok(), strictly_valid, "{payload}");
+        same_as_serde_json::<Lenient>(&token, payload).unwrap();
+    }
+}

@@ -625,7 +625,7 @@ fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, 
         Err(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::Str(s) => Ok(claims.text(s)),
+                Value::Str(s) => Ok(s.clone()),
                 _ => Err(invalid()),
             })
             .collect::<Result<Vec<_>, _>>()
