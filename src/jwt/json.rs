@@ -925,7 +925,33 @@ struct Items<'s, 'de> {
     kept_at: Option<usize>,
 }
 
-impl Items<'_, '_> {
+impl<'de> Items<'_, 'de> {
+    /// The next member's name, through its `:`, given to `seed`.
+    fn key<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Fault> {
+        if !self.more()? {
+            return Ok(None);
+        }
+        let scan = &mut *self.scan;
+        scan.skip_whitespace();
+        scan.expect(b'"')?;
+        let start = scan.pos;
+        let escaped = scan.string()?;
+        let name = Name::new(scan.bytes, start, scan.pos - 1, escaped);
+        scan.skip_whitespace();
+        scan.expect(b':')?;
+        // Nothing below the top level is kept.
+        self.kept_at = match scan.depth {
+            1 => scan.keep.find(name, scan.text),
+            _ => None,
+        };
+        scan.names.push(name);
+        match name.read(scan.text) {
+            Cow::Borrowed(name) => seed.deserialize(BorrowedStrDeserializer::new(name)),
+            Cow::Owned(name) => seed.deserialize(StringDeserializer::new(name)),
+        }
+        .map(Some)
+    }
+
     /// Reads up to the next member or item, or to the end: false then (once
     /// an object's names are found distinct).
     fn more(&mut self) -> Result<bool, Fault> {
@@ -966,39 +992,8 @@ impl<'de> MapAccess<'de> for Items<'_, 'de> {
         self.scan.sticky(key)
     }
 
+    /// (Errors here come from the scanner's `Deserializer`, sticky already.)
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Fault> {
-        let value = self.value(seed);
-        self.scan.sticky(value)
-    }
-}
-
-impl<'de> Items<'_, 'de> {
-    fn key<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Fault> {
-        if !self.more()? {
-            return Ok(None);
-        }
-        let scan = &mut *self.scan;
-        scan.skip_whitespace();
-        scan.expect(b'"')?;
-        let start = scan.pos;
-        let escaped = scan.string()?;
-        let name = Name::new(scan.bytes, start, scan.pos - 1, escaped);
-        scan.skip_whitespace();
-        scan.expect(b':')?;
-        // Nothing below the top level is kept.
-        self.kept_at = match scan.depth {
-            1 => scan.keep.find(name, scan.text),
-            _ => None,
-        };
-        scan.names.push(name);
-        match name.read(scan.text) {
-            Cow::Borrowed(name) => seed.deserialize(BorrowedStrDeserializer::new(name)),
-            Cow::Owned(name) => seed.deserialize(StringDeserializer::new(name)),
-        }
-        .map(Some)
-    }
-
-    fn value<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Fault> {
         if let Some(place) = self.kept_at.take() {
             self.scan.skip_whitespace();
             let start = self.scan.pos;
