@@ -379,10 +379,8 @@ impl Validation {
     /// Checks the header's `typ` against the expected one.
     pub(crate) fn check_typ(&self, found: Option<&str>) -> Result<(), Error> {
         let expected = match &self.typ {
-            TypeCheck::JwtOrAbsent => match found {
-                None | Some("JWT") => return Ok(()),
-                Some(_) => "JWT",
-            },
+            TypeCheck::JwtOrAbsent if matches!(found, None | Some("JWT")) => return Ok(()),
+            TypeCheck::JwtOrAbsent => "JWT",
             TypeCheck::Exactly(expected) => expected.as_str(),
         };
         match found {
