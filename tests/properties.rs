@@ -422,3 +422,98 @@ fn a_dropped_error_is_not_forgotten() {
         same_as_serde_json::<Lenient>(&token, payload).unwrap();
     }
 }
+
+/// A string type that also takes numbers, booleans, null, arrays and
+/// objects, but asks for a string: serde_json refuses the others before this
+/// visitor sees them, and so must `decode`.
+#[derive(Debug, PartialEq)]
+struct AsksForAString(String);
+
+impl<'de> serde::Deserialize<'de> for AsksForAString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Anything;
+        impl<'de> serde::de::Visitor<'de> for Anything {
+            type Value = AsksForAString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(AsksForAString(s.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(AsksForAString(n.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(AsksForAString(b.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(AsksForAString("null".to_owned()))
+            }
+        }
+        d.deserialize_string(Anything)
+    }
+}
+
+/// A map visitor that breaks serde's protocol: a value before the first
+/// name, then two values per name. Payloads that are not JSON must still
+/// be refused as not JSON, never read.
+#[derive(Debug, PartialEq)]
+struct OutOfTurn(Vec<Value>);
+
+impl<'de> serde::Deserialize<'de> for OutOfTurn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Values;
+        impl<'de> serde::de::Visitor<'de> for Values {
+            type Value = OutOfTurn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OutOfTurn, A::Error> {
+                let mut values: Vec<Value> = map.next_value().into_iter().collect();
+                while map.next_key::<String>()?.is_some() {
+                    values.push(map.next_value()?);
+                    values.extend(map.next_value::<Value>().ok());
+                }
+                Ok(OutOfTurn(values))
+            }
+        }
+        d.deserialize_map(Values)
+    }
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Unusual {
+    single: Option<f32>,
+    text: Option<AsksForAString>,
+    exp: Option<AsksForAString>,
+}
+
+/// Cases an independent review found where the one reading and serde_json
+/// differed: `f32` rounded twice, a visitor given a value of a kind serde_json
+/// refuses first, a map read out of turn.
+#[test]
+fn unusual_types_are_read_as_serde_json_reads_them() {
+    for payload in [
+        r#"{"single":1.0000000596046448}"#,
+        r#"{"single":36893490346442358785}"#,
+        r#"{"single":1e39}"#,
+        r#"{"single":16777217}"#,
+        r#"{"text":"s","exp":"x"}"#,
+        r#"{"text":5}"#,
+        r#"{"text":true}"#,
+        r#"{"text":null}"#,
+        r#"{"exp":1700000000}"#,
+    ] {
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        same_as_serde_json::<Unusual>(&token, payload).unwrap();
+    }
+    for payload in [
+        r#"{"a" "exp":4102444800}"#,
+        r#"{5 "exp":1}"#,
+        r#"{"exp":4102444800 1,"nbf":0 {"a":1}}"#,
+        r#"{"exp":4102444800,"nbf":0}"#,
+    ] {
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        same_as_serde_json::<OutOfTurn>(&token, payload).unwrap();
+    }
+}

@@ -34,8 +34,9 @@ use alloc::borrow::{Cow, ToOwned};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
+use core::sync::atomic::{AtomicU8, Ordering};
 
-use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
+use serde::de::value::BorrowedStrDeserializer;
 use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::error::{echo, Error, Segment};
@@ -200,9 +201,29 @@ pub(crate) fn read_object<'a, T: Deserialize<'a>>(
     bytes: &'a [u8],
     keep: &'static Wanted,
 ) -> Option<(T, Object<'a>)> {
+    if numbers_are_text() {
+        return None;
+    }
     let mut scan = Scanner::new(bytes, keep);
     let value = scan.read::<T>().ok()?;
     Some((value, scan.into_object()))
+}
+
+/// Whether serde_json keeps numbers as their text (its `arbitrary_precision`
+/// feature, which any crate in a build may turn on): its `deserialize_any`
+/// then gives a number as a map, which the one reading does not, so `decode`
+/// leaves the claims type to serde_json. Asked once.
+fn numbers_are_text() -> bool {
+    static ANSWER: AtomicU8 = AtomicU8::new(0);
+    match ANSWER.load(Ordering::Relaxed) {
+        0 => {
+            let number = serde_json::from_str::<serde_json::Number>("1.50");
+            let text = number.is_ok_and(|n| n.to_string() == "1.50");
+            ANSWER.store(1 + u8::from(text), Ordering::Relaxed);
+            text
+        }
+        answer => answer == 2,
+    }
 }
 
 /// Parses `bytes` as the verifier reads a header or payload: one JSON object,
@@ -597,10 +618,10 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A number (RFC 8259 §6), given to `visitor` as serde_json gives it: an
-    /// integer that fits `u64` (or, negative, `i64`) as is, anything else as
-    /// serde_json reads it, which is the nearest `f64` if finite (`1e400` is
-    /// an error, not infinity).
+    /// A number (RFC 8259 §6), given to `visitor` as serde_json's
+    /// `deserialize_any` gives it: an integer that fits `u64` (or, negative,
+    /// `i64`) as is, anything else as the nearest `f64`, which must be finite
+    /// (`1e400` is an error, not infinity).
     fn number<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value, Fault> {
         let start = self.pos;
         let negative = self.eat(b'-');
@@ -635,8 +656,11 @@ impl<'a> Scanner<'a> {
                 }
             }
         }
-        let mut serde_json = serde_json::Deserializer::from_str(text);
-        de::Deserializer::deserialize_any(&mut serde_json, visitor).map_err(|_| Fault::Syntax)
+        // serde_json's own reading with `float_roundtrip`: the nearest f64.
+        match text.parse::<f64>() {
+            Ok(n) if n.is_finite() => visitor.visit_f64(n),
+            _ => Err(Fault::Syntax),
+        }
     }
 
     fn digits(&mut self) {
@@ -778,6 +802,35 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// `deserialize_*` methods for the types serde_json reads only from values
+/// that start with certain bytes (a `bool` from `true` or `false`...):
+/// serde_json refuses any other before its visitor sees it, so the scanner
+/// leaves it to serde_json, to refuse in its words. A value that fits is read
+/// as by `deserialize_any`, which gives it as serde_json would.
+macro_rules! by_first_byte {
+    ($($method:ident($($arg:ident: $type:ty),*) $first:pat,)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $type,)* visitor: V) -> Result<V::Value, Fault> {
+            $(let _ = $arg;)*
+            self.skip_whitespace();
+            match self.peek() {
+                Some($first) => self.deserialize_any(visitor),
+                _ => self.sticky(Err(Fault::Unsupported)),
+            }
+        }
+    )*};
+}
+
+/// `deserialize_*` methods for what serde_json reads in a way of its own:
+/// left to it.
+macro_rules! left_to_serde_json {
+    ($($method:ident($($arg:ident: $type:ty),*),)*) => {$(
+        fn $method<V: Visitor<'de>>(self, $($arg: $type,)* _: V) -> Result<V::Value, Fault> {
+            $(let _ = $arg;)*
+            self.unsupported()
+        }
+    )*};
+}
+
 /// The scanner calls a visitor as serde_json would: the same `visit_*` for
 /// each kind of value, so that what it builds is what serde_json would build.
 /// What it leaves to serde_json is [`Fault::Unsupported`].
@@ -826,29 +879,55 @@ impl<'de> de::Deserializer<'de> for &mut Scanner<'de> {
         let value = match self.eat(b'"') {
             true => self.string_text().and_then(|name| match name {
                 Cow::Borrowed(name) => visitor.visit_enum(BorrowedStrDeserializer::new(name)),
-                Cow::Owned(name) => visitor.visit_enum(StringDeserializer::new(name)),
+                // serde_json gives an escaped name by `visit_str`, serde's `visit_string`.
+                Cow::Owned(_) => Err(Fault::Unsupported),
             }),
             false => Err(Fault::Unsupported),
         };
         self.sticky(value)
     }
 
-    /// serde_json gives a string's bytes, which no other kind of value can do.
-    fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Fault> {
-        self.sticky(Err(Fault::Unsupported))
+    by_first_byte! {
+        deserialize_bool() b't' | b'f',
+        deserialize_i8() b'-' | b'0'..=b'9',
+        deserialize_i16() b'-' | b'0'..=b'9',
+        deserialize_i32() b'-' | b'0'..=b'9',
+        deserialize_i64() b'-' | b'0'..=b'9',
+        deserialize_u8() b'-' | b'0'..=b'9',
+        deserialize_u16() b'-' | b'0'..=b'9',
+        deserialize_u32() b'-' | b'0'..=b'9',
+        deserialize_u64() b'-' | b'0'..=b'9',
+        deserialize_f64() b'-' | b'0'..=b'9',
+        deserialize_char() b'"',
+        deserialize_str() b'"',
+        deserialize_string() b'"',
+        deserialize_identifier() b'"',
+        deserialize_unit() b'n',
+        deserialize_unit_struct(name: &'static str) b'n',
+        deserialize_seq() b'[',
+        deserialize_tuple(len: usize) b'[',
+        deserialize_tuple_struct(name: &'static str, len: usize) b'[',
+        deserialize_map() b'{',
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]) b'{' | b'[',
     }
 
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Fault> {
-        self.sticky(Err(Fault::Unsupported))
+    // An `f32` rounded once, an `i128` visited as one, a string's bytes.
+    left_to_serde_json! {
+        deserialize_f32(),
+        deserialize_i128(),
+        deserialize_u128(),
+        deserialize_bytes(),
+        deserialize_byte_buf(),
     }
 
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
-    }
+    serde::forward_to_deserialize_any! { ignored_any }
 }
 
 impl<'de> Scanner<'de> {
+    fn unsupported<T>(&mut self) -> Result<T, Fault> {
+        self.sticky(Err(Fault::Unsupported))
+    }
+
     /// Remembers an error on its way out.
     fn sticky<T>(&mut self, result: Result<T, Fault>) -> Result<T, Fault> {
         self.failed |= result.is_err();
@@ -884,6 +963,7 @@ impl<'de> Scanner<'de> {
                     close: if open == b'{' { b'}' } else { b']' },
                     started: false,
                     closed: false,
+                    value_next: false,
                     kept_at: None,
                 };
                 let value = match open {
@@ -921,6 +1001,8 @@ struct Items<'s, 'de> {
     first_name: usize,
     started: bool,
     closed: bool,
+    /// Whether a member's name was read and its value not yet.
+    value_next: bool,
     /// The place of the member whose value comes next among the kept ones, if it is one.
     kept_at: Option<usize>,
 }
@@ -928,6 +1010,11 @@ struct Items<'s, 'de> {
 impl<'de> Items<'_, 'de> {
     /// The next member's name, through its `:`, given to `seed`.
     fn key<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Fault> {
+        // A visitor must take names and values in turn: serde's protocol,
+        // which the position in the text relies on.
+        if self.value_next {
+            return Err(Fault::Unsupported);
+        }
         if !self.more()? {
             return Ok(None);
         }
@@ -945,11 +1032,8 @@ impl<'de> Items<'_, 'de> {
             _ => None,
         };
         scan.names.push(name);
-        match name.read(scan.text) {
-            Cow::Borrowed(name) => seed.deserialize(BorrowedStrDeserializer::new(name)),
-            Cow::Owned(name) => seed.deserialize(StringDeserializer::new(name)),
-        }
-        .map(Some)
+        self.value_next = true;
+        seed.deserialize(Key(name.read(scan.text))).map(Some)
     }
 
     /// Reads up to the next member or item, or to the end: false then (once
@@ -992,8 +1076,11 @@ impl<'de> MapAccess<'de> for Items<'_, 'de> {
         self.scan.sticky(key)
     }
 
-    /// (Errors here come from the scanner's `Deserializer`, sticky already.)
+    /// (Errors past the first line come from the scanner's `Deserializer`, sticky already.)
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Fault> {
+        if !core::mem::replace(&mut self.value_next, false) {
+            return self.scan.sticky(Err(Fault::Unsupported));
+        }
         if let Some(place) = self.kept_at.take() {
             self.scan.skip_whitespace();
             let start = self.scan.pos;
@@ -1022,6 +1109,53 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
             other => other.map(|_| None),
         };
         self.scan.sticky(item)
+    }
+}
+
+/// A member name, given to a visitor as serde_json gives it: as a string,
+/// borrowed unless escaped. What serde_json also reads from a name (a number,
+/// a boolean, bytes...) is left to it.
+struct Key<'de>(Cow<'de, str>);
+
+impl Key<'_> {
+    fn unsupported<T>(self) -> Result<T, Fault> {
+        Err(Fault::Unsupported)
+    }
+}
+
+impl<'de> de::Deserializer<'de> for Key<'de> {
+    type Error = Fault;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Fault> {
+        match self.0 {
+            Cow::Borrowed(name) => visitor.visit_borrowed_str(name),
+            Cow::Owned(name) => visitor.visit_str(&name),
+        }
+    }
+
+    left_to_serde_json! {
+        deserialize_bool(),
+        deserialize_i8(),
+        deserialize_i16(),
+        deserialize_i32(),
+        deserialize_i64(),
+        deserialize_i128(),
+        deserialize_u8(),
+        deserialize_u16(),
+        deserialize_u32(),
+        deserialize_u64(),
+        deserialize_u128(),
+        deserialize_f32(),
+        deserialize_f64(),
+        deserialize_option(),
+        deserialize_bytes(),
+        deserialize_byte_buf(),
+        deserialize_newtype_struct(name: &'static str),
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
+    }
+
+    serde::forward_to_deserialize_any! {
+        char str string unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
     }
 }
 
