@@ -295,3 +295,225 @@ fn strategies_reach_both_outcomes() {
     }
     assert!(valid > 50 && invalid > 50, "valid {valid}, invalid {invalid}");
 }
+
+/// Claims types that take every road of `decode`'s one reading of the
+/// payload: options, a newtype, unit variants written as strings (read in the
+/// one pass), variants written as objects, integer map keys, numbers of every
+/// width and `flatten` (left to serde_json), the kept registered claims.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Typed {
+    exp: Option<i64>,
+    iss: Option<String>,
+    sub: Option<Subject>,
+    nbf: Option<f64>,
+    aud: Option<Value>,
+    kind: Option<Kind>,
+    small: Option<u8>,
+    wide: Option<i128>,
+    letter: Option<char>,
+    by_number: Option<std::collections::HashMap<u32, Value>>,
+    list: Option<Vec<Option<Kind>>>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Subject(String);
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+enum Kind {
+    A,
+    B(Value),
+    C { x: u32 },
+}
+
+/// A claims type that drops its fields' errors and reads on, as
+/// `deserialize_with` helpers may: `decode` must judge the payload as for `Value`.
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Lenient {
+    #[serde(default, deserialize_with = "lenient")]
+    exp: Option<u64>,
+    #[serde(default, deserialize_with = "lenient")]
+    iss: Option<Vec<u8>>,
+    #[serde(default, deserialize_with = "lenient")]
+    kind: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "lenient")]
+    list: Option<(u8, u8)>,
+}
+
+fn lenient<'de, D: serde::Deserializer<'de>, X: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<X>, D::Error> {
+    Ok(X::deserialize(d).ok())
+}
+
+/// Values for the members `Typed` and `Lenient` read: of the right type or not.
+fn typed_member() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        json_value(),
+        (0u64..300).prop_map(Value::from),
+        "[A-C]".prop_map(Value::from),
+        ("[A-C]", json_value()).prop_map(|(variant, value)| serde_json::json!({ variant: value })),
+        prop::collection::btree_map("[0-9]{1,3}|x", json_value(), 0..3)
+            .prop_map(|members| Value::Object(members.into_iter().collect())),
+        prop::collection::vec(
+            prop_oneof![Just(Value::Null), "[A-C]".prop_map(Value::from)],
+            0..3
+        )
+        .prop_map(Value::Array),
+    ]
+}
+
+/// `decode` into any type gives what serde_json gives for the same text,
+/// once the strict checks pass; and those checks do not depend on the type.
+fn same_as_serde_json<T>(token: &str, payload: &str) -> Result<(), TestCaseError>
+where
+    T: serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let validation = at_now_any_size().dangerous_skip_exp_check();
+    let strict = decode::<serde::de::IgnoredAny>(&key(), token, &validation);
+    let ours = decode::<T>(&key(), token, &validation);
+    match (strict, serde_json::from_str::<T>(payload)) {
+        (Err(error), _) => prop_assert_eq!(ours, Err(error)),
+        (Ok(_), Ok(theirs)) => prop_assert_eq!(ours, Ok(theirs)),
+        (Ok(_), Err(_)) => prop_assert!(matches!(ours, Err(Error::Claims(_))), "{:?}", ours),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn decode_reads_every_type_as_serde_json_does(
+        members in prop::collection::btree_map(
+            prop::sample::select(&["exp", "iss", "sub", "nbf", "aud", "kind", "small", "wide",
+                "letter", "by_number", "list", "other"][..]),
+            typed_member(),
+            0..8,
+        ),
+        spaced in any::<bool>(),
+    ) {
+        let claims = Value::Object(members.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+        let payload = match spaced {
+            true => serde_json::to_string_pretty(&claims).unwrap(),
+            false => claims.to_string(),
+        };
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        same_as_serde_json::<Value>(&token, &payload)?;
+        same_as_serde_json::<Typed>(&token, &payload)?;
+        same_as_serde_json::<Lenient>(&token, &payload)?;
+    }
+}
+
+/// Payloads a type that drops its errors could slip past a reading that
+/// forgot them: each is judged as for `Value`, whatever the type.
+#[test]
+fn a_dropped_error_is_not_forgotten() {
+    for (payload, strictly_valid) in [
+        (r#"{"list": [1 }, "exp": 4102444800}"#, false),
+        (r#"{"kind": {"a": 1, "a": 2}, "exp": 4102444800}"#, false),
+        (r#"{"iss": "x", "kind": {"b": tru}"#, false),
+        (r#"{"list": [1, 2, 3], "exp": 4102444800}"#, true),
+    ] {
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        let strict = decode::<serde::de::IgnoredAny>(&key(), &token, &at_now());
+        assert_eq!(strict.is_ok(), strictly_valid, "{payload}");
+        same_as_serde_json::<Lenient>(&token, payload).unwrap();
+    }
+}
+
+/// A string type that also takes numbers, booleans, null, arrays and
+/// objects, but asks for a string: serde_json refuses the others before this
+/// visitor sees them, and so must `decode`.
+#[derive(Debug, PartialEq)]
+struct AsksForAString(String);
+
+impl<'de> serde::Deserialize<'de> for AsksForAString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Anything;
+        impl<'de> serde::de::Visitor<'de> for Anything {
+            type Value = AsksForAString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Ok(AsksForAString(s.to_owned()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(AsksForAString(n.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(AsksForAString(b.to_string()))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(AsksForAString("null".to_owned()))
+            }
+        }
+        d.deserialize_string(Anything)
+    }
+}
+
+/// A map visitor that breaks serde's protocol: a value before the first
+/// name, then two values per name. Payloads that are not JSON must still
+/// be refused as not JSON, never read.
+#[derive(Debug, PartialEq)]
+struct OutOfTurn(Vec<Value>);
+
+impl<'de> serde::Deserialize<'de> for OutOfTurn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Values;
+        impl<'de> serde::de::Visitor<'de> for Values {
+            type Value = OutOfTurn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<OutOfTurn, A::Error> {
+                let mut values: Vec<Value> = map.next_value().into_iter().collect();
+                while map.next_key::<String>()?.is_some() {
+                    values.push(map.next_value()?);
+                    values.extend(map.next_value::<Value>().ok());
+                }
+                Ok(OutOfTurn(values))
+            }
+        }
+        d.deserialize_map(Values)
+    }
+}
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Unusual {
+    single: Option<f32>,
+    text: Option<AsksForAString>,
+    exp: Option<AsksForAString>,
+}
+
+/// Cases an independent review found where the one reading and serde_json
+/// differed: `f32` rounded twice, a visitor given a value of a kind serde_json
+/// refuses first, a map read out of turn.
+#[test]
+fn unusual_types_are_read_as_serde_json_reads_them() {
+    for payload in [
+        r#"{"single":1.0000000596046448}"#,
+        r#"{"single":36893490346442358785}"#,
+        r#"{"single":1e39}"#,
+        r#"{"single":16777217}"#,
+        r#"{"text":"s","exp":"x"}"#,
+        r#"{"text":5}"#,
+        r#"{"text":true}"#,
+        r#"{"text":null}"#,
+        r#"{"exp":1700000000}"#,
+    ] {
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        same_as_serde_json::<Unusual>(&token, payload).unwrap();
+    }
+    for payload in [
+        r#"{"a" "exp":4102444800}"#,
+        r#"{5 "exp":1}"#,
+        r#"{"exp":4102444800 1,"nbf":0 {"a":1}}"#,
+        r#"{"exp":4102444800,"nbf":0}"#,
+    ] {
+        let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
+        same_as_serde_json::<OutOfTurn>(&token, payload).unwrap();
+    }
+}

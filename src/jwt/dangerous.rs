@@ -8,8 +8,7 @@ use alloc::vec::Vec;
 use super::error::{Error, Segment};
 use super::json;
 use super::token::{decode_segment, non_empty, verify, with_segments, Keys};
-use super::validation::Validation;
-use super::validation::DEFAULT_MAX_TOKEN_LEN;
+use super::validation::{Validation, DEFAULT_MAX_TOKEN_LEN};
 
 /// A token taken apart but **not verified**: its signature was not checked,
 /// nor its algorithm, nor any claim.

@@ -213,12 +213,10 @@ impl fmt::Display for Error {
                 "HS256 key is {len} bytes; at least 32 are required (RFC 7518 section 3.2)"
             ),
             // Never the offending character: it is part of the secret.
-            Error::KeyEncoding(DecodeError::InvalidByte { index, .. }) => {
-                write!(
-                    f,
-                    "key is not base64url text: invalid character at offset {index}"
-                )
-            }
+            Error::KeyEncoding(DecodeError::InvalidByte { index, .. }) => write!(
+                f,
+                "key is not base64url text: invalid character at offset {index}"
+            ),
             Error::KeyEncoding(e) => write!(f, "key is not base64url text: {e}"),
             Error::TooLong { len, max } => {
                 write!(f, "token is {len} bytes, over the limit of {max}; not decoded")
@@ -236,9 +234,7 @@ impl fmt::Display for Error {
                 write!(f, "malformed token: {segment} is not JSON: ")?;
                 write_one_line(f, message)
             }
-            Error::NotAnObject(segment) => {
-                write!(f, "malformed token: {segment} is JSON but not an object")
-            }
+            Error::NotAnObject(segment) => write!(f, "malformed token: {segment} is JSON but not an object"),
             Error::DuplicateMember { segment, name } => {
                 write!(f, "malformed token: {segment} has member {name:?} more than once")
             }
@@ -250,18 +246,10 @@ impl fmt::Display for Error {
                 f.write_str("header has \"crit\": it requires extensions this verifier does not implement")
             }
             Error::InvalidHeader { name, reason } => write!(f, "header {name:?} {reason}"),
-            Error::WrongType {
-                expected,
-                found: Some(found),
-            } => {
-                write!(f, "token type is {found:?}, expected {expected:?}")
-            }
-            Error::WrongType {
-                expected,
-                found: None,
-            } => {
-                write!(f, "token has no \"typ\", expected {expected:?}")
-            }
+            Error::WrongType { expected, found } => match found {
+                Some(found) => write!(f, "token type is {found:?}, expected {expected:?}"),
+                None => write!(f, "token has no \"typ\", expected {expected:?}"),
+            },
             Error::SignatureLength { len } => {
                 write!(f, "signature is {len} bytes; an HS256 signature is exactly 32")
             }

@@ -207,6 +207,7 @@ mod tests {
             r#"{"alg":"hs256"}"#,
             r#"{"alg":"HS256 "}"#,
             r#"{"alg":"HS512"}"#,
+            r#"{"alg":256}"#,
         ] {
             assert!(
                 matches!(
@@ -216,10 +217,6 @@ mod tests {
                 "{bad}"
             );
         }
-        assert!(matches!(
-            check_received(br#"{"alg":256}"#),
-            Err(Error::UnsupportedAlgorithm(_))
-        ));
         assert_eq!(
             check_received(br#"{"typ":"JWT"}"#).unwrap_err(),
             Error::MissingAlgorithm

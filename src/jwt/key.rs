@@ -101,8 +101,7 @@ impl Hs256Key {
     /// assert!(key.verify(b"eyJhbGciOiJIUzI1NiJ9.e30", &tag));
     /// ```
     pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
-        let mut mac = self.mac.clone();
-        mac.update(message);
+        let mac = self.mac.clone().chain_update(message);
         mac.finalize().into_bytes().into()
     }
 
@@ -124,10 +123,8 @@ impl Hs256Key {
         if tag.len() != SIGNATURE_LEN {
             return false;
         }
-        let mut mac = self.mac.clone();
-        mac.update(message);
         // `verify_slice` compares in constant time (the `subtle` crate).
-        mac.verify_slice(tag).is_ok()
+        self.mac.clone().chain_update(message).verify_slice(tag).is_ok()
     }
 }
 

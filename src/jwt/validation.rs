@@ -379,10 +379,8 @@ impl Validation {
     /// Checks the header's `typ` against the expected one.
     pub(crate) fn check_typ(&self, found: Option<&str>) -> Result<(), Error> {
         let expected = match &self.typ {
-            TypeCheck::JwtOrAbsent => match found {
-                None | Some("JWT") => return Ok(()),
-                Some(_) => "JWT",
-            },
+            TypeCheck::JwtOrAbsent if matches!(found, None | Some("JWT")) => return Ok(()),
+            TypeCheck::JwtOrAbsent => "JWT",
             TypeCheck::Exactly(expected) => expected.as_str(),
         };
         match found {
@@ -417,11 +415,7 @@ impl Validation {
             }
         }
 
-        for (moment, seconds) in [
-            (Moment::Expires, exp),
-            (Moment::NotBefore, nbf),
-            (Moment::IssuedAt, iat),
-        ] {
+        for (moment, seconds) in Moment::ALL.into_iter().zip([exp, nbf, iat]) {
             if let Some(seconds) = seconds {
                 self.against_clock(moment, seconds, now)?;
             }
@@ -582,19 +576,12 @@ impl Moment {
 /// valid from 11.
 fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Error> {
     let name = moment.name();
-    // Built only when returned: an `Error` built and dropped costs a call
-    // to its drop on every decode.
-    let out_of_range = || Error::InvalidClaim {
-        name,
-        reason: "is out of range for a date",
-    };
     match claims.get(name) {
         None => Ok(None),
         // Not `seconds.abs()`: that overflows for i64::MIN (a panic in debug builds).
         Some(Value::Int(seconds)) if (-MAX_NUMERIC_DATE..=MAX_NUMERIC_DATE).contains(seconds) => {
             Ok(Some(*seconds))
         }
-        Some(Value::Int(_)) => Err(out_of_range()),
         Some(Value::Float(seconds)) if seconds.is_finite() && seconds.abs() <= MAX_NUMERIC_DATE as f64 => {
             // In range by the guard above, so the cast is exact but for the
             // fraction, which it drops (rounding towards zero). `f64::floor`
@@ -606,7 +593,10 @@ fn numeric_date(claims: &Object<'_>, moment: Moment) -> Result<Option<i64>, Erro
                 _ => truncated,
             }))
         }
-        Some(Value::Float(_)) => Err(out_of_range()),
+        Some(Value::Int(_) | Value::Float(_)) => Err(Error::InvalidClaim {
+            name,
+            reason: "is out of range for a date",
+        }),
         Some(_) => Err(Error::InvalidClaim {
             name,
             reason: "must be a number of seconds (NumericDate)",
@@ -625,7 +615,7 @@ fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, 
         Err(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::Str(s) => Ok(claims.text(s)),
+                Value::Str(s) => Ok(s.clone()),
                 _ => Err(invalid()),
             })
             .collect::<Result<Vec<_>, _>>()
