@@ -15,20 +15,24 @@
 //! This is the only place those rules live. [`decode`](crate::decode) reads
 //! the payload here into the claims type and the kept claims in one pass, then
 //! runs the claims checks on what was kept. If the claims type cannot be built
-//! so (its visitor refused a value, or asked for what only serde_json does:
-//! byte strings, enums written as objects, map keys read as numbers,
-//! `RawValue`), the payload is read again here without a type, so that the
-//! strict rules and the claims checks speak first, and serde_json then reads
-//! the same text into the type and words its error.
+//! so (its visitor refused a value, even one it then dropped, or read out of
+//! turn; it asked for a kind of value serde_json refuses before any visitor
+//! sees it, or for what serde_json reads its own way: an `f32`, an `i128`,
+//! bytes, an enum written as an object, a name read as a number, `RawValue`,
+//! any number under `arbitrary_precision`), the payload is read again here
+//! without a type, so that the strict rules and the claims checks speak
+//! first, and serde_json then reads the same text into the type and words its
+//! error.
 //!
 //! The scanner accepts exactly the JSON serde_json accepts (RFC 8259, at most
 //! 127 nested arrays or objects, numbers that fit an `f64`, strings of valid
 //! UTF-8 whose `\u` escapes pair their surrogates) and calls a visitor as
 //! serde_json would (`u64` for a non-negative integer, `i64` for a negative
-//! one, serde_json's own reading of any other number), so that a type built
-//! here is the one serde_json would build; the `validate_claims` fuzz target
-//! holds the two to that. Its errors are worded by serde_json too: on a syntax
-//! error, serde_json is asked to read the bytes and say what is wrong.
+//! one, the nearest `f64` for any other number, as serde_json's
+//! `float_roundtrip` reads it), so that a type built here is the one
+//! serde_json would build; tests/properties.rs and the `validate_claims` fuzz
+//! target hold the two to that. Its errors are worded by serde_json too: on a
+//! syntax error, serde_json is asked to read the bytes and say what is wrong.
 
 use alloc::borrow::{Cow, ToOwned};
 use alloc::string::{String, ToString};
@@ -451,7 +455,7 @@ fn first_repeat<'t>(names: &[Name], text: &'t str) -> Option<Cow<'t, str>> {
 /// Why the scan stopped early. One byte, so that the scan's results are
 /// cheap to pass back up.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Fault {
+enum Fault {
     /// The bytes are not JSON (serde_json will say why).
     Syntax,
     /// An object has a member twice (named in [`Scanner::duplicate`]).
