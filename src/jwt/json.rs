@@ -299,14 +299,13 @@ impl Wanted {
     /// As many as any caller asks for: the six registered claims the checks read.
     const MAX: usize = 6;
     /// None: the members of an object below the top level.
-    const NONE: Wanted = Wanted {
-        names: &[],
-        fingerprints: [0; Wanted::MAX],
-    };
+    const NONE: Wanted = Wanted::new(&[]);
 
     pub(crate) const fn new(names: &'static [&'static str]) -> Self {
         assert!(names.len() <= Wanted::MAX, "too many members to keep");
-        let mut fingerprints = [0; Wanted::MAX];
+        // No name has this fingerprint (its bytes would be 0xFF, never in
+        // UTF-8): the places left empty match nothing.
+        let mut fingerprints = [u64::MAX; Wanted::MAX];
         let mut i = 0;
         while i < names.len() {
             fingerprints[i] = fingerprint(names[i].as_bytes());
@@ -341,7 +340,7 @@ impl Wanted {
 
     #[inline]
     fn matching<'t>(&self, fingerprint: u64, name: impl FnOnce() -> &'t str) -> Option<usize> {
-        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == fingerprint)?;
+        let place = self.fingerprints.iter().position(|&f| f == fingerprint)?;
         // A fingerprint holds the length and all of a name of up to seven
         // bytes: only a longer one needs comparing.
         (fingerprint >> 56 <= 7 || same(name(), self.names[place])).then_some(place)
@@ -611,12 +610,17 @@ impl<'a> Scanner<'a> {
     /// otherwise an integer short enough to be finite is only checked.
     fn number(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
         let start = self.pos;
-        let _ = self.eat(b'-');
-        match self.next()? {
-            b'0' => {}
-            b'1'..=b'9' => self.digits(),
+        let negative = self.eat(b'-');
+        let magnitude = match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                0
+            }
+            Some(b'1'..=b'9') => self.digits(),
             _ => return Err(Fault::Syntax),
-        }
+        };
+        // Up to 18 digits, the value read on the way is exact and fits an i64.
+        let short = self.pos - start - usize::from(negative) <= 18;
         let mut integer = true;
         if self.eat(b'.') {
             integer = false;
@@ -632,12 +636,16 @@ impl<'a> Scanner<'a> {
         if integer && kept.is_none() && text.len() < 309 {
             return Ok(());
         }
-        let value = match text.parse::<i64>() {
+        let value = match (integer, short, negative) {
+            (true, true, false) => Value::Int(magnitude as i64),
             // serde_json reads `-0` as the float -0.0.
-            Ok(n) if text != "-0" => Value::Int(n),
-            _ => match text.parse::<f64>() {
-                Ok(n) if n.is_finite() => Value::Float(n),
-                _ => return Err(Fault::Syntax),
+            (true, true, true) if magnitude != 0 => Value::Int(-(magnitude as i64)),
+            _ => match text.parse::<i64>() {
+                Ok(n) if text != "-0" => Value::Int(n),
+                _ => match text.parse::<f64>() {
+                    Ok(n) if n.is_finite() => Value::Float(n),
+                    _ => return Err(Fault::Syntax),
+                },
             },
         };
         if let Some(kept) = kept {
@@ -646,10 +654,14 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
+    /// A run of digits, and its value (wrapping around past 19 digits).
+    fn digits(&mut self) -> u64 {
+        let mut value = 0u64;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
             self.pos += 1;
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
         }
+        value
     }
 
     fn at_least_one_digit(&mut self) -> Result<(), Fault> {
