@@ -278,12 +278,14 @@ impl Name {
         Cow::Owned(name)
     }
 
-    /// Whether two names are the same, neither escaped: the fingerprints
-    /// settle it unless they are equal and longer than seven bytes.
+    /// Whether two names are the same once unescaped.
     #[inline]
-    fn same_unescaped(self, other: Name, text: &str) -> bool {
+    fn same_as(self, other: Name, text: &str) -> bool {
+        if self.escaped || other.escaped {
+            return self.read(text) == other.read(text);
+        }
         self.fingerprint == other.fingerprint
-            && (self.fingerprint >> 56 <= 7 || same(&text[self.start..self.end], &text[other.start..other.end]))
+            && same(&text[self.start..self.end], &text[other.start..other.end])
     }
 }
 
@@ -363,19 +365,11 @@ fn first_repeat<'t>(names: &[Name], text: &'t str) -> Option<Cow<'t, str>> {
     }
     if names.len() <= 16 {
         // Small objects, i.e. nearly every real token: a pairwise scan beats sorting.
-        let escapes = names.iter().any(|name| name.escaped);
-        for (i, name) in names.iter().enumerate() {
-            for earlier in &names[..i] {
-                let repeat = match escapes {
-                    false => earlier.same_unescaped(*name, text),
-                    true => earlier.read(text) == name.read(text),
-                };
-                if repeat {
-                    return Some(name.read(text));
-                }
-            }
-        }
-        None
+        names
+            .iter()
+            .enumerate()
+            .find(|(i, name)| names[..*i].iter().any(|earlier| earlier.same_as(**name, text)))
+            .map(|(_, name)| name.read(text))
     } else {
         let mut sorted: Vec<Cow<'t, str>> = names.iter().map(|name| name.read(text)).collect();
         sorted.sort_unstable();
