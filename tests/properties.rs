@@ -296,10 +296,10 @@ fn strategies_reach_both_outcomes() {
     assert!(valid > 50 && invalid > 50, "valid {valid}, invalid {invalid}");
 }
 
-/// Claims types that take every road of `decode`'s one reading of the
-/// payload: options, a newtype, unit variants written as strings (read in the
-/// one pass), variants written as objects, integer map keys, numbers of every
-/// width and `flatten` (left to serde_json), the kept registered claims.
+/// Claims types of every shape a reader of the payload must build as
+/// serde_json does: options, a newtype, unit variants written as strings and
+/// as objects, integer map keys, numbers of every width, `flatten`, and the
+/// registered claims the checks keep.
 #[derive(serde::Deserialize, Debug, PartialEq)]
 struct Typed {
     exp: Option<i64>,
@@ -488,9 +488,10 @@ struct Unusual {
     exp: Option<AsksForAString>,
 }
 
-/// Cases an independent review found where the one reading and serde_json
-/// differed: `f32` rounded twice, a visitor given a value of a kind serde_json
-/// refuses first, a map read out of turn.
+/// Cases where a reader of the payload that was the `Deserializer` itself
+/// (issue 11's one reading, since withdrawn) differed from serde_json: `f32`
+/// rounded twice, a visitor given a value of a kind serde_json refuses first,
+/// a map read out of turn. Kept for any reader that replaces serde_json's.
 #[test]
 fn unusual_types_are_read_as_serde_json_reads_them() {
     for payload in [
