@@ -296,10 +296,10 @@ fn strategies_reach_both_outcomes() {
     assert!(valid > 50 && invalid > 50, "valid {valid}, invalid {invalid}");
 }
 
-/// Claims types that take every road of `decode`'s one reading of the
-/// payload: options, a newtype, unit variants written as strings (read in the
-/// one pass), variants written as objects, integer map keys, numbers of every
-/// width and `flatten` (left to serde_json), the kept registered claims.
+/// Claims types of every shape a reader of the payload must build as
+/// serde_json does: options, a newtype, unit variants written as strings and
+/// as objects, integer map keys, numbers of every width, `flatten`, and the
+/// registered claims the checks keep.
 #[derive(serde::Deserialize, Debug, PartialEq)]
 struct Typed {
     exp: Option<i64>,
@@ -488,9 +488,10 @@ struct Unusual {
     exp: Option<AsksForAString>,
 }
 
-/// Cases an independent review found where the one reading and serde_json
-/// differed: `f32` rounded twice, a visitor given a value of a kind serde_json
-/// refuses first, a map read out of turn.
+/// Cases where a reader of the payload that was the `Deserializer` itself
+/// (issue 11's one reading, since withdrawn) differed from serde_json: `f32`
+/// rounded twice, a visitor given a value of a kind serde_json refuses first,
+/// a map read out of turn. Kept for any reader that replaces serde_json's.
 #[test]
 fn unusual_types_are_read_as_serde_json_reads_them() {
     for payload in [
@@ -515,5 +516,39 @@ fn unusual_types_are_read_as_serde_json_reads_them() {
     ] {
         let token = forge(br#"{"alg":"HS256"}"#, payload.as_bytes());
         same_as_serde_json::<OutOfTurn>(&token, payload).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The duplicate check's first look (one bit per name) never lets a
+    /// repeat by, and its second (pairwise, or sorted past 16 names) never
+    /// sees one that is not there: names of one to twenty members, short and
+    /// long, many sharing their first seven bytes (one fingerprint), with one
+    /// of them written again, sometimes escaped, at any depth.
+    #[test]
+    fn a_repeated_name_is_found_and_only_then(
+        names in prop::collection::btree_set("(long_pre)?[a-c]{1,3}", 1..20),
+        repeat in any::<prop::sample::Index>(),
+        escape in any::<bool>(),
+        nested in any::<bool>(),
+    ) {
+        let names: Vec<&String> = names.iter().collect();
+        let members = names.iter().map(|n| format!("\"{n}\":0")).collect::<Vec<_>>().join(",");
+        let wrap = |inner: String| if nested { format!(r#"{{"outer":{inner}}}"#) } else { inner };
+        let distinct = wrap(format!("{{{members}}}"));
+        prop_assert!(minijwt::jwt::strict_json_object(distinct.as_bytes(), minijwt::Segment::Payload).is_ok());
+
+        let again = repeat.get(&names);
+        let spelled = match escape {
+            true => format!("\\u{:04x}{}", again.as_bytes()[0], &again[1..]),
+            false => again.to_string(),
+        };
+        let twice = wrap(format!("{{{members},\"{spelled}\":1}}"));
+        prop_assert_eq!(
+            minijwt::jwt::strict_json_object(twice.as_bytes(), minijwt::Segment::Payload).unwrap_err(),
+            Error::DuplicateMember { segment: minijwt::Segment::Payload, name: again.to_string() }
+        );
     }
 }

@@ -1,8 +1,6 @@
 //! The strict reading of a header or payload: one JSON object, read byte by
 //! byte by the scanner below, which refuses what serde_json alone would let
-//! through, keeps the values of a few named members for the checks, and, being
-//! a serde `Deserializer`, builds the caller's claims type as it reads: a
-//! valid payload is read once.
+//! through and keeps the values of a few named members for the checks.
 //!
 //! serde_json, like most JSON parsers, keeps the *last* of two members with the
 //! same name. For a token that is dangerous: `{"exp":4102444800,"exp":1}` means
@@ -12,56 +10,41 @@
 //! *what they are* (a number, a string, something else), so that
 //! `"exp": "tomorrow"` is an error rather than a missing `exp`.
 //!
-//! This is the only place those rules live. [`decode`](crate::decode) reads
-//! the payload here into the claims type and the kept claims in one pass, then
-//! runs the claims checks on what was kept. If the claims type cannot be built
-//! so (its visitor refused a value, even one it then dropped, or read out of
-//! turn; it asked for a kind of value serde_json refuses before any visitor
-//! sees it, or for what serde_json reads its own way: an `f32`, an `i128`,
-//! bytes, an enum written as an object, a name read as a number, `RawValue`,
-//! any number under `arbitrary_precision`), the payload is read again here
-//! without a type, so that the strict rules and the claims checks speak
-//! first, and serde_json then reads the same text into the type and words its
-//! error.
+//! This is the only place those rules live. [`decode`](crate::decode) runs
+//! this scan, then the claims checks on what it kept, and only then hands the
+//! same text to serde_json for the caller's claims type (as a `str`: checked
+//! as UTF-8 once, here, rather than string by string again by serde_json).
 //!
 //! The scanner accepts exactly the JSON serde_json accepts (RFC 8259, at most
 //! 127 nested arrays or objects, numbers that fit an `f64`, strings of valid
-//! UTF-8 whose `\u` escapes pair their surrogates) and calls a visitor as
-//! serde_json would (`u64` for a non-negative integer, `i64` for a negative
-//! one, the nearest `f64` for any other number, as serde_json's
-//! `float_roundtrip` reads it), so that a type built here is the one
-//! serde_json would build; tests/properties.rs and the `validate_claims` fuzz
-//! target hold the two to that. Its errors are worded by serde_json too: on a
-//! syntax error, serde_json is asked to read the bytes and say what is wrong.
+//! UTF-8 whose `\u` escapes pair their surrogates), so that the later
+//! deserialization never meets a syntax error; the `validate_claims` fuzz
+//! target holds the two to that. Its errors are worded by serde_json too: on
+//! a syntax error, serde_json is asked to read the bytes and say what is wrong.
 
 use alloc::borrow::{Cow, ToOwned};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-use core::fmt;
-use core::sync::atomic::{AtomicU8, Ordering};
-
-use serde::de::value::BorrowedStrDeserializer;
-use serde::de::{self, Deserialize, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::error::{echo, Error, Segment};
 
 /// A member value as the checks need to see it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value<'a> {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     /// A JSON integer that fits `i64` (except `-0`, a `Float` as in serde_json).
     Int(i64),
     /// Any other JSON number: a fraction, an exponent, or an integer beyond `i64`.
     Float(f64),
-    /// A string, unescaped: borrowed from the text unless it held an escape.
-    Str(Cow<'a, str>),
-    Array(Vec<Value<'a>>),
+    /// A string, as where it is in the text: [`Object::text`] reads it.
+    Str(Name),
+    Array(Vec<Value>),
     /// An object (its members were checked for duplicates and dropped).
     Object,
 }
 
-impl Value<'_> {
+impl Value {
     /// The JSON type's name, for error messages.
     pub(crate) fn kind(&self) -> &'static str {
         match self {
@@ -75,56 +58,6 @@ impl Value<'_> {
     }
 }
 
-/// A kept value is read by the scanner like any other, through a visitor.
-impl<'de> Deserialize<'de> for Value<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Value<'de>, E> {
-        Ok(Value::Null)
-    }
-    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value<'de>, E> {
-        Ok(Value::Bool(b))
-    }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value<'de>, E> {
-        Ok(Value::Int(n))
-    }
-    /// Beyond `i64`: the nearest `f64`, as the text reads (`as` rounds to nearest).
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value<'de>, E> {
-        Ok(i64::try_from(n).map_or(Value::Float(n as f64), Value::Int))
-    }
-    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value<'de>, E> {
-        Ok(Value::Float(n))
-    }
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Value<'de>, E> {
-        Ok(Value::Str(Cow::Borrowed(s)))
-    }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value<'de>, E> {
-        Ok(Value::Str(Cow::Owned(s.to_owned())))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Value<'de>, A::Error> {
-        let mut kept = Vec::new();
-        while let Some(item) = items.next_element()? {
-            kept.push(item);
-        }
-        Ok(Value::Array(kept))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Value<'de>, A::Error> {
-        while members.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Value::Object)
-    }
-}
-
 /// A top-level object: every member name in order, and the values asked for.
 #[derive(Debug)]
 pub(crate) struct Object<'a> {
@@ -132,26 +65,31 @@ pub(crate) struct Object<'a> {
     names: Vec<Name>,
     /// The names asked for, and in the same places their values, if present.
     keep: &'static Wanted,
-    kept: Kept<'a>,
+    kept: Kept,
 }
 
 /// The values of the members asked for, each in its name's place in the
-/// list, written there as they are read.
-type Kept<'a> = [Option<Value<'a>>; Wanted::MAX];
+/// list, written there as they are read (no copies on the hot path).
+type Kept = [Option<Value>; Wanted::MAX];
 
 impl<'a> Object<'a> {
     /// The value of member `name`, if it was asked for and is present.
-    pub(crate) fn get(&self, name: &str) -> Option<&Value<'a>> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
         self.kept[self.keep.place(name)?].as_ref()
+    }
+
+    /// The text of a kept string, unescaped.
+    pub(crate) fn text(&self, string: &Name) -> Cow<'a, str> {
+        string.read(self.text)
     }
 
     /// The text of member `name`, if it was asked for and is present, or
     /// its value if that is not a string.
     #[inline]
-    pub(crate) fn string(&self, name: &str) -> Result<Option<Cow<'a, str>>, &Value<'a>> {
+    pub(crate) fn string(&self, name: &str) -> Result<Option<Cow<'a, str>>, &Value> {
         match self.get(name) {
             None => Ok(None),
-            Some(Value::Str(string)) => Ok(Some(string.clone())),
+            Some(Value::Str(string)) => Ok(Some(self.text(string))),
             Some(other) => Err(other),
         }
     }
@@ -185,48 +123,24 @@ pub(crate) fn parse_object<'a>(
     segment: Segment,
     keep: &'static Wanted,
 ) -> Result<Object<'a>, Error> {
-    let mut scan = Scanner::new(bytes, keep);
-    match scan.read::<IgnoredAny>() {
-        Ok(IgnoredAny) => Ok(scan.into_object()),
-        Err(Fault::NotAnObject) => Err(not_an_object(bytes, segment)),
+    let mut scan = Scanner::new(bytes);
+    scan.skip_whitespace();
+    if !scan.eat(b'{') {
+        return Err(not_an_object(bytes, segment));
+    }
+    let mut kept: Kept = Default::default();
+    match scan.object(keep, &mut kept).and_then(|()| scan.end()) {
+        Ok(()) => Ok(Object {
+            text: scan.text,
+            names: scan.names,
+            keep,
+            kept,
+        }),
         Err(Fault::Duplicate) => Err(Error::DuplicateMember {
             segment,
             name: scan.duplicate,
         }),
-        // `IgnoredAny` takes every value: only syntax is left.
-        Err(Fault::Syntax | Fault::Unsupported) => Err(syntax_error(bytes, segment)),
-    }
-}
-
-/// [`parse_object`] and the deserialization of `T` in one pass, for the
-/// valid input: `None` if anything fails, whatever it is. The caller then
-/// asks [`parse_object`] and serde_json, which say what and in which order.
-pub(crate) fn read_object<'a, T: Deserialize<'a>>(
-    bytes: &'a [u8],
-    keep: &'static Wanted,
-) -> Option<(T, Object<'a>)> {
-    if numbers_are_text() {
-        return None;
-    }
-    let mut scan = Scanner::new(bytes, keep);
-    let value = scan.read::<T>().ok()?;
-    Some((value, scan.into_object()))
-}
-
-/// Whether serde_json keeps numbers as their text (its `arbitrary_precision`
-/// feature, which any crate in a build may turn on): its `deserialize_any`
-/// then gives a number as a map, which the one reading does not, so `decode`
-/// leaves the claims type to serde_json. Asked once.
-fn numbers_are_text() -> bool {
-    static ANSWER: AtomicU8 = AtomicU8::new(0);
-    match ANSWER.load(Ordering::Relaxed) {
-        0 => {
-            let number = serde_json::from_str::<serde_json::Number>("1.50");
-            let text = number.is_ok_and(|n| n.to_string() == "1.50");
-            ANSWER.store(1 + u8::from(text), Ordering::Relaxed);
-            text
-        }
-        answer => answer == 2,
+        Err(Fault::Syntax) => Err(syntax_error(bytes, segment)),
     }
 }
 
@@ -357,8 +271,11 @@ impl Name {
     #[cold]
     fn unescape(self, text: &str) -> Cow<'_, str> {
         // Scanned once already: a valid string up to its closing quote.
-        let mut scan = Scanner::new(&text.as_bytes()[self.start..], &Wanted::NONE);
-        scan.string_text().unwrap_or_default()
+        let mut scan = Scanner::new(&text.as_bytes()[self.start..]);
+        scan.skip_plain_run();
+        let mut name = String::from(&text[self.start..self.start + scan.pos]);
+        let _ = scan.rest_of_string(Some(&mut name));
+        Cow::Owned(name)
     }
 
     /// Whether two names are the same once unescaped.
@@ -384,14 +301,13 @@ impl Wanted {
     /// As many as any caller asks for: the six registered claims the checks read.
     const MAX: usize = 6;
     /// None: the members of an object below the top level.
-    const NONE: Wanted = Wanted {
-        names: &[],
-        fingerprints: [0; Wanted::MAX],
-    };
+    const NONE: Wanted = Wanted::new(&[]);
 
     pub(crate) const fn new(names: &'static [&'static str]) -> Self {
         assert!(names.len() <= Wanted::MAX, "too many members to keep");
-        let mut fingerprints = [0; Wanted::MAX];
+        // No name has this fingerprint (its bytes would be 0xFF, never in
+        // UTF-8): the places left empty match nothing.
+        let mut fingerprints = [u64::MAX; Wanted::MAX];
         let mut i = 0;
         while i < names.len() {
             fingerprints[i] = fingerprint(names[i].as_bytes());
@@ -426,7 +342,7 @@ impl Wanted {
 
     #[inline]
     fn matching<'t>(&self, fingerprint: u64, name: impl FnOnce() -> &'t str) -> Option<usize> {
-        let place = (self.fingerprints[..self.names.len()].iter()).position(|&f| f == fingerprint)?;
+        let place = self.fingerprints.iter().position(|&f| f == fingerprint)?;
         // A fingerprint holds the length and all of a name of up to seven
         // bytes: only a longer one needs comparing.
         (fingerprint >> 56 <= 7 || same(name(), self.names[place])).then_some(place)
@@ -435,6 +351,18 @@ impl Wanted {
 
 /// A member name that occurs more than once in `names`, if any.
 fn first_repeat<'t>(names: &[Name], text: &'t str) -> Option<Cow<'t, str>> {
+    // A first look, one bit per name picked by its fingerprint: names with
+    // distinct bits are distinct names, the usual case, settled here.
+    let mut seen = 0u64;
+    let maybe = names.iter().any(|name| {
+        let bit = 1 << (name.fingerprint.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
+        let again = seen & bit != 0 || name.escaped;
+        seen |= bit;
+        again
+    });
+    if !maybe {
+        return None;
+    }
     if names.len() <= 16 {
         // Small objects, i.e. nearly every real token: a pairwise scan beats sorting.
         names
@@ -460,36 +388,10 @@ enum Fault {
     Syntax,
     /// An object has a member twice (named in [`Scanner::duplicate`]).
     Duplicate,
-    /// The top level is some other JSON value, or not JSON.
-    NotAnObject,
-    /// The visitor refused a value, or asked for what serde_json alone does.
-    Unsupported,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
-    }
-}
-
-impl de::StdError for Fault {}
-
-impl de::Error for Fault {
-    /// What a visitor says is not kept: serde_json words it, on the slow road.
-    fn custom<T: fmt::Display>(_: T) -> Self {
-        Fault::Unsupported
-    }
 }
 
 /// serde_json's limit on nested arrays and objects: deeper input is an error.
 const MAX_DEPTH: usize = 127;
-
-/// A kept string or integer, as the scanner gave it to the visitor that kept it.
-#[derive(Debug, Clone, Copy)]
-enum Replay<'a> {
-    Str(&'a str),
-    Int(i64),
-}
 
 /// A cursor over the text, and the member names of the objects it is inside.
 struct Scanner<'a> {
@@ -506,14 +408,6 @@ struct Scanner<'a> {
     names: Vec<Name>,
     /// Arrays and objects open.
     depth: usize,
-    /// The top level's members whose values are kept, and those values.
-    keep: &'static Wanted,
-    kept: Kept<'a>,
-    /// A kept value just read, given again to the next reading that starts
-    /// where it did: (its start, its end, the value).
-    replay: Option<(usize, usize, Replay<'a>)>,
-    /// Whether an error was returned, even one a visitor dropped.
-    failed: bool,
     /// The repeated member name, cut by [`echo`], once [`Fault::Duplicate`] is returned.
     duplicate: String,
 }
@@ -523,7 +417,7 @@ impl<'a> Scanner<'a> {
     /// normally. Checked once here rather than string by string, so that
     /// every slice between two `"` is known to be text; the scan stops at an
     /// invalid sequence as a scan of the string holding it would have.
-    fn new(input: &'a [u8], keep: &'static Wanted) -> Self {
+    fn new(input: &'a [u8]) -> Self {
         let (text, whole) = match core::str::from_utf8(input) {
             Ok(text) => (text, true),
             Err(e) => (
@@ -539,34 +433,7 @@ impl<'a> Scanner<'a> {
             // Enough for a typical claims set's names without growing.
             names: Vec::with_capacity(8),
             depth: 0,
-            keep,
-            kept: Default::default(),
-            replay: None,
-            failed: false,
             duplicate: String::new(),
-        }
-    }
-
-    /// The whole input: one object, read into `T`.
-    fn read<T: Deserialize<'a>>(&mut self) -> Result<T, Fault> {
-        self.skip_whitespace();
-        if self.peek() != Some(b'{') {
-            return Err(Fault::NotAnObject);
-        }
-        let value = T::deserialize(&mut *self)?;
-        self.end()?;
-        match self.failed {
-            false => Ok(value),
-            true => Err(Fault::Unsupported),
-        }
-    }
-
-    fn into_object(self) -> Object<'a> {
-        Object {
-            text: self.text,
-            names: self.names,
-            keep: self.keep,
-            kept: self.kept,
         }
     }
 
@@ -612,28 +479,142 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// One value of any type: checked, and stored in `kept` if given (no
+    /// [`Value`] is built otherwise).
+    fn value(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
+        self.skip_whitespace();
+        let value = match self.next()? {
+            b'{' => {
+                // Below the top level nothing is kept.
+                self.object(&Wanted::NONE, &mut [])?;
+                Value::Object
+            }
+            b'[' => return self.array(kept),
+            b'"' => {
+                let start = self.pos;
+                let escaped = self.string()?;
+                let Some(kept) = kept else { return Ok(()) };
+                kept.get_or_insert(Value::Str(Name::new(self.bytes, start, self.pos - 1, escaped)));
+                return Ok(());
+            }
+            b't' => self.literal(b"rue", Value::Bool(true))?,
+            b'f' => self.literal(b"alse", Value::Bool(false))?,
+            b'n' => self.literal(b"ull", Value::Null)?,
+            b'-' | b'0'..=b'9' => {
+                self.pos -= 1;
+                return self.number(kept);
+            }
+            _ => return Err(Fault::Syntax),
+        };
+        if let Some(kept) = kept {
+            // Written once: a second member of the same name is refused anyway.
+            kept.get_or_insert(value);
+        }
+        Ok(())
+    }
+
+    /// Enters an array or object (its opening byte read).
+    fn open(&mut self) -> Result<(), Fault> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Fault::Syntax);
+        }
+        Ok(())
+    }
+
+    /// The members of an object whose `{` was just read, up to its `}`; the
+    /// values of those named in `keep` go into `kept`.
+    fn object(&mut self, keep: &Wanted, kept: &mut [Option<Value>]) -> Result<(), Fault> {
+        self.open()?;
+        let first_name = self.names.len();
+        self.skip_whitespace();
+        if !self.eat(b'}') {
+            loop {
+                self.skip_whitespace();
+                self.expect(b'"')?;
+                let start = self.pos;
+                let escaped = self.string()?;
+                let name = Name::new(self.bytes, start, self.pos - 1, escaped);
+                self.skip_whitespace();
+                self.expect(b':')?;
+                match keep.find(name, self.text) {
+                    Some(place) => self.value(Some(&mut kept[place]))?,
+                    None => self.value(None)?,
+                }
+                self.names.push(name);
+                self.skip_whitespace();
+                match self.next()? {
+                    b',' => continue,
+                    b'}' => break,
+                    _ => return Err(Fault::Syntax),
+                }
+            }
+        }
+        if let Some(name) = first_repeat(&self.names[first_name..], self.text) {
+            self.duplicate = echo(&name);
+            return Err(Fault::Duplicate);
+        }
+        // Keep only the top level's names: the only ones anyone asks about.
+        if self.depth > 1 {
+            self.names.truncate(first_name);
+        }
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// The items of an array whose `[` was just read, up to its `]`; stored
+    /// in `kept` (each item kept too) if given.
+    fn array(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
+        self.open()?;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if !self.eat(b']') {
+            loop {
+                let mut item = None;
+                self.value(kept.is_some().then_some(&mut item))?;
+                items.extend(item);
+                self.skip_whitespace();
+                match self.next()? {
+                    b',' => continue,
+                    b']' => break,
+                    _ => return Err(Fault::Syntax),
+                }
+            }
+        }
+        self.depth -= 1;
+        if let Some(kept) = kept {
+            kept.get_or_insert(Value::Array(items));
+        }
+        Ok(())
+    }
+
     /// The rest of `true`, `false` or `null`.
-    fn literal(&mut self, rest: &[u8]) -> Result<(), Fault> {
+    fn literal(&mut self, rest: &[u8], value: Value) -> Result<Value, Fault> {
         if self.bytes[self.pos..].starts_with(rest) {
             self.pos += rest.len();
-            Ok(())
+            Ok(value)
         } else {
             Err(Fault::Syntax)
         }
     }
 
-    /// A number (RFC 8259 §6), given to `visitor` as serde_json's
-    /// `deserialize_any` gives it: an integer that fits `u64` (or, negative,
-    /// `i64`) as is, anything else as the nearest `f64`, which must be finite
-    /// (`1e400` is an error, not infinity).
-    fn number<V: Visitor<'a>>(&mut self, visitor: V) -> Result<V::Value, Fault> {
+    /// A number (RFC 8259 §6), read as serde_json reads it: an integer that
+    /// fits `i64` exactly, anything else as the nearest `f64`, which must be
+    /// finite (`1e400` is an error, not infinity). Stored in `kept` if given;
+    /// otherwise an integer short enough to be finite is only checked.
+    fn number(&mut self, kept: Option<&mut Option<Value>>) -> Result<(), Fault> {
         let start = self.pos;
         let negative = self.eat(b'-');
-        match self.next()? {
-            b'0' => {}
-            b'1'..=b'9' => self.digits(),
+        let magnitude = match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+                0
+            }
+            Some(b'1'..=b'9') => self.digits(),
             _ => return Err(Fault::Syntax),
-        }
+        };
+        // Up to 18 digits, the value read on the way is exact and fits an i64.
+        let short = self.pos - start - usize::from(negative) <= 18;
         let mut integer = true;
         if self.eat(b'.') {
             integer = false;
@@ -645,32 +626,36 @@ impl<'a> Scanner<'a> {
             self.at_least_one_digit()?;
         }
         let text = &self.text[start..self.pos];
-        // serde_json reads `-0` as the float -0.0.
-        if integer && text != "-0" {
-            match negative {
-                false => {
-                    if let Ok(n) = text.parse() {
-                        return visitor.visit_u64(n);
-                    }
-                }
-                true => {
-                    if let Ok(n) = text.parse() {
-                        return visitor.visit_i64(n);
-                    }
-                }
-            }
+        // f64::MAX has 309 digits: fewer can be nothing but finite.
+        if integer && kept.is_none() && text.len() < 309 {
+            return Ok(());
         }
-        // serde_json's own reading with `float_roundtrip`: the nearest f64.
-        match text.parse::<f64>() {
-            Ok(n) if n.is_finite() => visitor.visit_f64(n),
-            _ => Err(Fault::Syntax),
+        let value = match (integer, short, negative) {
+            (true, true, false) => Value::Int(magnitude as i64),
+            // serde_json reads `-0` as the float -0.0.
+            (true, true, true) if magnitude != 0 => Value::Int(-(magnitude as i64)),
+            _ => match text.parse::<i64>() {
+                Ok(n) if text != "-0" => Value::Int(n),
+                _ => match text.parse::<f64>() {
+                    Ok(n) if n.is_finite() => Value::Float(n),
+                    _ => return Err(Fault::Syntax),
+                },
+            },
+        };
+        if let Some(kept) = kept {
+            kept.get_or_insert(value);
         }
+        Ok(())
     }
 
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
+    /// A run of digits, and its value (wrapping around past 19 digits).
+    fn digits(&mut self) -> u64 {
+        let mut value = 0u64;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
             self.pos += 1;
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
         }
+        value
     }
 
     fn at_least_one_digit(&mut self) -> Result<(), Fault> {
@@ -693,19 +678,6 @@ impl<'a> Scanner<'a> {
             return Ok(false);
         }
         self.rest_of_string(None).map(|()| true)
-    }
-
-    /// [`string`](Self::string), and its text, unescaped.
-    #[inline(always)]
-    fn string_text(&mut self) -> Result<Cow<'a, str>, Fault> {
-        let start = self.pos;
-        self.skip_plain_run();
-        if self.eat(b'"') {
-            return Ok(Cow::Borrowed(&self.text[start..self.pos - 1]));
-        }
-        let mut text = String::from(&self.text[start..self.pos]);
-        self.rest_of_string(Some(&mut text))?;
-        Ok(Cow::Owned(text))
     }
 
     /// The rest of a string from the first byte that does not stand for
@@ -806,363 +778,6 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// `deserialize_*` methods for the types serde_json reads only from values
-/// that start with certain bytes (a `bool` from `true` or `false`...):
-/// serde_json refuses any other before its visitor sees it, so the scanner
-/// leaves it to serde_json, to refuse in its words. A value that fits is read
-/// as by `deserialize_any`, which gives it as serde_json would.
-macro_rules! by_first_byte {
-    ($($method:ident($($arg:ident: $type:ty),*) $first:pat,)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $type,)* visitor: V) -> Result<V::Value, Fault> {
-            $(let _ = $arg;)*
-            self.skip_whitespace();
-            match self.peek() {
-                Some($first) => self.deserialize_any(visitor),
-                _ => self.sticky(Err(Fault::Unsupported)),
-            }
-        }
-    )*};
-}
-
-/// `deserialize_*` methods for what serde_json reads in a way of its own:
-/// left to it.
-macro_rules! left_to_serde_json {
-    ($($method:ident($($arg:ident: $type:ty),*),)*) => {$(
-        fn $method<V: Visitor<'de>>(self, $($arg: $type,)* _: V) -> Result<V::Value, Fault> {
-            $(let _ = $arg;)*
-            self.unsupported()
-        }
-    )*};
-}
-
-/// The scanner calls a visitor as serde_json would: the same `visit_*` for
-/// each kind of value, so that what it builds is what serde_json would build.
-/// What it leaves to serde_json is [`Fault::Unsupported`].
-///
-/// Every error it returns is remembered (`failed`): a visitor may drop an
-/// error and read on (`deserialize_with` helpers do), but the reading then
-/// fails as a whole, so that no input the strict rules refuse can pass.
-impl<'de> de::Deserializer<'de> for &mut Scanner<'de> {
-    type Error = Fault;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Fault> {
-        let value = self.any(visitor);
-        self.sticky(value)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Fault> {
-        self.skip_whitespace();
-        let value = match self.eat(b'n') {
-            true => self.literal(b"ull").and_then(|()| visitor.visit_none()),
-            false => visitor.visit_some(&mut *self),
-        };
-        self.sticky(value)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, Fault> {
-        // serde_json's `RawValue` keeps the text itself: serde_json's to read.
-        let value = match name.starts_with("$serde_json") {
-            true => Err(Fault::Unsupported),
-            false => visitor.visit_newtype_struct(&mut *self),
-        };
-        self.sticky(value)
-    }
-
-    /// A unit variant, written as its name; any other is serde_json's to read.
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, Fault> {
-        self.skip_whitespace();
-        let value = match self.eat(b'"') {
-            true => self.string_text().and_then(|name| match name {
-                Cow::Borrowed(name) => visitor.visit_enum(BorrowedStrDeserializer::new(name)),
-                // serde_json gives an escaped name by `visit_str`, serde's `visit_string`.
-                Cow::Owned(_) => Err(Fault::Unsupported),
-            }),
-            false => Err(Fault::Unsupported),
-        };
-        self.sticky(value)
-    }
-
-    by_first_byte! {
-        deserialize_bool() b't' | b'f',
-        deserialize_i8() b'-' | b'0'..=b'9',
-        deserialize_i16() b'-' | b'0'..=b'9',
-        deserialize_i32() b'-' | b'0'..=b'9',
-        deserialize_i64() b'-' | b'0'..=b'9',
-        deserialize_u8() b'-' | b'0'..=b'9',
-        deserialize_u16() b'-' | b'0'..=b'9',
-        deserialize_u32() b'-' | b'0'..=b'9',
-        deserialize_u64() b'-' | b'0'..=b'9',
-        deserialize_f64() b'-' | b'0'..=b'9',
-        deserialize_char() b'"',
-        deserialize_str() b'"',
-        deserialize_string() b'"',
-        deserialize_identifier() b'"',
-        deserialize_unit() b'n',
-        deserialize_unit_struct(name: &'static str) b'n',
-        deserialize_seq() b'[',
-        deserialize_tuple(len: usize) b'[',
-        deserialize_tuple_struct(name: &'static str, len: usize) b'[',
-        deserialize_map() b'{',
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]) b'{' | b'[',
-    }
-
-    // An `f32` rounded once, an `i128` visited as one, a string's bytes.
-    left_to_serde_json! {
-        deserialize_f32(),
-        deserialize_i128(),
-        deserialize_u128(),
-        deserialize_bytes(),
-        deserialize_byte_buf(),
-    }
-
-    serde::forward_to_deserialize_any! { ignored_any }
-}
-
-impl<'de> Scanner<'de> {
-    fn unsupported<T>(&mut self) -> Result<T, Fault> {
-        self.sticky(Err(Fault::Unsupported))
-    }
-
-    /// Remembers an error on its way out.
-    fn sticky<T>(&mut self, result: Result<T, Fault>) -> Result<T, Fault> {
-        self.failed |= result.is_err();
-        result
-    }
-
-    /// Any value, given to `visitor` (or a kept one given again).
-    fn any<V: Visitor<'de>>(&mut self, visitor: V) -> Result<V::Value, Fault> {
-        self.skip_whitespace();
-        match self.replay.take() {
-            Some((start, end, Replay::Str(text))) if start == self.pos => {
-                self.pos = end;
-                return visitor.visit_borrowed_str(text);
-            }
-            Some((start, end, Replay::Int(n))) if start == self.pos => {
-                self.pos = end;
-                return match u64::try_from(n) {
-                    Ok(n) => visitor.visit_u64(n),
-                    Err(_) => visitor.visit_i64(n),
-                };
-            }
-            _ => {}
-        }
-        match self.next()? {
-            open @ (b'{' | b'[') => {
-                self.depth += 1;
-                if self.depth > MAX_DEPTH {
-                    return Err(Fault::Syntax);
-                }
-                let mut items = Items {
-                    first_name: self.names.len(),
-                    scan: self,
-                    close: if open == b'{' { b'}' } else { b']' },
-                    started: false,
-                    closed: false,
-                    value_next: false,
-                    kept_at: None,
-                };
-                let value = match open {
-                    b'{' => visitor.visit_map(&mut items)?,
-                    _ => visitor.visit_seq(&mut items)?,
-                };
-                // serde_json refuses what a visitor left unread.
-                match items.closed {
-                    true => Ok(value),
-                    false => Err(Fault::Unsupported),
-                }
-            }
-            b'"' => match self.string_text()? {
-                Cow::Borrowed(text) => visitor.visit_borrowed_str(text),
-                Cow::Owned(text) => visitor.visit_str(&text),
-            },
-            b't' => self.literal(b"rue").and_then(|()| visitor.visit_bool(true)),
-            b'f' => self.literal(b"alse").and_then(|()| visitor.visit_bool(false)),
-            b'n' => self.literal(b"ull").and_then(|()| visitor.visit_unit()),
-            b'-' | b'0'..=b'9' => {
-                self.pos -= 1;
-                self.number(visitor)
-            }
-            _ => Err(Fault::Syntax),
-        }
-    }
-}
-
-/// The members of an object or the items of an array, read as a visitor asks for them.
-struct Items<'s, 'de> {
-    scan: &'s mut Scanner<'de>,
-    /// `}` or `]`.
-    close: u8,
-    /// Where this object's names start in the scanner's.
-    first_name: usize,
-    started: bool,
-    closed: bool,
-    /// Whether a member's name was read and its value not yet.
-    value_next: bool,
-    /// The place of the member whose value comes next among the kept ones, if it is one.
-    kept_at: Option<usize>,
-}
-
-impl<'de> Items<'_, 'de> {
-    /// The next member's name, through its `:`, given to `seed`.
-    fn key<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Fault> {
-        // A visitor must take names and values in turn: serde's protocol,
-        // which the position in the text relies on.
-        if self.value_next {
-            return Err(Fault::Unsupported);
-        }
-        if !self.more()? {
-            return Ok(None);
-        }
-        let scan = &mut *self.scan;
-        scan.skip_whitespace();
-        scan.expect(b'"')?;
-        let start = scan.pos;
-        let escaped = scan.string()?;
-        let name = Name::new(scan.bytes, start, scan.pos - 1, escaped);
-        scan.skip_whitespace();
-        scan.expect(b':')?;
-        // Nothing below the top level is kept.
-        self.kept_at = match scan.depth {
-            1 => scan.keep.find(name, scan.text),
-            _ => None,
-        };
-        scan.names.push(name);
-        self.value_next = true;
-        seed.deserialize(Key(name.read(scan.text))).map(Some)
-    }
-
-    /// Reads up to the next member or item, or to the end: false then (once
-    /// an object's names are found distinct).
-    fn more(&mut self) -> Result<bool, Fault> {
-        if self.closed {
-            return Ok(false);
-        }
-        let scan = &mut *self.scan;
-        scan.skip_whitespace();
-        self.closed = match core::mem::replace(&mut self.started, true) {
-            false => scan.eat(self.close),
-            true => match scan.next()? {
-                b',' => false,
-                byte if byte == self.close => true,
-                _ => return Err(Fault::Syntax),
-            },
-        };
-        if !self.closed {
-            return Ok(true);
-        }
-        if let Some(name) = first_repeat(&scan.names[self.first_name..], scan.text) {
-            scan.duplicate = echo(&name);
-            return Err(Fault::Duplicate);
-        }
-        // Keep only the top level's names: the only ones anyone asks about.
-        if scan.depth > 1 {
-            scan.names.truncate(self.first_name);
-        }
-        scan.depth -= 1;
-        Ok(false)
-    }
-}
-
-impl<'de> MapAccess<'de> for Items<'_, 'de> {
-    type Error = Fault;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Fault> {
-        let key = self.key(seed);
-        self.scan.sticky(key)
-    }
-
-    /// (Errors past the first line come from the scanner's `Deserializer`, sticky already.)
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Fault> {
-        if !core::mem::replace(&mut self.value_next, false) {
-            return self.scan.sticky(Err(Fault::Unsupported));
-        }
-        if let Some(place) = self.kept_at.take() {
-            self.scan.skip_whitespace();
-            let start = self.scan.pos;
-            let value = Value::deserialize(&mut *self.scan)?;
-            // The visitor reads the value again, but a string or integer only once.
-            let replay = match value {
-                Value::Str(Cow::Borrowed(text)) => Some(Replay::Str(text)),
-                Value::Int(n) => Some(Replay::Int(n)),
-                _ => None,
-            };
-            // Written once: a second member of the same name is refused anyway.
-            self.scan.kept[place].get_or_insert(value);
-            self.scan.replay = replay.map(|replay| (start, self.scan.pos, replay));
-            self.scan.pos = start;
-        }
-        seed.deserialize(&mut *self.scan)
-    }
-}
-
-impl<'de> SeqAccess<'de> for Items<'_, 'de> {
-    type Error = Fault;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Fault> {
-        let item = match self.more() {
-            Ok(true) => seed.deserialize(&mut *self.scan).map(Some),
-            other => other.map(|_| None),
-        };
-        self.scan.sticky(item)
-    }
-}
-
-/// A member name, given to a visitor as serde_json gives it: as a string,
-/// borrowed unless escaped. What serde_json also reads from a name (a number,
-/// a boolean, bytes...) is left to it.
-struct Key<'de>(Cow<'de, str>);
-
-impl Key<'_> {
-    fn unsupported<T>(self) -> Result<T, Fault> {
-        Err(Fault::Unsupported)
-    }
-}
-
-impl<'de> de::Deserializer<'de> for Key<'de> {
-    type Error = Fault;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Fault> {
-        match self.0 {
-            Cow::Borrowed(name) => visitor.visit_borrowed_str(name),
-            Cow::Owned(name) => visitor.visit_str(&name),
-        }
-    }
-
-    left_to_serde_json! {
-        deserialize_bool(),
-        deserialize_i8(),
-        deserialize_i16(),
-        deserialize_i32(),
-        deserialize_i64(),
-        deserialize_i128(),
-        deserialize_u8(),
-        deserialize_u16(),
-        deserialize_u32(),
-        deserialize_u64(),
-        deserialize_u128(),
-        deserialize_f32(),
-        deserialize_f64(),
-        deserialize_option(),
-        deserialize_bytes(),
-        deserialize_byte_buf(),
-        deserialize_newtype_struct(name: &'static str),
-        deserialize_enum(name: &'static str, variants: &'static [&'static str]),
-    }
-
-    serde::forward_to_deserialize_any! {
-        char str string unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1188,7 +803,7 @@ mod tests {
         let texts: Vec<_> = items
             .iter()
             .map(|item| match item {
-                Value::Str(s) => s.clone(),
+                Value::Str(s) => object.text(s),
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -1222,7 +837,7 @@ mod tests {
         let Some(Value::Str(s)) = object.get("exp") else {
             panic!("{:?}", object.get("exp"))
         };
-        assert_eq!(s, "1");
+        assert_eq!(object.text(s), "1");
     }
 
     #[test]
@@ -1269,11 +884,8 @@ mod tests {
 
     /// Whether the scanner takes `json` as JSON (duplicates aside).
     fn scans(json: &[u8]) -> bool {
-        let mut scan = Scanner::new(json, &Wanted::NONE);
-        !matches!(
-            IgnoredAny::deserialize(&mut scan).and_then(|_| scan.end()),
-            Err(Fault::Syntax)
-        )
+        let mut scan = Scanner::new(json);
+        !matches!(scan.value(None).and_then(|()| scan.end()), Err(Fault::Syntax))
     }
 
     /// The scanner and serde_json agree on what JSON is, on the edges of the

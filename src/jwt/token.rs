@@ -131,16 +131,10 @@ pub(crate) enum Keys<'a> {
 
 fn claims_of<T: DeserializeOwned>(keys: Keys<'_>, token: &str, validation: &Validation) -> Result<T, Error> {
     let payload = check_up_to_payload(keys, token, validation)?;
-    // Steps 5 and 7 in one reading of the payload, when it is valid and `T`
-    // takes it; step 6 then decides on what it kept.
-    if let Some((claims, registered)) = json::read_object(&payload, &REGISTERED) {
-        validation.check_claims(&registered, validation.try_now()?)?;
-        return Ok(claims);
-    }
-    // Something failed: steps 5 and 6 alone say whether they did, and if
-    // not, serde_json reads the text (a strict claims set) into `T` and says
-    // why it does not fit.
     let text = check_payload(&payload, validation)?;
+    // Step 7: the text is now known to be a valid, strict claims set. Read
+    // as a `str` (checked as UTF-8 once, by the strict pass), so that
+    // serde_json does not check each string's UTF-8 again.
     serde_json::from_str(text).map_err(|e| Error::Claims(super::error::echo(&e.to_string())))
 }
 

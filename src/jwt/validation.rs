@@ -615,7 +615,7 @@ fn audience_claim<'a>(claims: &Object<'a>) -> Result<Option<Vec<Cow<'a, str>>>, 
         Err(Value::Array(items)) => items
             .iter()
             .map(|item| match item {
-                Value::Str(s) => Ok(s.clone()),
+                Value::Str(s) => Ok(claims.text(s)),
                 _ => Err(invalid()),
             })
             .collect::<Result<Vec<_>, _>>()
