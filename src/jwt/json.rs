@@ -351,8 +351,8 @@ impl Wanted {
 
 /// A member name that occurs more than once in `names`, if any.
 fn first_repeat<'t>(names: &[Name], text: &'t str) -> Option<Cow<'t, str>> {
-    // A first look, one bit per name picked by its fingerprint: names with
-    // distinct bits are distinct names, the usual case, settled here.
+    // A first look, one bit per name picked by its fingerprint: unescaped
+    // names with distinct bits are distinct names, the usual case, settled here.
     let mut seen = 0u64;
     let maybe = names.iter().any(|name| {
         let bit = 1 << (name.fingerprint.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58);
